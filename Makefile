@@ -1,0 +1,38 @@
+# Thin wrappers; the README names these targets. Each brings up .venv itself.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test test-all bench lint clean
+
+$(STAMP): pyproject.toml scripts/install_system_deps.sh
+	./scripts/install_system_deps.sh
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cppforge demo
+
+test: $(STAMP)
+	./scripts/ensure_redis.sh
+	./scripts/run_pytest.sh -q -m "not slow"
+
+test-all: $(STAMP)
+	./scripts/ensure_redis.sh
+	./scripts/run_pytest.sh -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/verifier_naive.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
+	$(BIN)/mypy services
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,46 @@
+"""Settings read from `CPPFORGE_*` environment variables (pydantic-settings).
+
+Built lazily through the cached getters, never at import time, so importing a module never
+requires the environment to be set up.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path.home() / ".cache" / "cppforge"
+
+
+class VerifierSettings(BaseSettings):
+    """Knobs of the verifier core; every field maps to `CPPFORGE_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="CPPFORGE_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home, description="Cache root (PCH, runtime objects).")
+    allow_unsandboxed: bool = Field(
+        default=False,
+        description="Run untrusted code without bubblewrap when bwrap is missing. Never in production.",
+    )
+    compile_timeout_s: float = Field(default=30.0, gt=0, description="Deadline of one g++ build.")
+    compile_memory_mb: int = Field(default=2048, ge=256, description="Memory cap of the g++ build.")
+    run_memory_mb: int = Field(default=512, ge=16, description="Memory cap of the candidate's run.")
+    run_max_processes: int = Field(default=32, ge=1, description="Processes/threads the run may hold.")
+    output_cap_bytes: int = Field(default=64 * 1024, ge=1024, description="Cap on stdout and stderr each.")
+    max_errors: int = Field(default=10, ge=1, le=100, description="g++ -fmax-errors.")
+    scratch_mb: int = Field(default=16, ge=1, description="Writable scratch space of the run (tmpfs).")
+
+    @model_validator(mode="after")
+    def _home_is_absolute(self) -> VerifierSettings:
+        self.home = self.home.expanduser().resolve()
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_verifier_settings() -> VerifierSettings:
+    return VerifierSettings()

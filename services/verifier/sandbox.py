@@ -1,0 +1,367 @@
+"""Run one command on untrusted input inside bubblewrap, with rlimits, a cgroup and a deadline.
+
+Layers, outermost first:
+  sh (joins the run's cgroups, then execs) -> prlimit (rlimits) -> setpriv (drop to nobody when
+  root) -> bwrap (no network, new PID/IPC/UTS/mount namespaces, read-only /usr, only the work
+  dir writable, stdin /dev/null, clean environment) -> the command.
+stdout and stderr are read concurrently with a cap each, so a flood never deadlocks or
+buffers without bound. At the deadline the whole tree dies: the process group is killed, bwrap
+takes its PID namespace down with it (--die-with-parent), and the cgroup is swept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cgroups import RunCgroup
+
+NOBODY_UID = 65534
+SANDBOX_PATH = "/usr/bin:/bin"
+
+
+class SandboxUnavailableError(RuntimeError):
+    """bwrap is missing (or broken) and unsandboxed execution was not explicitly allowed."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    wall_s: float
+    cpu_s: int
+    memory_bytes: int
+    max_processes: int
+    file_size_bytes: int
+    open_files: int = 256
+    stack_bytes: int = 64 << 20
+    # RLIMIT_AS; None for sanitizer builds, which reserve terabytes of shadow memory.
+    address_space_bytes: int | None = None
+    output_cap_bytes: int = 64 * 1024
+    kill_on_output_overflow: bool = True
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    argv: Sequence[str]
+    workdir: Path
+    limits: SandboxLimits
+    # Run with the work dir read-only and a size-capped tmpfs at `workdir/scratch_name` as the
+    # only writable place (cwd and TMPDIR); None: the work dir itself is writable.
+    scratch_name: str | None = None
+    scratch_bytes: int = 16 << 20
+    ro_binds: Sequence[Path] = ()
+    # Only /dev/null under /dev: g++ needs nothing else, and it keeps `#include "/dev/zero"`
+    # from feeding the compiler an endless file.
+    minimal_dev: bool = False
+    # No /proc: a compiler needs none, and without it `/proc/self/fd/0` cannot reopen stdin.
+    mount_proc: bool = True
+    # An fd to give the command as stdin (default /dev/null), and fds to pass through by number.
+    stdin_fd: int | None = None
+    pass_fds: Sequence[int] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SandboxOutcome:
+    started: bool
+    returncode: int | None
+    signal: int | None
+    stdout: bytes
+    stderr: bytes
+    stdout_truncated: bool
+    stderr_truncated: bool
+    timed_out: bool
+    output_overflow: bool
+    memory_exceeded: bool
+    wall_s: float
+    sandbox_error: str | None = None
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def _bwrap_args(spec: SandboxSpec, status_fd: int) -> list[str]:
+    work = str(spec.workdir)
+    args = [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--ro-bind", "/usr", "/usr",
+        "--symlink", "usr/lib", "/lib",
+        "--symlink", "usr/lib64", "/lib64",
+        "--symlink", "usr/bin", "/bin",
+        "--symlink", "usr/sbin", "/sbin",
+        # /usr/local may hold site-specific tools and secrets; nothing the build needs.
+        "--tmpfs", "/usr/local", "--remount-ro", "/usr/local",
+    ]  # fmt: skip
+    if spec.mount_proc:
+        args += ["--proc", "/proc"]
+    if spec.minimal_dev:
+        args += ["--tmpfs", "/dev", "--dev-bind", "/dev/null", "/dev/null", "--remount-ro", "/dev"]
+    else:
+        args += ["--dev", "/dev"]
+    for path in spec.ro_binds:
+        args += ["--ro-bind", str(path), str(path)]
+    if spec.scratch_name is None:
+        cwd = work
+        args += ["--bind", work, work]
+    else:
+        cwd = str(spec.workdir / spec.scratch_name)
+        args += ["--ro-bind", work, work, "--size", str(spec.scratch_bytes), "--tmpfs", cwd]
+    env = {"PATH": SANDBOX_PATH, "HOME": cwd, "TMPDIR": cwd, "LANG": "C", **spec.env}
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    # Nothing outside the binds may be written: not /tmp, not the root tmpfs.
+    args += ["--remount-ro", "/", "--chdir", cwd, "--json-status-fd", str(status_fd), "--"]
+    return args
+
+
+def _prlimit_args(limits: SandboxLimits, nproc: int) -> list[str]:
+    args = [
+        "prlimit",
+        f"--cpu={limits.cpu_s}",
+        f"--fsize={limits.file_size_bytes}",
+        f"--nofile={limits.open_files}",
+        f"--stack={limits.stack_bytes}",
+        f"--nproc={nproc}",
+        "--core=0",
+    ]
+    if limits.address_space_bytes is not None:
+        args.append(f"--as={limits.address_space_bytes}")
+    return [*args, "--"]
+
+
+def _user_process_count(uid: int) -> int:
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if entry.stat().st_uid == uid:
+                    count += 1
+    return count
+
+
+def _nproc_limit(limits: SandboxLimits, cgroup: RunCgroup | None, drop_to_nobody: bool) -> int:
+    if cgroup is not None:
+        # The pids cgroup is the real per-run cap; RLIMIT_NPROC is shared by every run of the
+        # same uid, so it only backstops here.
+        return 4096
+    uid = NOBODY_UID if drop_to_nobody else os.getuid()
+    # RLIMIT_NPROC counts every process of the uid, the caller's own included.
+    return _user_process_count(uid) + limits.max_processes
+
+
+def build_command(
+    spec: SandboxSpec, cgroup: RunCgroup | None, sandboxed: bool, status_fd: int
+) -> tuple[list[str], bool]:
+    """The full argv for one run, and whether it drops to the nobody uid."""
+    drop = os.geteuid() == 0
+    inner: list[str] = []
+    if drop:
+        inner += ["setpriv", f"--reuid={NOBODY_UID}", f"--regid={NOBODY_UID}", "--clear-groups", "--"]
+    if sandboxed:
+        inner += _bwrap_args(spec, status_fd)
+    argv = _prlimit_args(spec.limits, _nproc_limit(spec.limits, cgroup, drop)) + inner + list(spec.argv)
+    if cgroup is not None:
+        # Join the cgroups before anything can fork, then exec: nothing escapes the count.
+        join = 'for f in "$1" "$2"; do echo $$ > "$f" || exit 97; done; shift 2; exec "$@"'
+        argv = ["/bin/sh", "-c", join, "cppforge-join", *cgroup.procs_files, *argv]
+    return argv, drop
+
+
+class _CappedReader:
+    """Reads stdout, stderr and the bwrap status pipe without blocking, keeping at most `cap`."""
+
+    def __init__(self, streams: dict[str, int], cap: int) -> None:
+        self.cap = cap
+        self.data: dict[str, bytearray] = {name: bytearray() for name in streams}
+        self.truncated: dict[str, bool] = dict.fromkeys(streams, False)
+        self.selector = selectors.DefaultSelector()
+        for name, fd in streams.items():
+            os.set_blocking(fd, False)
+            self.selector.register(fd, selectors.EVENT_READ, name)
+
+    @property
+    def open_count(self) -> int:
+        return len(self.selector.get_map())
+
+    def poll(self, timeout: float) -> None:
+        for key, _ in self.selector.select(timeout):
+            name = key.data
+            fd = key.fd
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self.selector.unregister(fd)
+                continue
+            buf = self.data[name]
+            room = self.cap - len(buf)
+            if len(chunk) > room:
+                self.truncated[name] = True
+                chunk = chunk[: max(room, 0)]
+            buf += chunk
+
+    def close(self) -> None:
+        self.selector.close()
+
+
+def _parse_status(raw: bytes) -> tuple[bool, int | None]:
+    """bwrap's --json-status-fd stream: whether the child started, and its exit code."""
+    started = False
+    exit_code: int | None = None
+    for chunk in raw.decode(errors="replace").replace("}{", "}\n{").splitlines():
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        with contextlib.suppress(json.JSONDecodeError):
+            doc = json.loads(chunk)
+            if "child-pid" in doc:
+                started = True
+            if "exit-code" in doc:
+                exit_code = int(doc["exit-code"])
+    return started, exit_code
+
+
+def _host_env(spec: SandboxSpec, sandboxed: bool) -> dict[str, str]:
+    base = {"PATH": SANDBOX_PATH, "LANG": "C"}
+    if sandboxed:
+        return base  # bwrap clears it and sets the child's own (see _bwrap_args)
+    work = str(spec.workdir)
+    return {**base, "HOME": work, "TMPDIR": work, **spec.env}
+
+
+def _kill_tree(proc: subprocess.Popen[bytes], cgroup: RunCgroup | None) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if cgroup is not None:
+        cgroup.kill_all()
+
+
+def run_sandboxed(spec: SandboxSpec, sandboxed: bool = True) -> SandboxOutcome:
+    """Run `spec.argv` confined as the module docstring says; never raises for the child's sake."""
+    if sandboxed and bwrap_path() is None:
+        raise SandboxUnavailableError("bubblewrap (bwrap) is not installed")
+    limits = spec.limits
+    cgroup = RunCgroup.create(limits.max_processes, limits.memory_bytes)
+    status_r, status_w = os.pipe()
+    argv, _ = build_command(spec, cgroup, sandboxed, status_w)
+    started_at = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL if spec.stdin_fd is None else spec.stdin_fd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(status_w, *spec.pass_fds),
+            start_new_session=True,
+            env=_host_env(spec, sandboxed),
+            cwd=str(spec.workdir),
+        )
+    except OSError as exc:
+        os.close(status_r)
+        os.close(status_w)
+        if cgroup is not None:
+            cgroup.remove()
+        return SandboxOutcome(
+            started=False, returncode=None, signal=None, stdout=b"", stderr=b"",
+            stdout_truncated=False, stderr_truncated=False, timed_out=False,
+            output_overflow=False, memory_exceeded=False, wall_s=0.0,
+            sandbox_error=f"could not start the sandbox: {exc}",
+        )  # fmt: skip
+    os.close(status_w)
+    assert proc.stdout is not None and proc.stderr is not None
+    reader = _CappedReader(
+        {"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno(), "status": status_r},
+        limits.output_cap_bytes,
+    )
+    deadline = started_at + limits.wall_s
+    timed_out = False
+    overflow = False
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                timed_out = proc.poll() is None
+                break
+            if reader.open_count == 0 and proc.poll() is not None:
+                break
+            reader.poll(min(0.05, deadline - now))
+            if limits.kill_on_output_overflow and (reader.truncated["stdout"] or reader.truncated["stderr"]):
+                overflow = True
+                break
+            if reader.open_count == 0:
+                # Pipes closed but the process lingers: wait for it within the deadline.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=max(0.0, min(0.05, deadline - time.monotonic())))
+        _kill_tree(proc, cgroup)
+        proc.wait()
+        # Drain whatever the dead tree left in the pipes (bounded by the cap).
+        drain_until = time.monotonic() + 0.5
+        while reader.open_count and time.monotonic() < drain_until:
+            reader.poll(0.02)
+    finally:
+        wall = time.monotonic() - started_at
+        reader.close()
+        os.close(status_r)
+        proc.stdout.close()
+        proc.stderr.close()
+        memory_exceeded = cgroup.memory_exceeded() if cgroup is not None else False
+        if cgroup is not None:
+            cgroup.remove()
+    return _outcome(proc, reader, sandboxed, timed_out, overflow, memory_exceeded, wall)
+
+
+def _outcome(
+    proc: subprocess.Popen[bytes],
+    reader: _CappedReader,
+    sandboxed: bool,
+    timed_out: bool,
+    overflow: bool,
+    memory_exceeded: bool,
+    wall: float,
+) -> SandboxOutcome:
+    stderr = bytes(reader.data["stderr"])
+    if sandboxed:
+        started, code = _parse_status(bytes(reader.data["status"]))
+    else:
+        started, code = True, proc.returncode
+    error = None
+    if not started and not timed_out:
+        # bwrap failed before the child ran: our infrastructure, never the candidate's fault.
+        error = "sandbox failed to start: " + stderr.decode(errors="replace").strip()[:500]
+    sig: int | None = None
+    if code is not None and code < 0:
+        sig, code = -code, None
+    elif code is not None and sandboxed and 128 < code < 128 + 65:
+        # bwrap reports a child killed by signal N as 128+N (the shell convention).
+        sig, code = code - 128, None
+    elif code is None and started and not timed_out and not overflow and proc.returncode is not None:
+        # The tree died without bwrap reporting an exit (e.g. OOM-killed bwrap's reaper).
+        sig = -proc.returncode if proc.returncode < 0 else None
+    return SandboxOutcome(
+        started=started,
+        returncode=code,
+        signal=sig,
+        stdout=bytes(reader.data["stdout"]),
+        stderr=stderr,
+        stdout_truncated=reader.truncated["stdout"],
+        stderr_truncated=reader.truncated["stderr"],
+        timed_out=timed_out,
+        output_overflow=overflow,
+        memory_exceeded=memory_exceeded,
+        wall_s=wall,
+        sandbox_error=error,
+    )
