@@ -3,7 +3,7 @@
 Compile: `g++ -std=<std> -Wall -Wextra -fmax-errors=<n> -x c++ - -c` with the TU on stdin, no
 /proc and only /dev/null under /dev, so neither `#include __BASE_FILE__`, `/proc/self/fd/0` nor
 `/dev/zero` can be read. Link: record the object's exported symbols, rename `main` to
-`cppforge_user_main`, link behind the verifier's runner object. An object that defines a symbol
+the runner's (`-Wl,--wrap=main`), link behind the verifier's runner object. An object that defines a symbol
 of the C/C++ runtime (`exit`, `puts`, `__assert_fail`, ...) or of the runner is refused as a link
 error: interposing the runtime is how a candidate would fake a passing run.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -26,7 +27,6 @@ from .sandbox import SandboxLimits, SandboxSpec, run_sandboxed
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
 RUNNER_SOURCE = RUNTIME_DIR / "runner.cpp"
-USER_MAIN_SYMBOL = "cppforge_user_main"
 OBJECT_NAME = "solution.o"
 PROGRAM_NAME = "prog"
 RUNNER_OBJECT_NAME = "cppforge_runner.o"
@@ -127,7 +127,7 @@ def forbidden_symbols(nm_output: str) -> list[str]:
         if name == "main":
             continue
         strong = kind in ("T", "D", "B", "R", "G", "S", "C")
-        if name.startswith(USER_MAIN_SYMBOL) or name.startswith("cppforge"):
+        if name.startswith("cppforge"):
             bad.append(name)
         elif not name.startswith("_Z"):
             # C linkage: any runtime name, or any reserved identifier, is interposition.
@@ -155,17 +155,32 @@ def compile_limits(limits: BuildLimits) -> SandboxLimits:
     )
 
 
-def _failed(
-    outcome_err: str, compile_s: float, cls: ErrorClass, diags: list[Diagnostic], linked: bool = False
-) -> BuildOutcome:
-    return BuildOutcome(
-        compile_ok=False,
-        linked=linked,
-        output=outcome_err,
-        diagnostics=diags,
-        error_class=cls,
-        compile_s=compile_s,
-    )
+def _failed(text: str, compile_s: float, cls: ErrorClass, diags: list[Diagnostic]) -> BuildOutcome:
+    return BuildOutcome(compile_ok=False, linked=False, output=text, diagnostics=diags, error_class=cls, compile_s=compile_s)
+
+
+# Exit codes of the build script that say which stage stopped it.
+_COMPILE_FAILED = 120
+_SYMBOLS_FAILED = 121
+LINK_SEPARATOR = "@@cppforge-link@@"
+
+
+def build_script(std: str, flags: Sequence[str], link: bool, max_errors: int) -> str:
+    """One sandboxed shell script: compile the TU from stdin; when linking, list the object's
+    exported symbols, then link it behind the runner with `--wrap=main`."""
+    compile_cmd = ["g++", f"-std={std}", "-Wall", "-Wextra", f"-fmax-errors={max_errors}"]
+    compile_cmd += ["-fno-diagnostics-color", "-fdiagnostics-urls=never", *flags, "-x", "c++", "-", "-c"]
+    compile_cmd += ["-o", OBJECT_NAME]
+    lines = [f"{shlex.join(compile_cmd)} || exit {_COMPILE_FAILED}"]
+    if link:
+        linker = ["-fuse-ld=gold"] if shutil.which("ld.gold") else []
+        link_cmd = ["g++", *linker, *link_flags(flags), "-Wl,--wrap=main", RUNNER_OBJECT_NAME, OBJECT_NAME]
+        lines += [
+            f"nm -P --defined-only --extern-only {OBJECT_NAME} > {SYMBOLS_NAME} || exit {_SYMBOLS_FAILED}",
+            f"echo {LINK_SEPARATOR} >&2",
+            f"exec {shlex.join([*link_cmd, '-o', PROGRAM_NAME])}",
+        ]
+    return "\n".join(lines)
 
 
 def build(
@@ -180,11 +195,10 @@ def build(
 ) -> BuildOutcome:
     """Compile the TU read from `tu_fd`, and link it when `link`; see the module docstring."""
     started = time.monotonic()
-    base = ["g++", f"-std={std}", "-Wall", "-Wextra", f"-fmax-errors={limits.max_errors}"]
-    base += ["-fno-diagnostics-color", "-fdiagnostics-urls=never", *flags]
-    compile_cmd = [*base, "-x", "c++", "-", "-c", "-o", OBJECT_NAME]
+    if link:
+        shutil.copyfile(runner_object(cache_root), workdir / RUNNER_OBJECT_NAME)
     spec = SandboxSpec(
-        argv=compile_cmd,
+        argv=["/bin/sh", "-c", build_script(std, flags, link, limits.max_errors)],
         workdir=workdir,
         limits=compile_limits(limits),
         minimal_dev=True,
@@ -192,62 +206,37 @@ def build(
         stdin_fd=tu_fd,
     )
     out = run_sandboxed(spec, sandboxed=sandboxed)
+    elapsed = time.monotonic() - started
     text = out.stderr.decode(errors="replace")
     if out.sandbox_error:
-        return BuildOutcome(
-            False, False, text, [], ErrorClass.SANDBOX_ERROR, time.monotonic() - started, out.sandbox_error
-        )
-    diags = parse_diagnostics(text)
+        return BuildOutcome(False, False, text, [], ErrorClass.SANDBOX_ERROR, elapsed, out.sandbox_error)
+    # The separator is ours only at its last occurrence (candidate text can precede it).
+    compile_text, sep, link_text = text.rpartition(LINK_SEPARATOR + "\n")
+    if not sep:
+        compile_text, link_text = text, ""
+    diags = parse_diagnostics(compile_text)
     if out.timed_out:
-        return _failed(text, time.monotonic() - started, ErrorClass.TIMEOUT_COMPILE, diags)
+        return _failed(text, elapsed, ErrorClass.TIMEOUT_COMPILE, diags + parse_diagnostics(link_text))
+    if out.returncode == _SYMBOLS_FAILED:
+        raise ToolchainError(f"nm failed on the compiled object: {text.strip()[-300:]}")
+    if out.returncode == _COMPILE_FAILED or (out.returncode != 0 and not sep):
+        cls = ErrorClass.MEMORY if out.memory_exceeded else classify_compile_error(diags, compile_text)
+        return _failed(compile_text, elapsed, cls, diags)
     if out.returncode != 0:
-        cls = ErrorClass.MEMORY if out.memory_exceeded else classify_compile_error(diags, text)
-        if out.signal is not None and not out.memory_exceeded and cls is ErrorClass.SYNTAX and not diags:
-            cls = ErrorClass.MEMORY  # cc1plus killed (e.g. by RLIMIT_AS) without a word
-        return _failed(text, time.monotonic() - started, cls, diags)
-    if not link:
-        return BuildOutcome(True, False, text, diags, ErrorClass.NONE, time.monotonic() - started)
-    return _link(workdir, flags, limits, sandboxed, cache_root, text, diags, started)
+        return _failed(text, elapsed, ErrorClass.LINK, diags + parse_diagnostics(link_text))
+    if link:
+        refused = _refuse_runtime_symbols(workdir, diags, elapsed, compile_text)
+        if refused is not None:
+            return refused
+    return BuildOutcome(True, link, compile_text, diags, ErrorClass.NONE, elapsed)
 
 
-def _link(
-    workdir: Path,
-    flags: Sequence[str],
-    limits: BuildLimits,
-    sandboxed: bool,
-    cache_root: Path,
-    compile_text: str,
-    diags: list[Diagnostic],
-    started: float,
-) -> BuildOutcome:
-    shutil.copyfile(runner_object(cache_root), workdir / RUNNER_OBJECT_NAME)
-    linker = ["-fuse-ld=gold"] if shutil.which("ld.gold") else []
-    script = (
-        f"nm -P --defined-only --extern-only {OBJECT_NAME} > {SYMBOLS_NAME} && "
-        f"objcopy --redefine-sym main={USER_MAIN_SYMBOL} {OBJECT_NAME} && "
-        f"exec g++ {' '.join(linker + link_flags(flags))} {RUNNER_OBJECT_NAME} {OBJECT_NAME} -o {PROGRAM_NAME}"
-    )
-    spec = SandboxSpec(
-        argv=["/bin/sh", "-c", script], workdir=workdir, limits=compile_limits(limits), minimal_dev=True
-    )
-    out = run_sandboxed(spec, sandboxed=sandboxed)
-    link_text = out.stderr.decode(errors="replace")
-    text = compile_text + link_text
-    elapsed = time.monotonic() - started
-    if out.sandbox_error:
-        return BuildOutcome(False, False, text, diags, ErrorClass.SANDBOX_ERROR, elapsed, out.sandbox_error)
-    link_diags = parse_diagnostics(link_text)
-    if out.timed_out:
-        return _failed(text, elapsed, ErrorClass.TIMEOUT_COMPILE, diags + link_diags)
-    if out.returncode != 0:
-        return _failed(text, elapsed, ErrorClass.LINK, diags + link_diags)
+def _refuse_runtime_symbols(workdir: Path, diags: list[Diagnostic], elapsed: float, text: str) -> BuildOutcome | None:
     symbols_file = workdir / SYMBOLS_NAME
     bad = forbidden_symbols(symbols_file.read_text(errors="replace") if symbols_file.exists() else "")
-    if bad:
-        names = ", ".join(sorted(set(bad))[:5])
-        msg = f"defines {names}, reserved for the C/C++ runtime or the verifier; refusing to run it"
-        refusal = Diagnostic(file="solution.cpp", line=None, column=None, severity="error", message=msg)
-        return _failed(
-            text + f"cppforge: error: {msg}\n", elapsed, ErrorClass.LINK, [*diags, *link_diags, refusal]
-        )
-    return BuildOutcome(True, True, compile_text, diags, ErrorClass.NONE, elapsed)
+    if not bad:
+        return None
+    names = ", ".join(sorted(set(bad))[:5])
+    msg = f"defines {names}, reserved for the C/C++ runtime or the verifier; refusing to run it"
+    refusal = Diagnostic(file="solution.cpp", line=None, column=None, severity="error", message=msg)
+    return _failed(text + f"cppforge: error: {msg}\n", elapsed, ErrorClass.LINK, [*diags, refusal])

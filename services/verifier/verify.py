@@ -49,6 +49,7 @@ class VerifyResult:
     tests_passed: int
     tests_total: int
     ran: bool = False  # the program was linked and executed
+    main_returned: bool = False  # the runner saw the user's main return (nonce'd record)
     signal: int | None = None  # the signal that ended the run, if any
     error_class: str | None = None  # with return_structured: an ErrorClass value
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -273,8 +274,11 @@ def _run(
     stderr = out.stderr.decode(errors="replace")
     clean_exit = out.returncode == 0 and out.signal is None and not out.timed_out and not out.output_overflow
     passed, total = harness.score_tests(verdict, clean_exit, has_tests)
+    # With tests, a clean run means the user's main returned: exit(0) before the tests is not one.
+    completed = clean_exit and (verdict.returned or not has_tests)
     result.ran = True
-    result.run_ok = clean_exit and out.sandbox_error is None
+    result.run_ok = completed and out.sandbox_error is None
+    result.main_returned = verdict.returned
     result.stdout = verdict.stdout
     result.stderr = stderr
     result.returncode = out.returncode
@@ -283,7 +287,7 @@ def _run(
     result.run_s = out.wall_s
     result.stdout_truncated, result.stderr_truncated = out.stdout_truncated, out.stderr_truncated
     result.infra_error = out.sandbox_error
-    result.error_class = _run_error_class(out, stderr, clean_exit).value
+    result.error_class = _run_error_class(out, stderr, completed).value
     return result
 
 

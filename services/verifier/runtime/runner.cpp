@@ -1,7 +1,8 @@
 // cppforge's verifier-owned entry point.
 //
-// The candidate's translation unit is compiled with its `main` renamed (at the object level)
-// to cppforge_user_main, and this file provides the real `main`. It records, with a per-run
+// The program is linked with `-Wl,--wrap=main`: the C runtime's call to `main` lands in
+// __wrap_main below, which calls the candidate's `main` as __real_main. Nothing in the
+// candidate's source can rename or reach this (it is done by the linker, not a macro). It records, with a per-run
 // nonce the candidate never sees in its source, that the user's main returned and with what
 // status. exit()/_Exit()/quick_exit() before the tests, printing from static destructors or
 // atexit handlers, and closing stdout therefore earn nothing: only a record that carries the
@@ -17,7 +18,7 @@
 #include <iostream>
 #include <unistd.h>
 
-extern "C" int cppforge_user_main(int, char**, char**);
+extern "C" int __real_main(int, char**, char**);
 
 namespace {
 
@@ -59,8 +60,8 @@ void write_all(int fd, const char* data, size_t len) {
 
 }  // namespace
 
-int main(int argc, char** argv, char** envp) {
-  int status = cppforge_user_main(argc, argv, envp);
+extern "C" int __wrap_main(int argc, char** argv, char** envp) {
+  int status = __real_main(argc, argv, envp);
   // Keep the program's own output ahead of the record.
   std::cout.flush();
   std::cerr.flush();

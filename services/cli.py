@@ -1,0 +1,159 @@
+"""The `cppforge` command.
+
+Exit codes: 0 the command ran (for `verify`: the verification ran, whatever the code did);
+2 bad input (missing file, refused flag, empty source, bad arguments); 1 infrastructure failure
+(no sandbox, no compiler). Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+EXIT_OK = 0
+EXIT_INFRA = 1
+EXIT_BAD_INPUT = 2
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message} (see `{self.prog} --help`)")
+
+
+def _read_source(path: str, what: str) -> str:
+    p = Path(path)
+    if not p.exists():
+        raise CliError(f"{what} file not found: {path}")
+    if not p.is_file():
+        raise CliError(f"{what} path is not a file: {path}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"{what} file is not UTF-8 text: {path}") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    if not text.strip():
+        raise CliError(f"{what} file is empty: {path}")
+    return text
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verifier.reward import InfrastructureError, compute_reward
+    from .verifier.sandbox import SandboxUnavailableError
+    from .verifier.verify import verify_cpp
+
+    code = _read_source(args.file, "source")
+    test_code = _read_source(args.test, "test") if args.test else None
+    try:
+        result = verify_cpp(
+            code,
+            test_code,
+            timeout=args.timeout,
+            std=args.std,
+            extra_flags=args.flag,
+            return_structured=args.structured or args.json,
+        )
+        reward = compute_reward(result)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    except (SandboxUnavailableError, InfrastructureError) as exc:
+        raise CliError(str(exc), EXIT_INFRA) from None
+    if args.json:
+        print(json.dumps({**result.to_dict(), "reward": reward}, indent=2))
+    else:
+        print(_render_result(result, reward, args.structured))
+    return EXIT_OK
+
+
+def _render_result(result: object, reward: float, structured: bool) -> str:
+    from .verifier.verify import VerifyResult
+
+    assert isinstance(result, VerifyResult)
+    lines = [f"compile: {'ok' if result.compile_ok else 'FAILED'} ({result.warnings} warnings, {result.compile_s:.2f}s)"]
+    if result.ran:
+        status = f"exit {result.returncode}" if result.signal is None else f"signal {result.signal}"
+        lines.append(f"run:     {'ok' if result.run_ok else 'FAILED'} ({status}, {result.run_s:.2f}s)")
+    else:
+        lines.append("run:     not run " + ("(no main)" if result.compile_ok else "(build failed)"))
+    if result.tests_total:
+        lines.append(f"tests:   {result.tests_passed}/{result.tests_total} passed")
+    lines.append(f"class:   {result.error_class}")
+    lines.append(f"reward:  {reward:.3f}")
+    if structured and result.diagnostics:
+        lines.append("diagnostics:")
+        lines += [f"  {d.file}:{d.line}:{d.column}: {d.severity}: {d.message}" for d in result.diagnostics]
+    elif not result.compile_ok and result.compile_output:
+        lines += ["--- compiler ---", result.compile_output.rstrip()]
+    if result.stdout:
+        lines += ["--- stdout ---", result.stdout.rstrip()]
+    if result.stderr and result.ran:
+        lines += ["--- stderr ---", result.stderr.rstrip()]
+    return "\n".join(lines)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cppforge", description="Verifier-grounded post-training for C++ code models.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    v = sub.add_parser("verify", help="compile and run a C++ file in the sandbox and print the result")
+    v.add_argument("file", help="C++ source (the candidate)")
+    v.add_argument("--test", help="trusted test code appended to the source (HumanEval-X style)")
+    v.add_argument("--std", default="c++17", help="language standard (default c++17)")
+    v.add_argument("--timeout", type=float, default=10.0, help="run deadline in seconds (default 10)")
+    v.add_argument("--flag", action="append", default=[], help="extra compiler flag (allowlisted); repeatable")
+    v.add_argument("--structured", action="store_true", help="include error_class and parsed diagnostics")
+    v.add_argument("--json", action="store_true", help="print the result as JSON (implies --structured)")
+    v.set_defaults(func=_cmd_verify)
+
+    d = sub.add_parser("demo", help="run the embedded demo (no Docker, no GPU, no network)")
+    d.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def _join_flag_values(argv: Sequence[str]) -> list[str]:
+    """`--flag -O2` reads naturally but argparse takes `-O2` for an option: glue it as `--flag=-O2`."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--flag":
+            value = next(it, None)
+            if value is None:
+                out.append(arg)
+                break
+            out.append(f"--flag={value}")
+        else:
+            out.append(arg)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    raw = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(_join_flag_values(raw))
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"cppforge: error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("cppforge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

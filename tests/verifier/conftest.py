@@ -1,0 +1,77 @@
+"""Fixtures for the verifier tests: every test must leave no temp dir and no live process."""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.verifier.cgroups import CGROUP_ROOT, PARENT_NAME
+from services.verifier.verify import TEMP_PREFIX
+
+
+def leftover_temp_dirs() -> set[str]:
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), TEMP_PREFIX + "*")))
+
+
+def _proc_state(pid: str) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "gone"
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def leftover_processes() -> list[str]:
+    """Live (non-zombie) processes that belong to a verification: they sit in, run from or name
+    a cppforge_verify_ dir, or sit in one of the verifier's cgroups."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        if _proc_state(entry) in ("Z", "X", "gone"):
+            continue
+        where = []
+        for link in ("cwd", "exe"):
+            try:
+                where.append(os.readlink(f"/proc/{entry}/{link}"))
+            except OSError:
+                pass
+        try:
+            where.append(Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace"))
+        except OSError:
+            pass
+        if any(TEMP_PREFIX in w for w in where):
+            found.append(f"{entry}: {where}")
+    for controller in ("pids", "memory"):
+        base = CGROUP_ROOT / controller / PARENT_NAME
+        for procs in glob.glob(str(base / "*" / "cgroup.procs")):
+            pids = Path(procs).read_text().split()
+            if pids:
+                found.append(f"cgroup {procs}: {pids}")
+    return found
+
+
+def assert_clean(before: set[str]) -> None:
+    # Killed trees can take a moment to be reaped by the kernel; give them a short grace.
+    deadline = time.monotonic() + 2.0
+    while True:
+        procs = leftover_processes()
+        dirs = leftover_temp_dirs() - before
+        if (not procs and not dirs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not dirs, f"temp dirs left behind: {sorted(dirs)}"
+    assert not procs, f"processes of the run survived: {procs}"
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers() -> Iterator[None]:
+    before = leftover_temp_dirs()
+    yield
+    assert_clean(before)
