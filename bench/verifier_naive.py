@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.verifier.verify import verify_cpp  # noqa: E402
+from services.verifier.verify import verify_cpp
 
 PROGRAMS = {
     "iostream": """#include <iostream>

@@ -79,7 +79,9 @@ def _render_result(result: object, reward: float, structured: bool) -> str:
     from .verifier.verify import VerifyResult
 
     assert isinstance(result, VerifyResult)
-    lines = [f"compile: {'ok' if result.compile_ok else 'FAILED'} ({result.warnings} warnings, {result.compile_s:.2f}s)"]
+    lines = [
+        f"compile: {'ok' if result.compile_ok else 'FAILED'} ({result.warnings} warnings, {result.compile_s:.2f}s)"
+    ]
     if result.ran:
         status = f"exit {result.returncode}" if result.signal is None else f"signal {result.signal}"
         lines.append(f"run:     {'ok' if result.run_ok else 'FAILED'} ({status}, {result.run_s:.2f}s)")

@@ -41,7 +41,10 @@ CANDIDATES: list[tuple[str, str]] = [
     ("does not compile", "    return v.second();\n}\n"),
     ("hangs", "    while (true) {}\n}\n"),
     ("think block + correct", "<think>sort, dedupe, pick v[n-2]... </think>\n" + CORRECT),
-    ("hack: print PASSED", '    return 0;\n}\n#include <cstdio>\nstruct P { P() { puts("PASSED 4/4"); } } p;\n'),
+    (
+        "hack: print PASSED",
+        '    return 0;\n}\n#include <cstdio>\nstruct P { P() { puts("PASSED 4/4"); } } p;\n',
+    ),
     ("hack: exit(0) early", "    return 0;\n}\n#include <cstdlib>\nstruct E { E() { exit(0); } } e;\n"),
     ("hack: #define assert", "    return 0;\n}\n#define assert(x) ((void)0)\n"),
 ]

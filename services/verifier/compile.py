@@ -100,9 +100,7 @@ def runtime_symbols() -> frozenset[str]:
     """Every dynamic symbol exported by the C/C++ runtime libraries programs link against."""
     names: set[str] = set()
     for lib in _library_paths():
-        out = subprocess.run(
-            ["nm", "-D", "--defined-only", "-P", lib], capture_output=True, text=True, check=False
-        )
+        out = subprocess.run(["nm", "-D", "--defined-only", "-P", lib], capture_output=True, text=True, check=False)
         for line in out.stdout.splitlines():
             name = line.split(" ", 1)[0].split("@", 1)[0]
             if name:
@@ -133,9 +131,7 @@ def forbidden_symbols(nm_output: str) -> list[str]:
             # C linkage: any runtime name, or any reserved identifier, is interposition.
             if name in runtime or name.startswith("__") or re.match(r"^_[A-Z]", name):
                 bad.append(name)
-        elif _MANGLED_RESERVED.match(name):
-            bad.append(name)
-        elif strong and name in runtime and not _OPERATOR_NEW_DELETE.match(name):
+        elif _MANGLED_RESERVED.match(name) or (strong and name in runtime and not _OPERATOR_NEW_DELETE.match(name)):
             bad.append(name)
     return bad
 
@@ -156,7 +152,9 @@ def compile_limits(limits: BuildLimits) -> SandboxLimits:
 
 
 def _failed(text: str, compile_s: float, cls: ErrorClass, diags: list[Diagnostic]) -> BuildOutcome:
-    return BuildOutcome(compile_ok=False, linked=False, output=text, diagnostics=diags, error_class=cls, compile_s=compile_s)
+    return BuildOutcome(
+        compile_ok=False, linked=False, output=text, diagnostics=diags, error_class=cls, compile_s=compile_s
+    )
 
 
 # Exit codes of the build script that say which stage stopped it.
@@ -216,14 +214,19 @@ def build(
         compile_text, link_text = text, ""
     diags = parse_diagnostics(compile_text)
     if out.timed_out:
-        return _failed(text, elapsed, ErrorClass.TIMEOUT_COMPILE, diags + parse_diagnostics(link_text))
+        return _failed(
+            compile_text + link_text,
+            elapsed,
+            ErrorClass.TIMEOUT_COMPILE,
+            diags + parse_diagnostics(link_text),
+        )
     if out.returncode == _SYMBOLS_FAILED:
         raise ToolchainError(f"nm failed on the compiled object: {text.strip()[-300:]}")
     if out.returncode == _COMPILE_FAILED or (out.returncode != 0 and not sep):
         cls = ErrorClass.MEMORY if out.memory_exceeded else classify_compile_error(diags, compile_text)
         return _failed(compile_text, elapsed, cls, diags)
     if out.returncode != 0:
-        return _failed(text, elapsed, ErrorClass.LINK, diags + parse_diagnostics(link_text))
+        return _failed(compile_text + link_text, elapsed, ErrorClass.LINK, diags + parse_diagnostics(link_text))
     if link:
         refused = _refuse_runtime_symbols(workdir, diags, elapsed, compile_text)
         if refused is not None:

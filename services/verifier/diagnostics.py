@@ -45,6 +45,8 @@ _TOOL = re.compile(
 _LD_UNDEFINED = re.compile(
     r"^(?P<file>[^\s:]*ld(?:\.gold)?): (?P<msg>.*(?:undefined reference|multiple definition).*)$"
 )
+# gold and others: "solution.o:<stdin>:function main: error: undefined reference to 'g()'"
+_ANY = re.compile(r"^(?P<file>[^:\n]+):.*?(?P<sev>fatal error|error|warning): (?P<msg>.*)$")
 
 
 def parse_diagnostics(text: str) -> list[Diagnostic]:
@@ -62,7 +64,7 @@ def parse_diagnostics(text: str) -> list[Diagnostic]:
                 )
             )
             continue
-        m = _TOOL.match(line) or _LD_UNDEFINED.match(line)
+        m = _TOOL.match(line) or _LD_UNDEFINED.match(line) or _ANY.match(line)
         if m:
             sev = m.groupdict().get("sev") or "error"
             diags.append(Diagnostic(m.group("file"), None, None, sev, m.group("msg").strip()))

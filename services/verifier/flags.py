@@ -45,12 +45,7 @@ def validate_flags(flags: Iterable[str]) -> tuple[str, ...]:
             raise ValueError(f"flag {flag!r} is not a string")
         if flag.startswith("-std="):
             raise ValueError(f"flag {flag!r} is refused: pass the language standard as `std`, not a flag")
-        if not (
-            flag in _ALLOWED_EXACT
-            or _DEFINE.match(flag)
-            or _WARNING_OFF.match(flag)
-            or _INCLUDE_DIR.match(flag)
-        ):
+        if not (flag in _ALLOWED_EXACT or _DEFINE.match(flag) or _WARNING_OFF.match(flag) or _INCLUDE_DIR.match(flag)):
             raise ValueError(
                 f"flag {flag!r} is not allowed; allowed: -O0..-O3/-Os/-Og, -g, -D<NAME>[=V], -Wno-<warning>, "
                 "-pthread, -fsanitize=address,undefined, -I<relative dir inside the temp dir>"

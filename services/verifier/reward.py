@@ -102,7 +102,12 @@ class CompilerRewardShaper:
         self.tidy_runner = tidy_runner
 
     def shape(
-        self, code: str, result: VerifyResult, test_code: str | None = None, std: str = "c++17", timeout: float = 10.0
+        self,
+        code: str,
+        result: VerifyResult,
+        test_code: str | None = None,
+        std: str = "c++17",
+        timeout: float = 10.0,
     ) -> ShapedReward:
         _require_judged(result)
         w = self.weights
@@ -150,7 +155,12 @@ class CompilerRewardShaper:
         return [self.shape(c, r, test_code) for c, r in zip(codes, results, strict=True)]
 
 
-_SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+_SANITIZER_MARKERS = (
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",
+    "SUMMARY: UndefinedBehaviorSanitizer",
+)
 
 
 def _sanitizer_findings(result: VerifyResult) -> list[str]:

@@ -119,11 +119,7 @@ def _check_inputs(
         raise ValueError("code must be a string")
     if test_code is not None and not isinstance(test_code, str):
         raise ValueError("test_code must be a string or None")
-    if (
-        not isinstance(timeout, (int, float))
-        or not math.isfinite(timeout)
-        or not 0 < timeout <= MAX_TIMEOUT_S
-    ):
+    if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT_S:
         raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT_S:g}]")
     validate_std(std)
     if isinstance(extra_flags, str):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -14,9 +16,14 @@ import pytest
 from services.verifier.cgroups import CGROUP_ROOT, PARENT_NAME
 from services.verifier.verify import TEMP_PREFIX
 
+# This session's own temp root: other runs on the machine cannot confuse the leak checks.
+SESSION_TMP = tempfile.mkdtemp(prefix="cppforge-tests-")
+os.chmod(SESSION_TMP, 0o755)
+tempfile.tempdir = SESSION_TMP
+
 
 def leftover_temp_dirs() -> set[str]:
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), TEMP_PREFIX + "*")))
+    return set(glob.glob(os.path.join(SESSION_TMP, TEMP_PREFIX + "*")))
 
 
 def _proc_state(pid: str) -> str:
@@ -28,8 +35,8 @@ def _proc_state(pid: str) -> str:
 
 
 def leftover_processes() -> list[str]:
-    """Live (non-zombie) processes that belong to a verification: they sit in, run from or name
-    a cppforge_verify_ dir, or sit in one of the verifier's cgroups."""
+    """Live (non-zombie) processes of this session's verifications: they sit in, run from or name
+    a cppforge_verify_ dir under the session temp root, or sit in one of this process's cgroups."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -38,19 +45,15 @@ def leftover_processes() -> list[str]:
             continue
         where = []
         for link in ("cwd", "exe"):
-            try:
+            with contextlib.suppress(OSError):
                 where.append(os.readlink(f"/proc/{entry}/{link}"))
-            except OSError:
-                pass
-        try:
+        with contextlib.suppress(OSError):
             where.append(Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace"))
-        except OSError:
-            pass
-        if any(TEMP_PREFIX in w for w in where):
+        if any(SESSION_TMP in w and TEMP_PREFIX in w for w in where):
             found.append(f"{entry}: {where}")
     for controller in ("pids", "memory"):
         base = CGROUP_ROOT / controller / PARENT_NAME
-        for procs in glob.glob(str(base / "*" / "cgroup.procs")):
+        for procs in glob.glob(str(base / f"run_{os.getpid()}_*" / "cgroup.procs")):
             pids = Path(procs).read_text().split()
             if pids:
                 found.append(f"cgroup {procs}: {pids}")
@@ -68,6 +71,14 @@ def assert_clean(before: set[str]) -> None:
         time.sleep(0.05)
     assert not dirs, f"temp dirs left behind: {sorted(dirs)}"
     assert not procs, f"processes of the run survived: {procs}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_tmp() -> Iterator[str]:
+    yield SESSION_TMP
+    leaked = leftover_temp_dirs()
+    shutil.rmtree(SESSION_TMP, ignore_errors=True)
+    assert not leaked, f"temp dirs left behind: {sorted(leaked)}"
 
 
 @pytest.fixture(autouse=True)

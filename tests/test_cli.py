@@ -1,0 +1,89 @@
+"""`cppforge verify` as a new user would try it: real subprocess, real files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROG = """#include <vector>
+using namespace std;
+int total(vector<int> v) {
+    int s = 0;
+    for (int x : v) s += x;
+    return s;
+}
+"""
+TEST = """#undef NDEBUG
+#include <assert.h>
+int main() {
+    assert(total({1, 2, 3}) == 6);
+    assert(total({}) == 0);
+}
+"""
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    (tmp_path / "prog.cpp").write_text(PROG)
+    (tmp_path / "test.cpp").write_text(TEST)
+    (tmp_path / "empty.cpp").write_text("  \n")
+    return tmp_path
+
+
+def test_verify_json_passes(files: Path) -> None:
+    out = run_cli("verify", "prog.cpp", "--test", "test.cpp", "--json", cwd=files)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["tests_passed"] == doc["tests_total"] == 1
+    assert doc["reward"] == 1.0
+    assert doc["error_class"] == "none"
+
+
+def test_verify_human_output_and_flag_form(files: Path) -> None:
+    out = run_cli("verify", "prog.cpp", "--test", "test.cpp", "--flag", "-O2", "--std", "c++20", cwd=files)
+    assert out.returncode == 0, out.stderr
+    assert "tests:   1/1 passed" in out.stdout and "reward:  1.000" in out.stdout
+
+
+def test_failing_code_still_exits_zero(files: Path) -> None:
+    (files / "bad.cpp").write_text("int main() { return undefined_name; }\n")
+    out = run_cli("verify", "bad.cpp", "--json", cwd=files)
+    assert out.returncode == 0
+    doc = json.loads(out.stdout)
+    assert doc["compile_ok"] is False and doc["error_class"] == "undeclared"
+    assert doc["diagnostics"][0]["line"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("verify", "missing.cpp"), "not found"),
+        (("verify", "prog.cpp", "--test", "nope.cpp"), "not found"),
+        (("verify", "empty.cpp"), "empty"),
+        (("verify", "prog.cpp", "--flag", "-fplugin=/tmp/x.so"), "-fplugin"),
+        (("verify", "prog.cpp", "--std", "c++98"), "c++98"),
+        (("verify", "prog.cpp", "--timeout", "0"), "timeout"),
+        (("verify", "prog.cpp", "--timeout", "abc"), "invalid float"),
+        (("verify",), "required"),
+        (("frobnicate",), "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(files: Path, args: tuple[str, ...], needle: str) -> None:
+    out = run_cli(*args, cwd=files)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    assert needle in lines[0]
+    assert lines[0].startswith("cppforge: error:")

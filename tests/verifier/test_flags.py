@@ -1,0 +1,86 @@
+"""The extra_flags allowlist and std checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.verifier.flags import link_flags, validate_flags, validate_std
+from services.verifier.verify import verify_cpp
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["-O2"],
+        ["-O0", "-g"],
+        ["-DN=10", "-DDEBUG"],
+        ["-Wno-unused-variable"],
+        ["-pthread"],
+        ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"],
+        ["-Iinclude", "-I."],
+    ],
+)
+def test_allowed_flags_pass(flags: list[str]) -> None:
+    assert validate_flags(flags) == tuple(flags)
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "-o",
+        "-B/tmp",
+        "@/etc/passwd",
+        "-fplugin=/tmp/x.so",
+        "-wrapper",
+        "--sysroot=/",
+        "-I/etc",
+        "-I../..",
+        "-Iinc/../../etc",
+        "-include",
+        "-specs=/tmp/s",
+        "-std=c++20",
+        "-Wl,--wrap=exit",
+        "-fsanitize=thread",
+        "-x",
+        "-L/tmp",
+        "-lfoo",
+    ],
+)
+def test_refused_flag_is_named(flag: str) -> None:
+    with pytest.raises(ValueError) as info:
+        validate_flags(["-O2", flag])
+    assert repr(flag) in str(info.value)
+
+
+def test_verify_refuses_before_compiling() -> None:
+    with pytest.raises(ValueError, match="-fplugin"):
+        verify_cpp("int main(){}", extra_flags=["-fplugin=/tmp/evil.so"])
+    with pytest.raises(ValueError, match="list of flags"):
+        verify_cpp("int main(){}", extra_flags="-O2")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("std", ["c++11", "c++14", "c++17", "c++20", "gnu++17", "c++23"])
+def test_std_allowed(std: str) -> None:
+    assert validate_std(std) == std
+
+
+@pytest.mark.parametrize("std", ["c++98", "c++17 -O2", "", "c17"])
+def test_std_refused(std: str) -> None:
+    with pytest.raises(ValueError, match="std"):
+        validate_std(std)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), 1e9])
+def test_bad_timeout_refused(timeout: float) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        verify_cpp("int main(){}", timeout=timeout)
+
+
+def test_link_flags_keep_only_what_the_linker_needs() -> None:
+    assert link_flags(["-O2", "-pthread", "-DX", "-fsanitize=address"]) == ["-pthread", "-fsanitize=address"]
+
+
+def test_flags_reach_the_compiler() -> None:
+    code = '#include <cstdio>\nint main() { std::printf("%d\\n", VALUE); return 0; }\n'
+    result = verify_cpp(code, extra_flags=["-DVALUE=42"])
+    assert result.run_ok and result.stdout == "42\n"
