@@ -34,6 +34,9 @@ class VerifierSettings(BaseSettings):
     output_cap_bytes: int = Field(default=64 * 1024, ge=1024, description="Cap on stdout and stderr each.")
     max_errors: int = Field(default=10, ge=1, le=100, description="g++ -fmax-errors.")
     scratch_mb: int = Field(default=16, ge=1, description="Writable scratch space of the run (tmpfs).")
+    use_pch: bool = Field(default=True, description="Reuse precompiled headers of the code's leading includes.")
+    pch_dir: Path | None = Field(default=None, description="PCH cache dir (default: see pch.default_pch_root).")
+    pch_min_uses: int = Field(default=2, ge=1, description="Build a header set's PCH on its n-th sighting.")
 
     @model_validator(mode="after")
     def _home_is_absolute(self) -> VerifierSettings:

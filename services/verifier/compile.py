@@ -16,7 +16,7 @@ import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -163,12 +163,19 @@ _SYMBOLS_FAILED = 121
 LINK_SEPARATOR = "@@cppforge-link@@"
 
 
-def build_script(std: str, flags: Sequence[str], link: bool, max_errors: int) -> str:
+def compile_base_command(std: str, flags: Sequence[str], max_errors: int) -> list[str]:
+    """g++ and every flag that shapes the compile; a PCH must be built with exactly these."""
+    cmd = ["g++", f"-std={std}", "-Wall", "-Wextra", f"-fmax-errors={max_errors}"]
+    return [*cmd, "-fno-diagnostics-color", "-fdiagnostics-urls=never", *flags]
+
+
+def build_script(std: str, flags: Sequence[str], link: bool, max_errors: int, pch_header: Path | None = None) -> str:
     """One sandboxed shell script: compile the TU from stdin; when linking, list the object's
     exported symbols, then link it behind the runner with `--wrap=main`."""
-    compile_cmd = ["g++", f"-std={std}", "-Wall", "-Wextra", f"-fmax-errors={max_errors}"]
-    compile_cmd += ["-fno-diagnostics-color", "-fdiagnostics-urls=never", *flags, "-x", "c++", "-", "-c"]
-    compile_cmd += ["-o", OBJECT_NAME]
+    compile_cmd = compile_base_command(std, flags, max_errors)
+    if pch_header is not None:
+        compile_cmd += ["-include", str(pch_header)]
+    compile_cmd += ["-x", "c++", "-", "-c", "-o", OBJECT_NAME]
     lines = [f"{shlex.join(compile_cmd)} || exit {_COMPILE_FAILED}"]
     if link:
         linker = ["-fuse-ld=gold"] if shutil.which("ld.gold") else []
@@ -190,15 +197,20 @@ def build(
     limits: BuildLimits,
     sandboxed: bool,
     cache_root: Path,
+    pch_header: Path | None = None,
+    remap: Callable[[str], str] | None = None,
 ) -> BuildOutcome:
-    """Compile the TU read from `tu_fd`, and link it when `link`; see the module docstring."""
+    """Compile the TU read from `tu_fd`, and link it when `link`; see the module docstring.
+    `pch_header`: a pch.h (with its .gch beside it) holding exactly the code's leading includes;
+    `remap` rewrites the compiler's text so that it reads as it would have without the PCH."""
     started = time.monotonic()
     if link:
         shutil.copyfile(runner_object(cache_root), workdir / RUNNER_OBJECT_NAME)
     spec = SandboxSpec(
-        argv=["/bin/sh", "-c", build_script(std, flags, link, limits.max_errors)],
+        argv=["/bin/sh", "-c", build_script(std, flags, link, limits.max_errors, pch_header)],
         workdir=workdir,
         limits=compile_limits(limits),
+        ro_binds=(pch_header.parent,) if pch_header is not None else (),
         minimal_dev=True,
         mount_proc=False,
         stdin_fd=tu_fd,
@@ -206,6 +218,8 @@ def build(
     out = run_sandboxed(spec, sandboxed=sandboxed)
     elapsed = time.monotonic() - started
     text = out.stderr.decode(errors="replace")
+    if remap is not None:
+        text = remap(text)
     if out.sandbox_error:
         return BuildOutcome(False, False, text, [], ErrorClass.SANDBOX_ERROR, elapsed, out.sandbox_error)
     # The separator is ours only at its last occurrence (candidate text can precede it).

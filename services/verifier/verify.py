@@ -11,6 +11,7 @@ import contextlib
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from . import harness
 from .compile import PROGRAM_NAME, BuildLimits, BuildOutcome, build
 from .diagnostics import Diagnostic, ErrorClass, looks_like_memory_failure, warning_lines
 from .flags import validate_flags, validate_std
+from .pch import PchCache, default_pch_root, remap_pch_locations
 from .sandbox import (
     NOBODY_UID,
     SandboxLimits,
@@ -83,6 +85,9 @@ class VerifierConfig:
     scratch_bytes: int
     cache_root: Path
     allow_unsandboxed: bool
+    use_pch: bool = True
+    pch_root: Path | None = None
+    pch_min_uses: int = 2
 
     @classmethod
     def from_settings(cls, s: VerifierSettings | None = None) -> VerifierConfig:
@@ -97,7 +102,31 @@ class VerifierConfig:
             scratch_bytes=s.scratch_mb << 20,
             cache_root=s.home,
             allow_unsandboxed=s.allow_unsandboxed,
+            use_pch=s.use_pch,
+            pch_root=s.pch_dir or default_pch_root(s.home),
+            pch_min_uses=s.pch_min_uses,
         )
+
+    @property
+    def build_limits(self) -> BuildLimits:
+        return BuildLimits(self.compile_timeout_s, self.compile_memory_bytes, self.output_cap_bytes, self.max_errors)
+
+
+_pch_caches: dict[tuple[Path, bool, int], PchCache] = {}
+_pch_lock = threading.Lock()
+
+
+def pch_cache(config: VerifierConfig, sandboxed: bool) -> PchCache | None:
+    """The process-wide PCH cache for this configuration (None when PCH is off)."""
+    if not config.use_pch or config.pch_root is None:
+        return None
+    key = (config.pch_root, sandboxed, config.pch_min_uses)
+    with _pch_lock:
+        cache = _pch_caches.get(key)
+        if cache is None:
+            cache = PchCache(config.pch_root, config.build_limits, sandboxed, min_uses=config.pch_min_uses)
+            _pch_caches[key] = cache
+        return cache
 
 
 def sandbox_mode(config: VerifierConfig) -> bool:
@@ -156,11 +185,13 @@ def verify_cpp(
         nonce = harness.new_nonce()
         tu = harness.build_translation_unit(code, test_code, nonce)
         link = harness.has_main(code, test_code)
-        limits = BuildLimits(
-            config.compile_timeout_s, config.compile_memory_bytes, config.output_cap_bytes, config.max_errors
-        )
+        pch = pch_cache(config, sandboxed)
+        pch_header = pch.header_for(code, std, flags) if pch is not None else None
         with _unlinked_source(workdir, tu) as tu_fd:
-            built = build(workdir, tu_fd, std, flags, link, limits, sandboxed, config.cache_root)
+            remap = (lambda text: remap_pch_locations(text, code)) if pch_header is not None else None
+            built = build(
+                workdir, tu_fd, std, flags, link, config.build_limits, sandboxed, config.cache_root, pch_header, remap
+            )
         result = _result_from_build(built, return_structured)
         if not built.compile_ok or not link:
             return result
