@@ -109,6 +109,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .common.settings import get_verifier_service_settings
+
+    if args.service == "verifier":
+        from .verifier.app import create_app
+
+        settings = get_verifier_service_settings()
+        host = args.host or settings.verifier_host
+        port = args.port or settings.verifier_port
+        app = create_app(settings)
+    else:  # argparse restricts the choices
+        raise CliError(f"unknown service {args.service!r}")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cppforge", description="Verifier-grounded post-training for C++ code models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -122,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--structured", action="store_true", help="include error_class and parsed diagnostics")
     v.add_argument("--json", action="store_true", help="print the result as JSON (implies --structured)")
     v.set_defaults(func=_cmd_verify)
+
+    s = sub.add_parser("serve", help="run a service over HTTP (uvicorn)")
+    s.add_argument("service", choices=["verifier"], help="which service")
+    s.add_argument("--host", help="bind address (default from CPPFORGE_<SERVICE>_HOST, else 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port (default from CPPFORGE_<SERVICE>_PORT, else 8001)")
+    s.set_defaults(func=_cmd_serve)
 
     d = sub.add_parser("demo", help="run the embedded demo (no Docker, no GPU, no network)")
     d.set_defaults(func=_cmd_demo)

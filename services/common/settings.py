@@ -47,3 +47,30 @@ class VerifierSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_verifier_settings() -> VerifierSettings:
     return VerifierSettings()
+
+
+class VerifierServiceSettings(BaseSettings):
+    """The verifier HTTP service (`cppforge serve verifier`)."""
+
+    model_config = SettingsConfigDict(env_prefix="CPPFORGE_", extra="ignore")
+
+    verifier_host: str = Field(default="127.0.0.1", description="Bind address.")
+    verifier_port: int = Field(default=8001, ge=1, le=65535, description="Port.")
+    verifier_workers: int | None = Field(default=None, ge=1, description="Parallel verifications (default: cores).")
+    verifier_max_queue: int = Field(default=256, ge=0, description="Verifications that may wait beyond the workers.")
+    redis_url: str | None = Field(default="redis://127.0.0.1:6379/0", description="Result cache; empty disables.")
+    cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=0, description="Cache entry lifetime (0: no expiry).")
+    max_source_bytes: int = Field(default=1 << 20, ge=1024, description="Largest code or test_code accepted.")
+    max_batch: int = Field(default=1024, ge=1, description="Most completions in one batch request.")
+    prebuild_pch: bool = Field(default=True, description="Build the bits/stdc++.h PCH at start-up.")
+
+    @model_validator(mode="after")
+    def _empty_url_disables(self) -> VerifierServiceSettings:
+        if self.redis_url is not None and not self.redis_url.strip():
+            self.redis_url = None
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_verifier_service_settings() -> VerifierServiceSettings:
+    return VerifierServiceSettings()

@@ -1,0 +1,181 @@
+"""The verifier's HTTP API (FastAPI): parse, call VerifierService, answer. Nothing else lives here.
+
+Errors: 422 malformed body or refused flag (the message names the field), 413 source or batch too
+large, 429 queue full (Retry-After), 503 deadline exceeded or no sandbox (Retry-After), never a
+traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from ..common.settings import VerifierServiceSettings, get_verifier_service_settings
+from .pool import DeadlineExceededError, QueueFullError, VerifyJob
+from .protocol import (
+    BatchRequest,
+    BatchResponse,
+    ErrorResponse,
+    RewardRequest,
+    RewardResponse,
+    ShapedResponse,
+    VerifyRequest,
+    VerifyResponse,
+)
+from .reward import InfrastructureError
+from .sandbox import SandboxUnavailableError
+from .service import ScoredResult, SourceTooLargeError, VerifierService
+from .verify import VerifierConfig
+
+
+def get_service(request: Request) -> VerifierService:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+Service = Annotated[VerifierService, Depends(get_service)]
+router = APIRouter(prefix="/v1", tags=["verify"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse},
+    429: {"model": ErrorResponse},
+    503: {"model": ErrorResponse},
+}
+
+
+def _job(req: VerifyRequest | BatchRequest, code: str) -> VerifyJob:
+    return VerifyJob(
+        code=code,
+        test_code=req.test_code,
+        timeout=req.timeout,
+        std=req.std,
+        flags=tuple(req.extra_flags),
+        strip_think=req.strip_think,
+    )
+
+
+def _response(scored: ScoredResult, structured: bool) -> VerifyResponse:
+    data = asdict(scored.result)
+    data.pop("infra_error", None)
+    if not structured:
+        data["diagnostics"] = []
+    return VerifyResponse(**data, reward=scored.reward)
+
+
+@router.post("/verify", response_model=VerifyResponse, responses=_ERRORS, summary="Verify one candidate")
+async def verify(req: VerifyRequest, service: Service) -> VerifyResponse:
+    scored = await service.verify(_job(req, req.code))
+    return _response(scored, req.return_structured)
+
+
+@router.post("/verify/batch", response_model=BatchResponse, responses=_ERRORS, summary="Verify many against one test")
+async def verify_batch(req: BatchRequest, service: Service) -> BatchResponse:
+    scored, unique = await service.verify_batch([_job(req, c) for c in req.completions])
+    return BatchResponse(
+        results=[_response(s, req.return_structured) for s in scored],
+        rewards=[s.reward for s in scored],
+        unique=unique,
+    )
+
+
+@router.post("/reward", response_model=RewardResponse, responses=_ERRORS, summary="Verify, then reward and shape")
+async def reward(req: RewardRequest, service: Service) -> RewardResponse:
+    scored, shaped = await service.reward(
+        _job(req, req.code), req.shaped, req.sanitizer_fraction, req.use_clang_tidy, req.seed
+    )
+    shaped_model = None
+    if shaped is not None:
+        d = shaped.to_dict()
+        d.pop("base_reward", None)
+        shaped_model = ShapedResponse(**d)
+    return RewardResponse(reward=scored.reward, shaped=shaped_model, result=_response(scored, req.return_structured))
+
+
+health_router = APIRouter(tags=["health"])
+
+
+@health_router.get("/healthz", summary="Sandbox, compiler and PCH status")
+async def healthz(service: Service) -> JSONResponse:
+    body = service.health()
+    return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+
+@health_router.get("/readyz", summary="Ready, degraded (no Redis: uncached) or not ready")
+async def readyz(service: Service) -> JSONResponse:
+    body = service.readiness()
+    return JSONResponse(body, status_code=503 if body["status"] == "not_ready" else 200)
+
+
+@health_router.get("/metrics", summary="Prometheus metrics")
+async def metrics(service: Service) -> Response:
+    return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QueueFullError)
+    async def _queue_full(request: Request, exc: QueueFullError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 429, headers={"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(DeadlineExceededError)
+    async def _deadline(request: Request, exc: DeadlineExceededError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(SourceTooLargeError)
+    async def _too_large(request: Request, exc: SourceTooLargeError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 413)
+
+    @app.exception_handler(SandboxUnavailableError)
+    async def _no_sandbox(request: Request, exc: SandboxUnavailableError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "30"})
+
+    @app.exception_handler(InfrastructureError)
+    async def _infra(request: Request, exc: InfrastructureError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "5"})
+
+
+def _install_body_limit(app: FastAPI, limit: int) -> None:
+    @app.middleware("http")
+    async def _limit(request: Request, call_next: Any) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return JSONResponse({"detail": f"request body is {length} bytes; the limit is {limit} bytes"}, 413)
+        return await call_next(request)  # type: ignore[no-any-return]
+
+
+def create_app(settings: VerifierServiceSettings | None = None, config: VerifierConfig | None = None) -> FastAPI:
+    settings = settings or get_verifier_service_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = VerifierService(settings, config)
+        app.state.service = service
+        await service.start()
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="cppforge verifier",
+        version="0.1.0",
+        description="Sandboxed compile-and-run of untrusted C++ with cheat-proof test credit and rewards.",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    app.include_router(health_router)
+    _install_error_handlers(app)
+    # A batch carries up to max_batch sources; the per-field check gives the precise 413.
+    _install_body_limit(app, settings.max_source_bytes * 4 + settings.max_batch * 64 * 1024)
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        service: VerifierService | None = getattr(request.app.state, "service", None)
+        if service is not None:
+            service.metrics.requests.labels(request.url.path, str(response.status_code)).inc()
+        return response
+
+    return app

@@ -1,0 +1,134 @@
+"""The verifier service object: pool + cache + metrics + rewards, with no FastAPI import.
+
+app.py builds one in its lifespan and routes call it; tests may drive it without HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass
+from typing import Any
+
+from ..common.settings import VerifierServiceSettings
+from ..common.store import RedisStore
+from .cache import ResultCache
+from .compile import ToolchainError, compiler_version
+from .metrics import VerifierMetrics
+from .pool import VerifyJob, VerifyPool
+from .reward import CompilerRewardShaper, ShapedReward, compute_reward
+from .sandbox import SandboxUnavailableError
+from .verify import VerifierConfig, VerifyResult, pch_cache, sandbox_mode
+
+
+class SourceTooLargeError(ValueError):
+    def __init__(self, field: str, size: int, limit: int) -> None:
+        super().__init__(f"{field} is {size} bytes; the limit is {limit} bytes")
+        self.field = field
+
+
+@dataclass
+class ScoredResult:
+    result: VerifyResult
+    reward: float
+
+
+class VerifierService:
+    def __init__(self, settings: VerifierServiceSettings, config: VerifierConfig | None = None) -> None:
+        self.settings = settings
+        self.config = config or VerifierConfig.from_settings()
+        self.metrics = VerifierMetrics()
+        self.store = RedisStore(settings.redis_url)
+        self.cache = ResultCache(self.store, settings.cache_ttl_s) if settings.redis_url else None
+        self.pool = VerifyPool(
+            self.config,
+            workers=settings.verifier_workers,
+            max_queue=settings.verifier_max_queue,
+            cache=self.cache,
+            metrics=self.metrics,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.store.ping()  # connect now so /readyz is right from the start
+        if self.settings.prebuild_pch and self.sandboxed_or_none() is not None:
+            cache = pch_cache(self.config, bool(self.sandboxed_or_none()))
+            if cache is not None:
+                # In the background: the service answers while the ~3 s build runs.
+                asyncio.get_running_loop().run_in_executor(None, cache.prebuild, "c++17", (), ("bits/stdc++.h",))
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def sandboxed_or_none(self) -> bool | None:
+        try:
+            return sandbox_mode(self.config)
+        except SandboxUnavailableError:
+            return None
+
+    # -- checks ----------------------------------------------------------------------------
+    def check_sizes(self, **fields: str | None) -> None:
+        limit = self.settings.max_source_bytes
+        for name, value in fields.items():
+            if value is not None and len(value.encode()) > limit:
+                raise SourceTooLargeError(name, len(value.encode()), limit)
+
+    # -- work ------------------------------------------------------------------------------
+    async def verify(self, job: VerifyJob) -> ScoredResult:
+        self.check_sizes(code=job.code, test_code=job.test_code)
+        result = await self.pool.submit(job)
+        return ScoredResult(result, compute_reward(result))
+
+    async def verify_batch(self, jobs: list[VerifyJob]) -> tuple[list[ScoredResult], int]:
+        if len(jobs) > self.settings.max_batch:
+            raise SourceTooLargeError("completions", len(jobs), self.settings.max_batch)
+        for job in jobs:
+            self.check_sizes(code=job.code, test_code=job.test_code)
+        results = await self.pool.submit_many(jobs)
+        unique = len({j.normalized().key() for j in jobs})
+        return [ScoredResult(r, compute_reward(r)) for r in results], unique
+
+    async def reward(
+        self, job: VerifyJob, shaped: bool, sanitizer_fraction: float, use_clang_tidy: bool, seed: int | None
+    ) -> tuple[ScoredResult, ShapedReward | None]:
+        scored = await self.verify(job)
+        if not shaped:
+            return scored, None
+        shaper = CompilerRewardShaper(sanitizer_fraction=sanitizer_fraction, seed=seed, use_clang_tidy=use_clang_tidy)
+        code = job.normalized().code
+        shaped_reward = await asyncio.to_thread(shaper.shape, code, scored.result, job.test_code, job.std, job.timeout)
+        return scored, shaped_reward
+
+    # -- health ----------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        sandboxed = self.sandboxed_or_none()
+        try:
+            gxx = compiler_version()
+        except ToolchainError as exc:
+            gxx = f"unavailable: {exc}"
+        cache = pch_cache(self.config, bool(sandboxed)) if sandboxed is not None else None
+        return {
+            "status": "ok" if sandboxed is not None and not gxx.startswith("unavailable") else "unhealthy",
+            "bwrap": shutil.which("bwrap"),
+            "sandboxed": sandboxed,
+            "unsandboxed_allowed": self.config.allow_unsandboxed,
+            "gxx_version": gxx,
+            "pch_ready": bool(cache and cache.ready()),
+        }
+
+    def readiness(self) -> dict[str, Any]:
+        health = self.health()
+        redis_up = self.store.ping() if self.settings.redis_url else False
+        if health["status"] != "ok":
+            status = "not_ready"
+        elif not redis_up:
+            status = "degraded"
+        else:
+            status = "ready"
+        return {
+            "status": status,
+            "redis": "up" if redis_up else ("disabled" if not self.settings.redis_url else "down"),
+            "queue_depth": self.pool.queue_depth,
+            "capacity": self.pool.capacity,
+            "workers": self.pool.workers,
+        }
