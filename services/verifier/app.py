@@ -34,7 +34,8 @@ from .verify import VerifierConfig
 
 
 def get_service(request: Request) -> VerifierService:
-    return request.app.state.service  # type: ignore[no-any-return]
+    service: VerifierService = request.app.state.service
+    return service
 
 
 Service = Annotated[VerifierService, Depends(get_service)]
@@ -142,7 +143,8 @@ def _install_body_limit(app: FastAPI, limit: int) -> None:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             return JSONResponse({"detail": f"request body is {length} bytes; the limit is {limit} bytes"}, 413)
-        return await call_next(request)  # type: ignore[no-any-return]
+        response: Response = await call_next(request)
+        return response
 
 
 def create_app(settings: VerifierServiceSettings | None = None, config: VerifierConfig | None = None) -> FastAPI:

@@ -92,7 +92,7 @@ _UNDECLARED = re.compile(
 _SYNTAX = re.compile(
     r"^expected|stray '|missing terminating|unterminated|extra tokens|No such file or directory"
     r"|invalid preprocessing directive|#include|#error|macro|unbalanced|before '[^']*' token"
-    r"|empty character constant|invalid suffix|exceeds maximum"
+    r"|empty character constant|invalid suffix|#include nested depth"
 )
 _MEMORY = re.compile(r"memory exhausted|out of memory|cannot allocate memory|std::bad_alloc", re.IGNORECASE)
 

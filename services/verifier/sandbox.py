@@ -110,7 +110,8 @@ def _bwrap_args(spec: SandboxSpec, status_fd: int) -> list[str]:
     if spec.minimal_dev:
         args += ["--tmpfs", "/dev", "--dev-bind", "/dev/null", "/dev/null", "--remount-ro", "/dev"]
     else:
-        args += ["--dev", "/dev"]
+        # Device nodes still work on a read-only /dev; /dev/shm becomes unwritable.
+        args += ["--dev", "/dev", "--remount-ro", "/dev"]
     for path in spec.ro_binds:
         args += ["--ro-bind", str(path), str(path)]
     if spec.scratch_name is None:

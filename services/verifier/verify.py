@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import secrets
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -196,7 +197,7 @@ def verify_cpp(
         if not built.compile_ok or not link:
             return result
         has_tests = test_code is not None and bool(test_code.strip())
-        return _run(workdir, nonce, result, timeout, flags, has_tests, config, sandboxed, return_structured)
+        return _run(workdir, nonce, result, timeout, flags, has_tests, config, sandboxed, return_structured, test_code)
 
 
 def _open_to_sandbox_user(workdir: Path) -> None:
@@ -275,10 +276,15 @@ def _run(
     config: VerifierConfig,
     sandboxed: bool,
     structured: bool,
+    test_code: str | None = None,
 ) -> VerifyResult:
     nonce_r, nonce_w = os.pipe()
     try:
-        os.write(nonce_w, nonce.encode())
+        # Masked: the runner keeps mask and masked nonce apart and unmasks only to print, so a
+        # scan of the process memory for a hex nonce finds nothing.
+        mask = secrets.token_bytes(len(nonce))
+        masked = bytes(a ^ b for a, b in zip(nonce.encode(), mask, strict=True))
+        os.write(nonce_w, mask + masked)
         os.close(nonce_w)
         env = {
             "CPPFORGE_NONCE_FD": str(nonce_r),
@@ -300,7 +306,7 @@ def _run(
     verdict = harness.read_verdict(out.stdout.decode(errors="replace"), nonce)
     stderr = out.stderr.decode(errors="replace")
     clean_exit = out.returncode == 0 and out.signal is None and not out.timed_out and not out.output_overflow
-    passed, total = harness.score_tests(verdict, clean_exit, has_tests)
+    passed, total = harness.score_tests(verdict, clean_exit, has_tests, harness.expects_marker(test_code))
     # With tests, a clean run means the user's main returned: exit(0) before the tests is not one.
     completed = clean_exit and (verdict.returned or not has_tests)
     result.ran = True

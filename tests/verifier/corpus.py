@@ -45,6 +45,7 @@ class Case:
     stdout_contains: str | None = None  # checked only when set
     error_file: str = "solution.cpp"  # where a located compile error must point
     located_error: bool = True  # a compile failure carries a file:line diagnostic
+    diagnostic_contains: str | None = None  # some error diagnostic's message names this
 
 
 # --------------------------------------------------------------------------- clean runs, no tests
@@ -416,22 +417,76 @@ CORPUS: list[Case] = [
     Case("output_flood", OUTPUT_FLOOD, None, "output_limit", 0.3, True, False),
     # ---- compile (or link) failures: 0.0
     Case("empty_code", "   \n\t\n", None, "syntax", 0.0, False, False, located_error=False),
-    Case("only_think_block", "<think>int main() { return 0; }</think>\n", None, "syntax", 0.0, False, False,
-         located_error=False),  # fmt: skip
+    Case(
+        "only_think_block",
+        "<think>int main() { return 0; }</think>\n",
+        None,
+        "syntax",
+        0.0,
+        False,
+        False,
+        located_error=False,
+    ),
     Case("syntax_missing_semicolon", MISSING_SEMICOLON, None, "syntax", 0.0, False, False),
-    Case("syntax_missing_header", MISSING_HEADER, None, "syntax", 0.0, False, False),
+    Case(
+        "syntax_missing_header",
+        MISSING_HEADER,
+        None,
+        "syntax",
+        0.0,
+        False,
+        False,
+        diagnostic_contains="cppforge_no_such_header_anywhere.hpp",
+    ),
     Case("type_string_to_int", TYPE_MISMATCH, None, "type", 0.0, False, False),
     Case("type_wrong_argument_count", WRONG_ARG_COUNT, None, "type", 0.0, False, False),
-    Case("undeclared_identifier", UNDECLARED, None, "undeclared", 0.0, False, False),
-    Case("undeclared_in_test_code", ADD_ONE_OK, ASSERT_TEST_UNDECLARED, "undeclared", 0.0, False, False,
-         error_file="test.cpp"),  # fmt: skip
-    Case("link_declared_not_defined", LINK_ERROR, None, "link", 0.0, False, False, located_error=False),
-    Case("slow_constexpr_compile", SLOW_CONSTEXPR, None, "timeout_compile", 0.0, False, False,
-         compile_timeout_s=3.0, located_error=False),  # fmt: skip
+    Case("undeclared_identifier", UNDECLARED, None, "undeclared", 0.0, False, False, diagnostic_contains="totl"),
+    Case(
+        "undeclared_in_test_code",
+        ADD_ONE_OK,
+        ASSERT_TEST_UNDECLARED,
+        "undeclared",
+        0.0,
+        False,
+        False,
+        error_file="test.cpp",
+        diagnostic_contains="add_two",
+    ),
+    Case(
+        "link_declared_not_defined",
+        LINK_ERROR,
+        None,
+        "link",
+        0.0,
+        False,
+        False,
+        located_error=False,
+        diagnostic_contains="helper_defined_elsewhere",
+    ),
+    Case(
+        "slow_constexpr_compile",
+        SLOW_CONSTEXPR,
+        None,
+        "timeout_compile",
+        0.0,
+        False,
+        False,
+        compile_timeout_s=3.0,
+        located_error=False,
+    ),
     # ---- with tests: 0.3 + 0.7 * passed / total
     Case("assert_tests_pass", ADD_ONE_OK, ASSERT_TEST, "none", 1.0, True, True, (1, 1)),
-    Case("assert_tests_fail", ADD_ONE_WRONG, ASSERT_TEST, "runtime_crash", 0.3, True, False, (0, 1),
-         expected_signal=SIGABRT),  # fmt: skip
+    Case(
+        "assert_tests_fail",
+        ADD_ONE_WRONG,
+        ASSERT_TEST,
+        "runtime_crash",
+        0.3,
+        True,
+        False,
+        (0, 1),
+        expected_signal=SIGABRT,
+    ),
     Case("assert_tests_hang", ADD_ONE_HANGS, ASSERT_TEST, "runtime_timeout", 0.3, True, False, (0, 1), timeout=1.0),
     Case("marker_full_pass", TRIPLE_OK, FIVE_CHECKS, "none", 1.0, True, True, (5, 5)),
     Case("marker_partial_3_of_5", TRIPLE_PARTIAL, FIVE_CHECKS, "none", _ratio(3, 5), True, True, (3, 5)),
@@ -440,6 +495,5 @@ CORPUS: list[Case] = [
     Case("test_header_partial", GCD_HALF, HEADER_TEST, "none", _ratio(2, 4), True, True, (2, 4)),
     Case("tests_total_capped", ID_OK, BIG_MARKER_TEST, "none", 1.0, True, True, (1000, 1000)),
     Case("tests_total_capped_ratio_kept", ID_HALF, BIG_MARKER_TEST, "none", _ratio(1, 2), True, True, (500, 1000)),
-    Case("cxx20_with_assert_tests", CXX20_SOLUTION, CXX20_TEST, "none", 1.0, True, True,
-         (1, 1), std="c++20"),  # fmt: skip
+    Case("cxx20_with_assert_tests", CXX20_SOLUTION, CXX20_TEST, "none", 1.0, True, True, (1, 1), std="c++20"),
 ]

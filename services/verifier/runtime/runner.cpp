@@ -22,7 +22,12 @@ extern "C" int __real_main(int, char**, char**);
 
 namespace {
 
-char g_nonce[72];
+constexpr size_t kNonceLen = 32;
+// The nonce arrives as a random mask followed by nonce XOR mask; the two halves live apart and
+// the nonce exists in clear only on the stack while the record is written.
+unsigned char g_mask[kNonceLen];
+size_t g_have = 0;
+unsigned char g_masked[kNonceLen];
 
 // Runs from .preinit_array, before libc has set `environ`: read the fd number from envp.
 void read_nonce(int, char**, char** envp) {
@@ -33,15 +38,21 @@ void read_nonce(int, char**, char** envp) {
   }
   if (entry == nullptr) return;
   int fd = std::atoi(entry + sizeof(kKey) - 1);
+  unsigned char buf[2 * kNonceLen];
   size_t got = 0;
-  while (got < sizeof(g_nonce) - 1) {
-    ssize_t n = read(fd, g_nonce + got, sizeof(g_nonce) - 1 - got);
+  while (got < sizeof(buf)) {
+    ssize_t n = read(fd, buf + got, sizeof(buf) - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<size_t>(n);
   }
-  g_nonce[got] = '\0';
   close(fd);
+  if (got == sizeof(buf)) {
+    std::memcpy(g_mask, buf, kNonceLen);
+    std::memcpy(g_masked, buf + kNonceLen, kNonceLen);
+    g_have = kNonceLen;
+  }
+  std::memset(buf, 0, sizeof(buf));
   entry[0] = '_';  // the variable no longer names anything the program could look for
 }
 
@@ -66,8 +77,15 @@ extern "C" int __wrap_main(int argc, char** argv, char** envp) {
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);
-  char record[128];
-  int len = std::snprintf(record, sizeof(record), "\n@%s RETURN %d\n", g_nonce, status);
-  if (len > 0 && g_nonce[0] != '\0') write_all(1, record, static_cast<size_t>(len));
+  if (g_have == kNonceLen) {
+    char record[128];
+    size_t len = 0;
+    record[len++] = '\n';
+    record[len++] = '@';
+    for (size_t i = 0; i < kNonceLen; ++i) record[len++] = static_cast<char>(g_mask[i] ^ g_masked[i]);
+    len += static_cast<size_t>(std::snprintf(record + len, sizeof(record) - len, " RETURN %d\n", status));
+    write_all(1, record, len);
+    std::memset(record, 0, sizeof(record));
+  }
   return status;
 }
