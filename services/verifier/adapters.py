@@ -93,11 +93,12 @@ def make_trl_reward_func(
     test_column: str = "test_code",
     prepend_prompt: bool | None = None,
     on_infra_error: OnError = "raise",
+    max_retries: int = 5,
     **verify_options: Any,
 ) -> Callable[..., list[float | None]]:
     """A TRL reward function backed by the verifier service (or in-process with url="local")."""
     target = url or default_url()
-    client = None if target == LOCAL else VerifierClient(target)
+    client = None if target == LOCAL else VerifierClient(target, max_retries=max_retries)
 
     def score_group(codes: list[str], test: str | None) -> list[float]:
         if client is None:
@@ -124,6 +125,7 @@ def make_async_trl_reward_func(
     test_column: str = "test_code",
     prepend_prompt: bool | None = None,
     on_infra_error: OnError = "raise",
+    max_retries: int = 5,
     **verify_options: Any,
 ) -> Callable[..., Awaitable[list[float | None]]]:
     """The async variant: TRL awaits async reward functions concurrently."""
@@ -144,7 +146,7 @@ def make_async_trl_reward_func(
         groups: dict[str | None, list[int]] = defaultdict(list)
         for i, t in enumerate(tests):
             groups[t].append(i)
-        client = None if target == LOCAL else AsyncVerifierClient(target)
+        client = None if target == LOCAL else AsyncVerifierClient(target, max_retries=max_retries)
         try:
             scored = await asyncio.gather(*(score_group(client, [codes[i] for i in ix], t) for t, ix in groups.items()))
         except (VerifierUnavailableError, InfrastructureError):

@@ -1,0 +1,113 @@
+"""TRL and verl adapters: real GRPOTrainer reward call, real service, infrastructure errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import types
+from collections.abc import Iterator
+
+import pytest
+
+from services.common.settings import VerifierServiceSettings
+from services.verifier.adapters import (
+    candidate_code,
+    compute_score,
+    extract_code,
+    make_async_trl_reward_func,
+    make_trl_reward_func,
+)
+from services.verifier.app import create_app
+from services.verifier.client import VerifierUnavailableError
+from tests.helpers.servers import serve
+
+PROMPT = "#include <vector>\nusing namespace std;\nint total(vector<int> v) {\n"
+TEST = "#undef NDEBUG\n#include <assert.h>\nint main() { assert(total({1, 2, 3}) == 6); }\n"
+GOOD = "    int s = 0;\n    for (int x : v) s += x;\n    return s;\n}\n"
+BAD = "    return 0;\n}\n"
+
+
+@pytest.fixture(scope="module")
+def url() -> Iterator[str]:
+    settings = VerifierServiceSettings(redis_url="redis://127.0.0.1:6379/0", prebuild_pch=False)
+    with serve(create_app(settings)) as base:
+        yield base
+
+
+def test_real_grpo_trainer_calls_our_reward_functions(url: str) -> None:
+    """TRL's own GRPOTrainer._calculate_rewards, with sync and async reward functions over HTTP."""
+    from accelerate import Accelerator
+    from trl import GRPOConfig, GRPOTrainer
+
+    args = GRPOConfig(output_dir="/tmp/cppforge-trl-test", report_to=[], use_cpu=True, bf16=False)
+    accelerator = Accelerator(cpu=True)
+    sync_func = make_trl_reward_func(url=url)
+    async_func = make_async_trl_reward_func(url=url)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    trainer = types.SimpleNamespace(
+        accelerator=accelerator, args=args, reward_funcs=[sync_func, async_func],
+        reward_processing_classes=[None, None], reward_func_names=["sync", "async"],
+        state=types.SimpleNamespace(global_step=0), _log_completion_extra=lambda *a, **k: None,
+        _log_metric=lambda *a, **k: None, environments=None, async_loop=loop,
+    )  # fmt: skip
+    inputs = [{"prompt": PROMPT, "test_code": TEST}] * 3
+    try:
+        rewards = GRPOTrainer._calculate_rewards(trainer, inputs, [PROMPT] * 3, [GOOD, BAD, GOOD], [[1], [2], [3]])
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+    assert rewards.tolist() == [[1.0, 1.0], [pytest.approx(0.3), pytest.approx(0.3)], [1.0, 1.0]]
+
+
+def test_conversational_completions_use_the_fenced_code(url: str) -> None:
+    func = make_trl_reward_func(url=url)
+    program = "#include <vector>\nusing namespace std;\nint total(vector<int> v) {\n" + GOOD
+    completion = [{"role": "assistant", "content": f"Here you go:\n```cpp\n{program}```\nDone."}]
+    prompt = [{"role": "user", "content": "write total"}]
+    assert func(prompts=[prompt], completions=[completion], test_code=[TEST]) == [1.0]
+
+
+def test_helpers() -> None:
+    assert extract_code("x\n```c++\nint a;\n```\ny") == "int a;\n"
+    assert extract_code("int a;") == "int a;"
+    assert candidate_code("int f() {\n", "return 1; }", None) == "int f() {\nreturn 1; }"
+
+
+def test_infrastructure_errors_raise_or_become_none_never_zero() -> None:
+    down = "http://127.0.0.1:1"
+    func = make_trl_reward_func(url=down, max_retries=0)
+    func_none = make_trl_reward_func(url=down, on_infra_error="none", max_retries=0)
+    with pytest.raises(VerifierUnavailableError):
+        func(prompts=[PROMPT], completions=[GOOD], test_code=[TEST])
+    assert func_none(prompts=[PROMPT], completions=[GOOD], test_code=[TEST]) == [None]
+    async_none = make_async_trl_reward_func(url=down, on_infra_error="none", max_retries=0)
+    assert asyncio.run(async_none(prompts=[PROMPT], completions=[GOOD], test_code=[TEST])) == [None]
+
+
+def test_verl_compute_score(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CPPFORGE_VERIFIER_URL", url)
+    monkeypatch.setattr("services.verifier.adapters._verl_client", None)
+    truth = json.dumps({"test_code": TEST, "prompt": PROMPT})
+    good = compute_score("humaneval_cpp", GOOD, truth)
+    bad = compute_score("humaneval_cpp", BAD, truth)
+    assert good["score"] == 1.0 and good["acc"] == 1.0 and good["compile_ok"] is True
+    assert bad["score"] == pytest.approx(0.3) and bad["acc"] == 0.0
+    local = compute_score("humaneval_cpp", PROMPT + GOOD, TEST)
+    assert local["score"] == 1.0
+
+
+def test_verl_compute_score_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CPPFORGE_VERIFIER_URL", "local")
+    assert compute_score("x", GOOD, {"test_code": TEST, "prompt": PROMPT})["score"] == 1.0
+
+
+def test_verl_raises_when_verifier_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.verifier import adapters
+    from services.verifier.client import VerifierClient
+
+    monkeypatch.setenv("CPPFORGE_VERIFIER_URL", "http://127.0.0.1:1")
+    monkeypatch.setattr(adapters, "_verl_client", VerifierClient("http://127.0.0.1:1", max_retries=0))
+    with pytest.raises(VerifierUnavailableError):
+        compute_score("x", GOOD, TEST)
