@@ -224,6 +224,8 @@ def test_deadline_exceeded_is_503_not_a_hang(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_client_raises_when_unreachable() -> None:
-    with VerifierClient("http://127.0.0.1:1", max_retries=1, max_retry_delay_s=0.05) as client:
-        with pytest.raises(VerifierUnavailableError):
-            client.verify("int main(){}")
+    with (
+        VerifierClient("http://127.0.0.1:1", max_retries=1, max_retry_delay_s=0.05) as client,
+        pytest.raises(VerifierUnavailableError),
+    ):
+        client.verify("int main(){}")
