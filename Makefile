@@ -27,7 +27,9 @@ test-all: $(STAMP)
 	./scripts/run_pytest.sh -q
 
 bench: $(STAMP)
+	./scripts/ensure_redis.sh
 	$(BIN)/python bench/verifier_naive.py
+	$(BIN)/python bench/verifier_throughput.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests bench
