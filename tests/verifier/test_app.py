@@ -214,9 +214,12 @@ def test_deadline_exceeded_is_503_not_a_hang(monkeypatch: pytest.MonkeyPatch) ->
 
         async def scenario() -> list[httpx.Response]:
             async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-                slow = http.post("/v1/verify", json={"code": unique(PROMPT + LOOP), "test_code": TEST, "timeout": 3})
-                queued = http.post("/v1/verify", json={"code": unique(PROMPT + GOOD), "test_code": TEST})
-                return list(await asyncio.gather(slow, queued))
+                slow = asyncio.create_task(
+                    http.post("/v1/verify", json={"code": unique(PROMPT + LOOP), "test_code": TEST, "timeout": 3})
+                )
+                await asyncio.sleep(0.5)  # the slow job holds the only worker; the next one queues
+                queued = await http.post("/v1/verify", json={"code": unique(PROMPT + GOOD), "test_code": TEST})
+                return [await slow, queued]
 
         responses = asyncio.run(scenario())
     assert all(r.status_code == 503 for r in responses), [r.status_code for r in responses]
