@@ -7,8 +7,9 @@ The layout follows HumanEval-X C++: `prompt` is a block of includes, `using name
 `//` comment and the signature ending with `{\\n`; a completion is the body ending with `}\\n`;
 `test` is a `main` of plain asserts. Nothing here is copied from a data set.
 
-Usage: `from bench.humaneval_corpus import build_corpus`; `python bench/humaneval_corpus.py`
-prints a summary.
+Usage: `from bench.humaneval_corpus import build_corpus`. `python bench/humaneval_corpus.py` prints
+the count and the header-block mix; add `--check [TASK_ID_PREFIX ...]` to verify the problems for
+real with `verify_cpp` (canonical must pass, wrong must fail).
 """
 
 from __future__ import annotations
@@ -127,7 +128,11 @@ def _fill(src: str, **kw: Any) -> str:
 
 def _body(src: str, **kw: Any) -> str:
     """A function body: dedented source, indented by four spaces, closed with `}`."""
-    lines = textwrap.dedent(src).strip("\n").split("\n")
+    lines = textwrap.dedent(src).split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
     text = "\n".join(("    " + ln) if ln.strip() else "" for ln in lines)
     return _fill(text, **kw) + "\n}\n"
 
@@ -169,7 +174,7 @@ def _spec(
     for args, expected in cases:
         if len(args) != len(arg_types):
             raise ValueError(f"{task_id}: arity mismatch")
-        call = f"{name}(" + ", ".join(_arg(a, t) for a, t in zip(args, arg_types)) + ")"
+        call = f"{name}(" + ", ".join(_arg(a, t) for a, t in zip(args, arg_types, strict=True)) + ")"
         calls.append((call, _expect(expected, ret_type)))
     ex_call, _ = calls[0]
     ex_value = _arg(cases[0][1], ret_type)
@@ -399,7 +404,6 @@ def fam_rotate() -> list[_Spec]:
     return out
 
 
-
 _CLASS_STRINGS = ["Hello World", "AEIOU xyz 2024", "", "Zebra-Quiz 09!", "rhythm & Blues, 7 Days"]
 
 
@@ -578,7 +582,7 @@ def fam_run_length() -> list[_Spec]:
         ),
         (
             "compact",
-            'the character, followed by the length of the run only when it is longer than 1 (for example '
+            "the character, followed by the length of the run only when it is longer than 1 (for example "
             '"aaab" -> "a3b")',
             lambda s: "".join(c + (str(n) if n > 1 else "") for c, n in _runs(s)),
             "out += s[i];\nif (j - i > 1) out += to_string(j - i);",
@@ -801,7 +805,7 @@ def fam_words() -> list[_Spec]:
             "words/longest",
             ["vector", "string"],
             "s is a sentence of words separated by single spaces. Return its longest word; when several words "
-            "share the longest length return the first of them, and return \"\" for an empty sentence.",
+            'share the longest length return the first of them, and return "" for an empty sentence.',
             "string longest_word(string s)",
             "longest_word",
             ["str"],
@@ -861,8 +865,7 @@ def fam_palindromes() -> list[_Spec]:
         _spec(
             "palindrome/alnum",
             ["string", "cctype"],
-            "Return true if s is a palindrome when only its letters and digits are considered and case is "
-            "ignored.",
+            "Return true if s is a palindrome when only its letters and digits are considered and case is ignored.",
             "bool is_palindrome_alnum(string s)",
             "is_palindrome_alnum",
             ["str"],
@@ -895,8 +898,7 @@ def fam_palindromes() -> list[_Spec]:
         _spec(
             "palindrome/spaces",
             ["string"],
-            "Return true if s reads the same forwards and backwards once all its spaces are removed (case "
-            "matters).",
+            "Return true if s reads the same forwards and backwards once all its spaces are removed (case matters).",
             "bool is_palindrome_nospace(string s)",
             "is_palindrome_nospace",
             ["str"],
@@ -1560,6 +1562,1233 @@ def fam_primes() -> list[_Spec]:
     )
     return out
 
+
+def fam_bits() -> list[_Spec]:
+    def pc(n: int) -> int:
+        return bin(n).count("1")
+
+    return [
+        _spec(
+            "bits/popcount",
+            [],
+            "Return the number of 1 bits in the binary representation of the non-negative integer n.",
+            "int popcount(int n)",
+            "popcount",
+            ["int"],
+            "int",
+            [((n,), pc(n)) for n in (7, 0, 1, 1024, 123456789)],
+            """
+            int c = 0;
+            while (n > 0) {
+                c += n & 1;
+                n >>= 1;
+            }
+            return c;
+            """,
+            """
+            int c = 0;
+            while (n > 1) {
+                c += n & 1;
+                n >>= 1;
+            }
+            return c;
+            """,
+        ),
+        _spec(
+            "bits/odd_popcount_upto",
+            [],
+            "Return how many integers x with 0 <= x <= n have an odd number of 1 bits in binary.",
+            "int count_odd_popcount(int n)",
+            "count_odd_popcount",
+            ["int"],
+            "int",
+            [((n,), sum(1 for x in range(n + 1) if pc(x) % 2)) for n in (4, 0, 7, 100, 1000)],
+            """
+            int c = 0;
+            for (int x = 0; x <= n; x++) {
+                int b = 0;
+                for (int y = x; y > 0; y >>= 1) b += y & 1;
+                if (b % 2 == 1) c++;
+            }
+            return c;
+            """,
+            """
+            int c = 0;
+            for (int x = 0; x < n; x++) {
+                int b = 0;
+                for (int y = x; y > 0; y >>= 1) b += y & 1;
+                if (b % 2 == 1) c++;
+            }
+            return c;
+            """,
+        ),
+        _spec(
+            "bits/parity",
+            [],
+            "Return true if the binary representation of the non-negative integer n has an odd number of 1 bits.",
+            "bool odd_parity(int n)",
+            "odd_parity",
+            ["int"],
+            "bool",
+            [((n,), pc(n) % 2 == 1) for n in (7, 0, 3, 8, 1023)],
+            """
+            bool odd = false;
+            while (n > 0) {
+                if (n & 1) odd = !odd;
+                n >>= 1;
+            }
+            return odd;
+            """,
+            """
+            return (n & 1) == 1;
+            """,
+        ),
+        _spec(
+            "bits/highest_bit",
+            [],
+            "Return the position (counting from 0 at the least significant bit) of the highest 1 bit of the "
+            "positive integer n.",
+            "int highest_bit(int n)",
+            "highest_bit",
+            ["int"],
+            "int",
+            [((n,), n.bit_length() - 1) for n in (1, 8, 255, 256, 1000000)],
+            """
+            int p = -1;
+            while (n > 0) {
+                p++;
+                n >>= 1;
+            }
+            return p;
+            """,
+            """
+            int p = 0;
+            while (n > 0) {
+                p++;
+                n >>= 1;
+            }
+            return p;
+            """,
+        ),
+        _spec(
+            "bits/zero_bits",
+            [],
+            "Return the number of 0 bits in the binary representation of the positive integer n, written "
+            "without leading zeros.",
+            "int zero_bits(int n)",
+            "zero_bits",
+            ["int"],
+            "int",
+            [((n,), bin(n)[2:].count("0")) for n in (8, 1, 10, 255, 1000)],
+            """
+            int c = 0;
+            while (n > 0) {
+                if ((n & 1) == 0) c++;
+                n >>= 1;
+            }
+            return c;
+            """,
+            """
+            int ones = 0;
+            while (n > 0) {
+                ones += n & 1;
+                n >>= 1;
+            }
+            return 32 - ones;
+            """,
+        ),
+        _spec(
+            "bits/to_binary",
+            ["string", "algorithm"],
+            'Return the binary representation of the non-negative integer n as a string ("0" for 0).',
+            "string to_binary(int n)",
+            "to_binary",
+            ["int"],
+            "str",
+            [((n,), bin(n)[2:]) for n in (6, 0, 1, 37, 1024)],
+            """
+            if (n == 0) return "0";
+            string s = "";
+            while (n > 0) {
+                s += (char)('0' + n % 2);
+                n /= 2;
+            }
+            reverse(s.begin(), s.end());
+            return s;
+            """,
+            """
+            if (n == 0) return "0";
+            string s = "";
+            while (n > 0) {
+                s += (char)('0' + n % 2);
+                n /= 2;
+            }
+            return s;
+            """,
+        ),
+    ]
+
+
+def fam_sort_by_key() -> list[_Spec]:
+    def digit_sum(x: int) -> int:
+        return sum(int(c) for c in str(abs(x)))
+
+    variants = [
+        (
+            "abs",
+            "absolute value",
+            lambda x: abs(x),
+            "auto key = [](int x) { return x < 0 ? -x : x; };",
+            [[3, -1, -3, 2, 1], [], [-5, 5, 0], [10, -20, 15, -10]],
+        ),
+        (
+            "digit_sum",
+            "sum of decimal digits (of the absolute value)",
+            digit_sum,
+            "auto key = [](int x) {\n    if (x < 0) x = -x;\n    int s = 0;\n    for (; x > 0; x /= 10) "
+            "s += x % 10;\n    return s;\n};",
+            [[19, 28, 5, 40, 111], [], [-12, 3, 21, 30], [100, 1, 10, 7]],
+        ),
+        (
+            "popcount",
+            "number of 1 bits in binary",
+            lambda x: bin(x).count("1"),
+            "auto key = [](int x) {\n    int c = 0;\n    for (; x > 0; x >>= 1) c += x & 1;\n    return c;\n};",
+            [[7, 8, 3, 1, 6], [], [0, 15, 16, 5], [1024, 3, 9, 2]],
+        ),
+        (
+            "last_digit",
+            "last decimal digit (of the absolute value)",
+            lambda x: abs(x) % 10,
+            "auto key = [](int x) { return (x < 0 ? -x : x) % 10; };",
+            [[21, 13, 11, 30, 42], [], [-9, 19, 9], [100, 5, 15, 25]],
+        ),
+    ]
+    out = []
+    for kind, what, key, lam, vecs in variants:
+        cases = [((v,), sorted(v, key=lambda x, key=key: (key(x), x))) for v in vecs]
+        body = """
+            @lam
+            sort(v.begin(), v.end(), [&](int a, int b) {
+                if (key(a) != key(b)) return key(a) < key(b);
+                return a @cmp b;
+            });
+            return v;
+            """
+        out.append(
+            _spec(
+                f"sort_by_key/{kind}",
+                ["vector", "algorithm"],
+                "Sort the vector v in ascending order of the @what of its elements; elements with equal keys go "
+                "in ascending order of value. Return the sorted vector.",
+                "vector<int> sort_by_@kind(vector<int> v)",
+                f"sort_by_{kind}",
+                ["vi"],
+                "vi",
+                cases,
+                _fill(body, lam=lam, cmp="<"),
+                _fill(body, lam=lam, cmp=">"),
+                what=what,
+                kind=kind,
+            )
+        )
+    strs = [["ccc", "a", "bb", "aa", "b"], [], ["hello", "hi", "hey"], ["xy", "ab", "abc", "z"]]
+    out.append(
+        _spec(
+            "sort_by_key/length",
+            ["vector", "string", "algorithm"],
+            "Sort the strings in ascending order of length; strings of equal length go in alphabetical order. "
+            "Return the sorted vector.",
+            "vector<string> sort_by_length(vector<string> v)",
+            "sort_by_length",
+            ["vs"],
+            "vs",
+            [((v,), sorted(v, key=lambda s: (len(s), s))) for v in strs],
+            """
+            sort(v.begin(), v.end(), [](const string& a, const string& b) {
+                if (a.size() != b.size()) return a.size() < b.size();
+                return a < b;
+            });
+            return v;
+            """,
+            """
+            stable_sort(v.begin(), v.end(), [](const string& a, const string& b) {
+                return a.size() < b.size();
+            });
+            return v;
+            """,
+        )
+    )
+    return out
+
+
+def fam_two_sum() -> list[_Spec]:
+    out = []
+    for t in (0, 10, 8, -4, 12):
+        rng = _rng(f"twosum{t}")
+        vecs = [
+            [t // 2, 1, 2, 3 + abs(t)],
+            [t // 2, t // 2, 100],
+            [],
+            [rng.randint(-10, 10) for _ in range(6)],
+            [t - 3, 50, 3],
+        ]
+
+        def ref(v: list[int], t: int = t) -> bool:
+            return any(v[i] + v[j] == t for i in range(len(v)) for j in range(i + 1, len(v)))
+
+        tag = str(t).replace("-", "m")
+        out.append(
+            _spec(
+                f"two_sum/t{tag}",
+                ["vector"],
+                "Return true if two elements at different positions of v add up to @t.",
+                "bool has_pair_sum_@tag(vector<int> v)",
+                f"has_pair_sum_{tag}",
+                ["vi"],
+                "bool",
+                [((v,), ref(v)) for v in vecs],
+                """
+                for (int i = 0; i < (int)v.size(); i++)
+                    for (int j = i + 1; j < (int)v.size(); j++)
+                        if (v[i] + v[j] == @t) return true;
+                return false;
+                """,
+                """
+                for (int i = 0; i < (int)v.size(); i++)
+                    for (int j = i; j < (int)v.size(); j++)
+                        if (v[i] + v[j] == @t) return true;
+                return false;
+                """,
+                t=t,
+                tag=tag,
+            )
+        )
+    return out
+
+
+def _merge(iv: list[list[int]], touching: bool = True) -> list[list[int]]:
+    out: list[list[int]] = []
+    for s, e in sorted(iv):
+        if out and (s <= out[-1][1] if touching else s < out[-1][1]):
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return out
+
+
+def fam_intervals() -> list[_Spec]:
+    inputs = [
+        [[5, 7], [1, 3], [2, 4], [6, 8]],
+        [[1, 2], [2, 3], [10, 12]],
+        [[4, 9]],
+        [[8, 10], [1, 5], [3, 4], [0, 1], [11, 15], [6, 7]],
+        [[1, 10], [2, 3], [12, 13], [11, 12]],
+    ]
+    sort_line = "sort(v.begin(), v.end());"
+    merge_loop = """
+        @sortline
+        vector<vector<int>> m;
+        for (int i = 0; i < (int)v.size(); i++) {
+            if (!m.empty() && v[i][0] @op m.back()[1]) {
+                if (v[i][1] > m.back()[1]) m.back()[1] = v[i][1];
+            } else {
+                m.push_back(v[i]);
+            }
+        }
+        """
+    variants = [
+        (
+            "count",
+            "Return how many intervals remain after merging all intervals that overlap or touch.",
+            "int merged_count",
+            "int",
+            lambda iv: len(_merge(iv)),
+            "<=",
+            "return m.size();",
+        ),
+        (
+            "count_strict",
+            "Return how many intervals remain after merging the intervals that overlap; intervals that only "
+            "touch at an end point (like [1, 2] and [2, 3]) are not merged.",
+            "int merged_count_strict",
+            "int",
+            lambda iv: len(_merge(iv, touching=False)),
+            "<",
+            "return m.size();",
+        ),
+        (
+            "covered",
+            "Return the total length covered by the union of the intervals (an interval [a, b] has length b - a).",
+            "int covered_length",
+            "int",
+            lambda iv: sum(e - s for s, e in _merge(iv)),
+            "<=",
+            "int total = 0;\nfor (int i = 0; i < (int)m.size(); i++) total += m[i][1] - m[i][0];\nreturn total;",
+        ),
+        (
+            "longest",
+            "Merge all intervals that overlap or touch and return the length b - a of the longest merged "
+            "interval [a, b].",
+            "int longest_merged",
+            "int",
+            lambda iv: max(e - s for s, e in _merge(iv)),
+            "<=",
+            "int best = 0;\nfor (int i = 0; i < (int)m.size(); i++)\n    if (m[i][1] - m[i][0] > best) best = "
+            "m[i][1] - m[i][0];\nreturn best;",
+        ),
+    ]
+    out = []
+    for kind, doc, head, ret, ref, op, tail in variants:
+        full = "You are given a non-empty list of closed intervals [a, b] with a <= b, in no particular order. " + doc
+        out.append(
+            _spec(
+                f"intervals/{kind}",
+                ["vector", "algorithm"],
+                full,
+                head + "(vector<vector<int>> v)",
+                head.split()[-1],
+                ["vvi"],
+                ret,
+                [((iv,), ref(iv)) for iv in inputs],
+                _fill(merge_loop + "@tail\n", sortline=sort_line, op=op, tail=tail),
+                _fill(merge_loop + "@tail\n", sortline="", op=op, tail=tail),
+            )
+        )
+    out.append(
+        _spec(
+            "intervals/any_overlap",
+            ["vector", "algorithm"],
+            "You are given a list of closed intervals [a, b] with a <= b, in no particular order. Return true "
+            "if some two of them share at least one point.",
+            "bool any_overlap(vector<vector<int>> v)",
+            "any_overlap",
+            ["vvi"],
+            "bool",
+            [
+                ((iv,), len(_merge(iv)) < len(iv))
+                for iv in [[[1, 2], [5, 6], [2, 3]], [[7, 9], [1, 2], [4, 5]], [], [[6, 9], [1, 3], [4, 7]]]
+            ],
+            """
+            sort(v.begin(), v.end());
+            for (int i = 1; i < (int)v.size(); i++)
+                if (v[i][0] <= v[i - 1][1]) return true;
+            return false;
+            """,
+            """
+            for (int i = 1; i < (int)v.size(); i++)
+                if (v[i][0] <= v[i - 1][1]) return true;
+            return false;
+            """,
+        )
+    )
+    return out
+
+
+def fam_matrix() -> list[_Spec]:
+    mats = [
+        [[1, 2, 3], [4, 5, 6], [7, 8, 9]],
+        [[5]],
+        [[-1, -2], [-3, -4]],
+        [[2, 7, 1, 0], [7, 3, 5, 2], [1, 4, -6, 8], [0, 2, 8, 9]],
+    ]
+
+    def border(m: list[list[int]]) -> int:
+        n = len(m)
+        return sum(m[i][j] for i in range(n) for j in range(n) if i in (0, n - 1) or j in (0, n - 1))
+
+    variants = [
+        (
+            "trace",
+            "Return the trace of the square matrix m (the sum of m[i][i]).",
+            lambda m: sum(m[i][i] for i in range(len(m))),
+            "int s = 0;\nfor (int i = 0; i < n; i++) s += m[i][i];\nreturn s;",
+            "int s = 0;\nfor (int i = 0; i < n; i++) s += m[i][n - 1 - i];\nreturn s;",
+        ),
+        (
+            "anti_diagonal",
+            "Return the sum of the anti-diagonal of the square matrix m (the elements m[i][n-1-i]).",
+            lambda m: sum(m[i][len(m) - 1 - i] for i in range(len(m))),
+            "int s = 0;\nfor (int i = 0; i < n; i++) s += m[i][n - 1 - i];\nreturn s;",
+            "int s = 0;\nfor (int i = 0; i < n; i++) s += m[i][i];\nreturn s;",
+        ),
+        (
+            "row_max_sum",
+            "Return the sum over the rows of the square matrix m of the largest element of each row.",
+            lambda m: sum(max(r) for r in m),
+            "int s = 0;\nfor (int i = 0; i < n; i++) {\n    int b = m[i][0];\n    for (int j = 1; j < n; j++)\n"
+            "        if (m[i][j] > b) b = m[i][j];\n    s += b;\n}\nreturn s;",
+            "int s = 0;\nfor (int i = 0; i < n; i++) {\n    int b = 0;\n    for (int j = 0; j < n; j++)\n"
+            "        if (m[i][j] > b) b = m[i][j];\n    s += b;\n}\nreturn s;",
+        ),
+        (
+            "border_sum",
+            "Return the sum of the elements on the border (first and last row, first and last column) of the "
+            "square matrix m; each element counts once.",
+            border,
+            "int s = 0;\nfor (int i = 0; i < n; i++)\n    for (int j = 0; j < n; j++)\n"
+            "        if (i == 0 || j == 0 || i == n - 1 || j == n - 1) s += m[i][j];\nreturn s;",
+            "int s = 0;\nfor (int i = 0; i < n; i++) s += m[0][i] + m[n - 1][i];\n"
+            "for (int i = 0; i < n; i++) s += m[i][0] + m[i][n - 1];\nreturn s;",
+        ),
+        (
+            "symmetric_pairs",
+            "Return the number of pairs of positions (i, j) with i < j such that m[i][j] == m[j][i] in the "
+            "square matrix m (the matrix equals its transpose there).",
+            lambda m: sum(1 for i in range(len(m)) for j in range(i + 1, len(m)) if m[i][j] == m[j][i]),
+            "int c = 0;\nfor (int i = 0; i < n; i++)\n    for (int j = i + 1; j < n; j++)\n"
+            "        if (m[i][j] == m[j][i]) c++;\nreturn c;",
+            "int c = 0;\nfor (int i = 0; i < n; i++)\n    for (int j = i; j < n; j++)\n"
+            "        if (m[i][j] == m[j][i]) c++;\nreturn c;",
+        ),
+    ]
+    out = []
+    for kind, doc, ref, good, bad in variants:
+        out.append(
+            _spec(
+                f"matrix/{kind}",
+                ["vector"],
+                doc,
+                f"int matrix_{kind}(vector<vector<int>> m)",
+                f"matrix_{kind}",
+                ["vvi"],
+                "int",
+                [((m,), ref(m)) for m in mats],
+                "int n = m.size();\n" + good,
+                "int n = m.size();\n" + bad,
+            )
+        )
+    return out
+
+
+def fam_letters_of_word() -> list[_Spec]:
+    out = []
+    for word in ("apple", "hello", "banana", "moon", "coffee"):
+        need = Counter(word)
+        distinct = "".join(sorted(set(word)))
+        texts = [
+            word[::-1] + "xyz",
+            distinct,
+            "",
+            "the quick brown fox jumps over the lazy dog",
+            word.upper() + " " + word[1:] + word[0],
+        ]
+
+        def ref(s: str, need: Counter[str] = need) -> bool:
+            have = Counter(s)
+            return all(have[c] >= n for c, n in need.items())
+
+        use_map = word in ("banana", "coffee")
+        if use_map:
+            req = ["string", "map"]
+            correct = """
+                map<char, int> have;
+                for (char c : s) have[c]++;
+                string w = "@word";
+                map<char, int> need;
+                for (char c : w) need[c]++;
+                for (auto& p : need)
+                    if (have[p.first] < p.second) return false;
+                return true;
+                """
+            wrong = """
+                map<char, int> have;
+                for (char c : s) have[c]++;
+                string w = "@word";
+                for (char c : w)
+                    if (have[c] == 0) return false;
+                return true;
+                """
+        else:
+            req = ["string"]
+            correct = """
+                int cnt[26] = {0};
+                for (char c : s)
+                    if (c >= 'a' && c <= 'z') cnt[c - 'a']++;
+                string w = "@word";
+                for (char c : w)
+                    if (--cnt[c - 'a'] < 0) return false;
+                return true;
+                """
+            wrong = """
+                int cnt[26] = {0};
+                for (char c : s)
+                    if (c >= 'a' && c <= 'z') cnt[c - 'a']++;
+                string w = "@word";
+                for (char c : w)
+                    if (cnt[c - 'a'] == 0) return false;
+                return true;
+                """
+        out.append(
+            _spec(
+                f"letters_of_word/{word}",
+                req,
+                'Return true if the word "@word" can be spelled with the characters of s, using every '
+                "character of s at most once (lowercase letters only count as themselves).",
+                "bool can_spell_@word(string s)",
+                f"can_spell_{word}",
+                ["str"],
+                "bool",
+                [((s,), ref(s)) for s in texts],
+                correct,
+                wrong,
+                word=word,
+            )
+        )
+    return out
+
+
+def fam_frequency() -> list[_Spec]:
+    vecs = [[3, 1, 3, 2, 1, 3], [7], [5, 4, 5, 4], [2, 9, 2, 9, 1, 9, 2, 1], [8, -1, 8, -1, 6]]
+
+    def most_common(v: Sequence[Any]) -> Any:
+        c = Counter(v)
+        best = max(c.values())
+        return min(x for x in c if c[x] == best)
+
+    return [
+        _spec(
+            "frequency/max_count",
+            ["vector", "map"],
+            "Return how many times the most frequent value occurs in the non-empty vector v.",
+            "int max_frequency(vector<int> v)",
+            "max_frequency",
+            ["vi"],
+            "int",
+            [((v,), max(Counter(v).values())) for v in vecs],
+            """
+            map<int, int> cnt;
+            int best = 0;
+            for (int x : v) {
+                cnt[x]++;
+                if (cnt[x] > best) best = cnt[x];
+            }
+            return best;
+            """,
+            """
+            int best = 1, run = 1;
+            for (int i = 1; i < (int)v.size(); i++) {
+                run = v[i] == v[i - 1] ? run + 1 : 1;
+                if (run > best) best = run;
+            }
+            return best;
+            """,
+        ),
+        _spec(
+            "frequency/most_common",
+            ["vector", "map"],
+            "Return the most frequent value of the non-empty vector v; when several values are equally "
+            "frequent, return the smallest of them.",
+            "int most_common(vector<int> v)",
+            "most_common",
+            ["vi"],
+            "int",
+            [((v,), most_common(v)) for v in vecs],
+            """
+            map<int, int> cnt;
+            for (int x : v) cnt[x]++;
+            int best = 0, val = 0;
+            for (auto& p : cnt)
+                if (p.second > best) {
+                    best = p.second;
+                    val = p.first;
+                }
+            return val;
+            """,
+            """
+            map<int, int> cnt;
+            for (int x : v) cnt[x]++;
+            int best = 0, val = 0;
+            for (auto& p : cnt)
+                if (p.second >= best) {
+                    best = p.second;
+                    val = p.first;
+                }
+            return val;
+            """,
+        ),
+        _spec(
+            "frequency/most_common_char",
+            ["string", "map"],
+            "Return the most frequent character of the non-empty string s; when several characters are equally "
+            "frequent, return the one that comes first in ASCII order.",
+            "char most_common_char(string s)",
+            "most_common_char",
+            ["str"],
+            "char",
+            [((s,), most_common(s)) for s in ["banana", "abcabc", "z", "mississippi", "Hello!!"]],
+            """
+            map<char, int> cnt;
+            for (char c : s) cnt[c]++;
+            int best = 0;
+            char val = 0;
+            for (auto& p : cnt)
+                if (p.second > best) {
+                    best = p.second;
+                    val = p.first;
+                }
+            return val;
+            """,
+            """
+            map<char, int> cnt;
+            int best = 0;
+            char val = 0;
+            for (char c : s) {
+                cnt[c]++;
+                if (cnt[c] >= best) {
+                    best = cnt[c];
+                    val = c;
+                }
+            }
+            return val;
+            """,
+        ),
+        _spec(
+            "frequency/distinct",
+            ["vector", "map"],
+            "Return the number of distinct values in the vector v.",
+            "int count_distinct(vector<int> v)",
+            "count_distinct",
+            ["vi"],
+            "int",
+            [((v,), len(set(v))) for v in [*vecs[:4], []]],
+            """
+            map<int, int> cnt;
+            for (int x : v) cnt[x]++;
+            return cnt.size();
+            """,
+            """
+            map<int, int> cnt;
+            for (int x : v) cnt[x]++;
+            int c = 0;
+            for (auto& p : cnt)
+                if (p.second == 1) c++;
+            return c;
+            """,
+        ),
+        _spec(
+            "frequency/min_count",
+            ["vector", "map"],
+            "Return how many times the least frequent value occurs in the non-empty vector v (only values that "
+            "occur in v count).",
+            "int min_frequency(vector<int> v)",
+            "min_frequency",
+            ["vi"],
+            "int",
+            [((v,), min(Counter(v).values())) for v in vecs],
+            """
+            map<int, int> cnt;
+            for (int x : v) cnt[x]++;
+            int best = v.size();
+            for (auto& p : cnt)
+                if (p.second < best) best = p.second;
+            return best;
+            """,
+            """
+            map<int, int> cnt;
+            for (int x : v) cnt[x]++;
+            int best = 0;
+            for (auto& p : cnt)
+                if (best == 0 || p.second > best) best = p.second;
+            return best;
+            """,
+        ),
+    ]
+
+
+def fam_fib_mod() -> list[_Spec]:
+    out = []
+    for m in (10, 7, 1000, 13, 1000000007):
+
+        def ref(n: int, m: int = m) -> int:
+            a, b = 0, 1
+            for _ in range(n):
+                a, b = b, (a + b) % m
+            return a % m
+
+        out.append(
+            _spec(
+                f"fib_mod/m{m}",
+                [],
+                "F(0) = 0, F(1) = 1 and F(n) = F(n-1) + F(n-2). Return F(n) modulo @m for 0 <= n <= 100000.",
+                "int fib_mod_@m(int n)",
+                f"fib_mod_{m}",
+                ["int"],
+                "int",
+                [((n,), ref(n)) for n in (10, 0, 3, 90, 100000)],
+                """
+                long long a = 0, b = 1;
+                for (int i = 0; i < n; i++) {
+                    long long c = (a + b) % @m;
+                    a = b;
+                    b = c;
+                }
+                return a % @m;
+                """,
+                """
+                long long a = 0, b = 1;
+                for (int i = 1; i < n; i++) {
+                    long long c = (a + b) % @m;
+                    a = b;
+                    b = c;
+                }
+                return a % @m;
+                """,
+                m=m,
+            )
+        )
+    return out
+
+
+def _balanced(s: str, pairs: str) -> bool:
+    close_to_open = {pairs[i + 1]: pairs[i] for i in range(0, len(pairs), 2)}
+    stack: list[str] = []
+    for c in s:
+        if c in close_to_open:
+            if not stack or stack[-1] != close_to_open[c]:
+                return False
+            stack.pop()
+        else:
+            stack.append(c)
+    return not stack
+
+
+def fam_brackets() -> list[_Spec]:
+    out = []
+    for i, pairs in enumerate(("()", "[]", "<>", "()[]", "()[]{}", "{}<>")):
+        opens = pairs[0::2]
+        closes = pairs[1::2]
+        a_open, a_close = opens[0], closes[0]
+        b_open, b_close = opens[-1], closes[-1]
+        texts = [
+            a_open + b_open + b_close + a_close,
+            a_close + a_open,
+            "",
+            a_open + a_open + a_close,
+            a_open + b_open + a_close + b_close if len(opens) > 1 else a_open * 2 + a_close * 2 + a_close,
+        ]
+        pair_words = ", ".join(f'"{pairs[j : j + 2]}"' for j in range(0, len(pairs), 2))
+        if len(opens) == 1:
+            wrong = """
+                int depth = 0;
+                for (char c : s) {
+                    if (c == '@o') depth++;
+                    else depth--;
+                }
+                return depth == 0;
+                """
+        else:
+            wrong = """
+                string opens = "@opens", closes = "@closes";
+                int depth[3] = {0, 0, 0};
+                for (char c : s) {
+                    size_t k = opens.find(c);
+                    if (k != string::npos) depth[k]++;
+                    else if (--depth[closes.find(c)] < 0) return false;
+                }
+                return depth[0] == 0 && depth[1] == 0 && depth[2] == 0;
+                """
+        out.append(
+            _spec(
+                f"brackets/{i}",
+                ["string"],
+                "s consists only of the bracket characters of the pairs @pairwords. Return true if every "
+                "bracket is closed by the matching bracket in the right order.",
+                "bool balanced_@i(string s)",
+                f"balanced_{i}",
+                ["str"],
+                "bool",
+                [((t,), _balanced(t, pairs)) for t in texts],
+                """
+                string opens = "@opens", closes = "@closes";
+                string stack = "";
+                for (char c : s) {
+                    size_t k = closes.find(c);
+                    if (k == string::npos) {
+                        stack += c;
+                    } else {
+                        if (stack.empty() || stack.back() != opens[k]) return false;
+                        stack.pop_back();
+                    }
+                }
+                return stack.empty();
+                """,
+                wrong,
+                pairwords=pair_words,
+                opens=opens,
+                closes=closes,
+                o=a_open,
+                i=i,
+            )
+        )
+    return out
+
+
+def fam_k_largest_sum() -> list[_Spec]:
+    out = []
+    for k in (2, 3, 4, 5):
+        vecs = [[5, 1, 9, 9, 3, 7], [2] * (k + 2), [-1, -5, -3, -2, -8], [10, 20, 30, 40, 50, 10, 20]]
+        out.append(
+            _spec(
+                f"k_largest_sum/k{k}",
+                ["vector", "queue"],
+                "v has at least @k elements. Return the sum of its @k largest elements (repeated values count "
+                "as separate elements).",
+                "int sum_largest_@k(vector<int> v)",
+                f"sum_largest_{k}",
+                ["vi"],
+                "int",
+                [((v,), sum(sorted(v, reverse=True)[:k])) for v in vecs],
+                """
+                priority_queue<int> pq(v.begin(), v.end());
+                int s = 0;
+                for (int i = 0; i < @k; i++) {
+                    s += pq.top();
+                    pq.pop();
+                }
+                return s;
+                """,
+                """
+                priority_queue<int> pq(v.begin(), v.end());
+                int s = 0, last = 0;
+                for (int i = 0; i < @k && !pq.empty(); pq.pop()) {
+                    if (i > 0 && pq.top() == last) continue;
+                    last = pq.top();
+                    s += last;
+                    i++;
+                }
+                return s;
+                """,
+                k=k,
+            )
+        )
+    return out
+
+
+def fam_distinct_substrings() -> list[_Spec]:
+    out = []
+    for k in (1, 2, 3, 4):
+        texts = ["abcabc", "aaaa", "ab", "mississippi", "abcdefg"]
+        out.append(
+            _spec(
+                f"distinct_substrings/k{k}",
+                ["string", "set"],
+                "Return the number of distinct substrings of length @k of s (0 when s is shorter than @k).",
+                "int distinct_substrings_@k(string s)",
+                f"distinct_substrings_{k}",
+                ["str"],
+                "int",
+                [((s,), len({s[i : i + k] for i in range(len(s) - k + 1)})) for s in texts],
+                """
+                set<string> seen;
+                for (int i = 0; i + @k <= (int)s.size(); i++) seen.insert(s.substr(i, @k));
+                return seen.size();
+                """,
+                """
+                set<string> seen;
+                for (int i = 0; i + @k < (int)s.size(); i++) seen.insert(s.substr(i, @k));
+                return seen.size();
+                """,
+                k=k,
+            )
+        )
+    return out
+
+
+def fam_long_words() -> list[_Spec]:
+    out = []
+    texts = ["the cat sat on a mat", "", "  extraordinary   words here  ", "ab abc abcd abcde abcdef", "x"]
+    for k in (2, 3, 4, 5):
+        out.append(
+            _spec(
+                f"long_words/k{k}",
+                ["string", "sstream"],
+                "s holds words separated by one or more spaces. Return how many of the words have more than @k "
+                "letters.",
+                "int count_words_longer_than_@k(string s)",
+                f"count_words_longer_than_{k}",
+                ["str"],
+                "int",
+                [((s,), sum(1 for w in s.split() if len(w) > k)) for s in texts],
+                """
+                stringstream ss(s);
+                string w;
+                int c = 0;
+                while (ss >> w)
+                    if ((int)w.size() > @k) c++;
+                return c;
+                """,
+                """
+                stringstream ss(s);
+                string w;
+                int c = 0;
+                while (ss >> w)
+                    if ((int)w.size() >= @k) c++;
+                return c;
+                """,
+                k=k,
+            )
+        )
+    return out
+
+
+def fam_pairs_with_difference() -> list[_Spec]:
+    out = []
+    for k in (0, 1, 2, 3, 5):
+        rng = _rng(f"pairdiff{k}")
+        vecs = [[1, 5, 3, 4, 2, 1], [rng.randint(0, 9) for _ in range(8)], [], [7, 7, 7], [0, k, 2 * k, k]]
+
+        def ref(v: list[int], k: int = k) -> int:
+            return sum(1 for i in range(len(v)) for j in range(i + 1, len(v)) if abs(v[i] - v[j]) == k)
+
+        if k == 0:
+            correct = """
+                unordered_map<int, int> cnt;
+                int c = 0;
+                for (int x : v) {
+                    c += cnt[x];
+                    cnt[x]++;
+                }
+                return c;
+                """
+            wrong = """
+                unordered_map<int, int> cnt;
+                int c = 0;
+                for (int x : v) {
+                    c += cnt[x - @k] + cnt[x + @k];
+                    cnt[x]++;
+                }
+                return c;
+                """
+        else:
+            correct = """
+                unordered_map<int, int> cnt;
+                int c = 0;
+                for (int x : v) {
+                    c += cnt[x - @k] + cnt[x + @k];
+                    cnt[x]++;
+                }
+                return c;
+                """
+            wrong = """
+                unordered_map<int, int> cnt;
+                int c = 0;
+                for (int x : v) {
+                    c += cnt[x - @k];
+                    cnt[x]++;
+                }
+                return c;
+                """
+        out.append(
+            _spec(
+                f"pairs_with_difference/k{k}",
+                ["vector", "unordered_map"],
+                "Return the number of pairs of positions i < j of v whose elements differ by exactly @k "
+                "(in either direction).",
+                "int pairs_with_difference_@k(vector<int> v)",
+                f"pairs_with_difference_{k}",
+                ["vi"],
+                "int",
+                [((v,), ref(v)) for v in vecs],
+                correct,
+                wrong,
+                k=k,
+            )
+        )
+    return out
+
+
+def fam_extremes() -> list[_Spec]:
+    def second(v: list[int], largest: bool, none: int) -> int:
+        d = sorted(set(v), reverse=largest)
+        return d[1] if len(d) > 1 else none
+
+    vecs = [[4, 1, 4, 3], [7], [2, 2, 2], [-5, -9, -1, -9], [10, 30, 20, 30, 10]]
+    int_min, int_max = -(2**31), 2**31 - 1
+
+    def kadane(v: list[int]) -> int:
+        return max(sum(v[i : j + 1]) for i in range(len(v)) for j in range(i, len(v)))
+
+    def max_pair(v: list[int]) -> int:
+        return max(v[i] * v[j] for i in range(len(v)) for j in range(i + 1, len(v)))
+
+    return [
+        _spec(
+            "extremes/second_largest",
+            ["vector", "climits"],
+            "Return the second largest distinct value of v, or INT_MIN when v has fewer than two distinct values.",
+            "int second_largest(vector<int> v)",
+            "second_largest",
+            ["vi"],
+            "int",
+            [((v,), second(v, True, int_min)) for v in vecs],
+            """
+            int a = INT_MIN, b = INT_MIN;
+            bool seen = false;
+            for (int x : v) {
+                if (!seen || x > a) {
+                    if (seen) b = a;
+                    a = x;
+                    seen = true;
+                } else if (x < a && x > b) {
+                    b = x;
+                }
+            }
+            return b;
+            """,
+            """
+            int a = INT_MIN, b = INT_MIN;
+            for (int x : v) {
+                if (x >= a) {
+                    b = a;
+                    a = x;
+                } else if (x > b) {
+                    b = x;
+                }
+            }
+            return b;
+            """,
+        ),
+        _spec(
+            "extremes/second_smallest",
+            ["vector", "climits"],
+            "Return the second smallest distinct value of v, or INT_MAX when v has fewer than two distinct values.",
+            "int second_smallest(vector<int> v)",
+            "second_smallest",
+            ["vi"],
+            "int",
+            [((v,), second(v, False, int_max)) for v in vecs],
+            """
+            int a = INT_MAX, b = INT_MAX;
+            bool seen = false;
+            for (int x : v) {
+                if (!seen || x < a) {
+                    if (seen) b = a;
+                    a = x;
+                    seen = true;
+                } else if (x > a && x < b) {
+                    b = x;
+                }
+            }
+            return b;
+            """,
+            """
+            int a = INT_MAX, b = INT_MAX;
+            for (int x : v) {
+                if (x <= a) {
+                    b = a;
+                    a = x;
+                } else if (x < b) {
+                    b = x;
+                }
+            }
+            return b;
+            """,
+        ),
+        _spec(
+            "extremes/max_subarray",
+            ["vector", "climits"],
+            "Return the largest sum of a non-empty contiguous subarray of the non-empty vector v.",
+            "int max_subarray_sum(vector<int> v)",
+            "max_subarray_sum",
+            ["vi"],
+            "int",
+            [((v,), kadane(v)) for v in [[-2, 1, -3, 4, -1, 2, 1, -5, 4], [-3, -1, -2], [5], [2, -1, 2]]],
+            """
+            int best = INT_MIN, cur = 0;
+            for (int x : v) {
+                cur = cur > 0 ? cur + x : x;
+                if (cur > best) best = cur;
+            }
+            return best;
+            """,
+            """
+            int best = 0, cur = 0;
+            for (int x : v) {
+                cur = cur + x > 0 ? cur + x : 0;
+                if (cur > best) best = cur;
+            }
+            return best;
+            """,
+        ),
+        _spec(
+            "extremes/max_pair_product",
+            ["vector", "climits"],
+            "v has at least two elements. Return the largest product v[i] * v[j] over positions i < j.",
+            "long long max_pair_product(vector<int> v)",
+            "max_pair_product",
+            ["vi"],
+            "ll",
+            [((v,), max_pair(v)) for v in [[1, 5, 3, 4], [-10, -20, 1, 3], [-1, 2], [100000, 100000, -7]]],
+            """
+            long long best = LLONG_MIN;
+            for (int i = 0; i < (int)v.size(); i++)
+                for (int j = i + 1; j < (int)v.size(); j++)
+                    if ((long long)v[i] * v[j] > best) best = (long long)v[i] * v[j];
+            return best;
+            """,
+            """
+            int a = INT_MIN, b = INT_MIN;
+            for (int x : v) {
+                if (x > a) {
+                    b = a;
+                    a = x;
+                } else if (x > b) {
+                    b = x;
+                }
+            }
+            return (long long)a * b;
+            """,
+        ),
+    ]
+
+
+def fam_partitions() -> list[_Spec]:
+    out = []
+    for k in (2, 3, 4, 5):
+
+        def ref(n: int, k: int = k) -> int:
+            ways = [1] + [0] * n
+            for part in range(1, k + 1):
+                for i in range(part, n + 1):
+                    ways[i] += ways[i - part]
+            return ways[n]
+
+        out.append(
+            _spec(
+                f"partitions/k{k}",
+                ["functional"],
+                "Return the number of ways to write n >= 0 as a sum of positive integers that are each at most "
+                "@k, where the order of the parts does not matter (1 way for n = 0).",
+                "long long partitions_max_@k(int n)",
+                f"partitions_max_{k}",
+                ["int"],
+                "ll",
+                [((n,), ref(n)) for n in (5, 0, 1, 12, 30)],
+                """
+                function<long long(int, int)> count = [&](int rest, int largest) -> long long {
+                    if (rest == 0) return 1;
+                    long long total = 0;
+                    for (int p = 1; p <= largest && p <= rest; p++) total += count(rest - p, p);
+                    return total;
+                };
+                return count(n, @k);
+                """,
+                """
+                function<long long(int, int)> count = [&](int rest, int largest) -> long long {
+                    if (rest == 0) return 1;
+                    long long total = 0;
+                    for (int p = 1; p < largest && p <= rest; p++) total += count(rest - p, p);
+                    return total;
+                };
+                return count(n, @k);
+                """,
+                k=k,
+            )
+        )
+    return out
+
+
 FAMILIES: tuple[Callable[[], list[_Spec]], ...] = (
     fam_count_divisible,
     fam_digit_sum_base,
@@ -1576,6 +2805,21 @@ FAMILIES: tuple[Callable[[], list[_Spec]], ...] = (
     fam_climb_stairs,
     fam_gcd_lcm,
     fam_primes,
+    fam_bits,
+    fam_sort_by_key,
+    fam_two_sum,
+    fam_intervals,
+    fam_matrix,
+    fam_letters_of_word,
+    fam_frequency,
+    fam_fib_mod,
+    fam_brackets,
+    fam_k_largest_sum,
+    fam_distinct_substrings,
+    fam_long_words,
+    fam_pairs_with_difference,
+    fam_extremes,
+    fam_partitions,
 )
 
 
