@@ -101,13 +101,15 @@ def start_service(pch_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("verifier service did not start")
 
 
-async def http_side(url: str, problems: list[Problem], salt: str, clients: int) -> dict[str, float]:
+async def http_side(
+    url: str, problems: list[Problem], salt: str, clients: int, with_wrong: bool = False
+) -> dict[str, float]:
     """`clients` concurrent clients share the problems; each sends one request at a time."""
     queue: asyncio.Queue[tuple[Problem, bool]] = asyncio.Queue()
     for p in problems:
         queue.put_nowait((p, True))
-        if clients > 1:
-            queue.put_nowait((p, False))  # under load, also the wrong solution
+        if with_wrong:
+            queue.put_nowait((p, False))  # under load, also the wrong solution: must not pass
     stats = {"ok": 0.0, "false_failures": 0.0, "http_429": 0.0, "cached": 0.0, "requests": 0.0}
 
     async def client() -> None:
@@ -174,7 +176,7 @@ def run_all(problems: list[Problem], work: Path) -> dict[str, object]:
         salt = uuid.uuid4().hex
         c = asyncio.run(http_side(url, problems, salt, clients=2))
         d = asyncio.run(http_side(url, problems, salt, clients=2))
-        e = asyncio.run(http_side(url, problems, uuid.uuid4().hex, clients=8))
+        e = asyncio.run(http_side(url, problems, uuid.uuid4().hex, clients=8, with_wrong=True))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -74,3 +74,22 @@ class VerifierServiceSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_verifier_service_settings() -> VerifierServiceSettings:
     return VerifierServiceSettings()
+
+
+class InferenceSettings(BaseSettings):
+    """The inference service (`cppforge serve inference`)."""
+
+    model_config = SettingsConfigDict(env_prefix="CPPFORGE_", extra="ignore", protected_namespaces=())
+
+    model: str | None = Field(default=None, description="Local HF model path; unset: the bootstrap model.")
+    model_name: str = Field(default="cppforge-bootstrap", description="Model id reported by /v1/models.")
+    proxy_path: Path | None = Field(default=None, description="Proxy classifier artifact (default under home).")
+    inference_host: str = Field(default="127.0.0.1")
+    inference_port: int = Field(default=8002, ge=1, le=65535)
+    verifier_url: str = Field(default="http://127.0.0.1:8001", description="Verifier service for the dev tier.")
+    api_keys: str | None = Field(default=None, description='"key1:free,key2:pro,key3:dev"; unset: open, local.')
+    open_tier: str = Field(default="dev", description="Tier of every caller when no API keys are set.")
+    rate_limits: str | None = Field(default=None, description='Override requests/minute per tier: "free:2,pro:60".')
+    device: str = Field(default="auto")
+    dtype: str = Field(default="auto")
+    max_tokens_default: int = Field(default=128, ge=1, le=2048)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from ..common.asgi import CountRequests, LimitBody
 from ..common.settings import VerifierServiceSettings, get_verifier_service_settings
 from .pool import DeadlineExceededError, QueueFullError, VerifyJob
 from .protocol import (
@@ -137,16 +138,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "5"})
 
 
-def _install_body_limit(app: FastAPI, limit: int) -> None:
-    @app.middleware("http")
-    async def _limit(request: Request, call_next: Any) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            return JSONResponse({"detail": f"request body is {length} bytes; the limit is {limit} bytes"}, 413)
-        response: Response = await call_next(request)
-        return response
-
-
 def create_app(settings: VerifierServiceSettings | None = None, config: VerifierConfig | None = None) -> FastAPI:
     settings = settings or get_verifier_service_settings()
 
@@ -169,15 +160,13 @@ def create_app(settings: VerifierServiceSettings | None = None, config: Verifier
     app.include_router(router)
     app.include_router(health_router)
     _install_error_handlers(app)
-    # A batch carries up to max_batch sources; the per-field check gives the precise 413.
-    _install_body_limit(app, settings.max_source_bytes * 4 + settings.max_batch * 64 * 1024)
 
-    @app.middleware("http")
-    async def _count(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        service: VerifierService | None = getattr(request.app.state, "service", None)
+    def record(scope: Any, path: str, status: int) -> None:
+        service: VerifierService | None = getattr(app.state, "service", None)
         if service is not None:
-            service.metrics.requests.labels(request.url.path, str(response.status_code)).inc()
-        return response
+            service.metrics.requests.labels(path, str(status)).inc()
 
+    app.add_middleware(CountRequests, record=record)
+    # A batch carries up to max_batch sources; the per-field check gives the precise 413.
+    app.add_middleware(LimitBody, limit=settings.max_source_bytes * 4 + settings.max_batch * 64 * 1024)
     return app
