@@ -114,6 +114,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from .common.settings import get_verifier_service_settings
 
+    app: object
     if args.service == "verifier":
         from .verifier.app import create_app
 
@@ -121,9 +122,47 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         host = args.host or settings.verifier_host
         port = args.port or settings.verifier_port
         app = create_app(settings)
+    elif args.service == "inference":
+        from .common.settings import InferenceSettings
+        from .inference.app import create_app as create_inference_app
+
+        try:
+            inference = InferenceSettings()
+        except ValueError as exc:
+            raise CliError(f"bad inference settings: {exc}") from None
+        host = args.host or inference.inference_host
+        port = args.port or inference.inference_port
+        app = create_inference_app(inference)
     else:  # argparse restricts the choices
         raise CliError(f"unknown service {args.service!r}")
     uvicorn.run(app, host=host, port=port, log_level="info")
+    return EXIT_OK
+
+
+def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
+    from .inference.bootstrap import bootstrap_model, default_model_dir
+
+    out = Path(args.out) if args.out else default_model_dir()
+    if args.seconds <= 0:
+        raise CliError("--seconds must be positive")
+    report = bootstrap_model(out, seed=args.seed, train_seconds=args.seconds, max_steps=args.steps)
+    print(f"bootstrap model saved to {out}: {report}")
+    return EXIT_OK
+
+
+def _cmd_train_proxy(args: argparse.Namespace) -> int:
+    from .inference.bootstrap import ensure_bootstrap_model
+    from .inference.model import load_model
+    from .inference.proxy_data import build_and_train
+    from .inference.service import default_proxy_path
+
+    model_path = Path(args.model) if args.model else ensure_bootstrap_model()
+    if not model_path.exists():
+        raise CliError(f"model path not found: {model_path}")
+    out = Path(args.out) if args.out else default_proxy_path()
+    loaded = load_model(model_path)
+    report = build_and_train(loaded, out, n_prompts=args.prompts, per_prompt=args.per_prompt, seed=args.seed)
+    print(json.dumps(report.to_dict(), indent=2))
     return EXIT_OK
 
 
@@ -142,10 +181,25 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=_cmd_verify)
 
     s = sub.add_parser("serve", help="run a service over HTTP (uvicorn)")
-    s.add_argument("service", choices=["verifier"], help="which service")
+    s.add_argument("service", choices=["verifier", "inference"], help="which service")
     s.add_argument("--host", help="bind address (default from CPPFORGE_<SERVICE>_HOST, else 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default from CPPFORGE_<SERVICE>_PORT, else 8001)")
     s.set_defaults(func=_cmd_serve)
+
+    b = sub.add_parser("bootstrap-model", help="build the project's own tiny C++ model and tokenizer")
+    b.add_argument("--out", help="output dir (default $CPPFORGE_HOME/models/bootstrap)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seconds", type=float, default=120.0, help="training time budget (default 120)")
+    b.add_argument("--steps", type=int, default=None, help="exact number of steps (overrides --seconds)")
+    b.set_defaults(func=_cmd_bootstrap_model)
+
+    p = sub.add_parser("train-proxy", help="train the compile-ability proxy on verifier-labelled model samples")
+    p.add_argument("--model", help="local HF model dir (default: the bootstrap model)")
+    p.add_argument("--out", help="artifact dir (default $CPPFORGE_HOME/models/proxy)")
+    p.add_argument("--prompts", type=int, default=200, help="held-out prompts to sample (default 200)")
+    p.add_argument("--per-prompt", type=int, default=4, help="samples per prompt (default 4)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_train_proxy)
 
     d = sub.add_parser("demo", help="run the embedded demo (no Docker, no GPU, no network)")
     d.set_defaults(func=_cmd_demo)

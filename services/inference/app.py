@@ -1,0 +1,223 @@
+"""The inference HTTP API: OpenAI-compatible completions and chat, /v1/best_of_n, adapters, health.
+
+Thin: parse, authenticate and check the tier, call InferenceService, answer. Errors use OpenAI's
+shape {"error": {"message", "type", "param", "code"}}: 401 bad key, 403 over the tier, 429 rate
+limited (Retry-After), 400 unsupported options, 422 malformed body.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from ..common.asgi import CountRequests
+from ..common.settings import InferenceSettings
+from .model import LoadedModel
+from .protocol import (
+    AdapterRequest,
+    BestOfNRequest,
+    BestOfNResponse,
+    ChatChoice,
+    ChatChoiceMessage,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    CompletionChoice,
+    CompletionRequest,
+    CompletionResponse,
+    ErrorResponse,
+    ModelCard,
+    ModelList,
+    Usage,
+)
+from .service import Generation, InferenceService, completion_id
+from .tiers import AuthError, RateLimitedError, Tier, TierLimitError
+
+
+class BadRequestError(Exception):
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def get_service(request: Request) -> InferenceService:
+    service: InferenceService = request.app.state.service
+    return service
+
+
+Service = Annotated[InferenceService, Depends(get_service)]
+
+
+def caller(service: Service, authorization: Annotated[str | None, Header()] = None) -> tuple[str, Tier]:
+    return service.gate.authenticate(authorization)
+
+
+Caller = Annotated[tuple[str, Tier], Depends(caller)]
+router = APIRouter(prefix="/v1", tags=["openai"])
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 429)}
+
+
+def _usage(gen: Generation) -> Usage:
+    return Usage(
+        prompt_tokens=gen.prompt_tokens,
+        completion_tokens=gen.completion_tokens,
+        total_tokens=gen.prompt_tokens + gen.completion_tokens,
+    )
+
+
+def _ranking(gen: Generation) -> dict[str, Any] | None:
+    if gen.metrics.n == 1:
+        return None
+    m = gen.metrics.to_dict()
+    m.pop("candidates", None)
+    return m
+
+
+async def _run(
+    service: InferenceService, who: tuple[str, Tier], prompt: str, req: Any, best_of: int | None, max_tokens: int | None
+) -> Generation:
+    if req.stream:
+        raise BadRequestError("stream=true is not supported: best-of ranking needs every candidate", "stream")
+    key, tier = who
+    candidates = service.gate.check_limits(key, tier, req.n, best_of)
+    params = req.sampling_params(service.settings.max_tokens_default)
+    if max_tokens is not None:
+        params = type(params)(max_tokens, params.temperature, params.top_p, params.stop, params.seed)
+    return await service.generate(prompt, candidates, req.n, params, tier)
+
+
+@router.post("/completions", response_model=CompletionResponse, responses=_ERRORS)
+async def completions(req: CompletionRequest, service: Service, who: Caller) -> CompletionResponse:
+    if req.logprobs is not None:
+        raise BadRequestError("logprobs are not supported", "logprobs")
+    try:
+        prompt = req.prompt_text()
+    except ValueError as exc:
+        raise BadRequestError(str(exc), "prompt") from None
+    gen = await _run(service, who, prompt, req, req.best_of, None)
+    choices = [
+        CompletionChoice(index=i, text=(prompt + text) if req.echo else text, finish_reason=finish)
+        for i, (text, finish) in enumerate(gen.choices)
+    ]
+    return CompletionResponse(
+        id=completion_id("cmpl"), created=int(time.time()), model=service.model_id, choices=choices,
+        usage=_usage(gen), cppforge=_ranking(gen),
+    )  # fmt: skip
+
+
+@router.post("/chat/completions", response_model=ChatCompletionResponse, responses=_ERRORS)
+async def chat_completions(req: ChatCompletionRequest, service: Service, who: Caller) -> ChatCompletionResponse:
+    prompt = service.chat_prompt([{"role": m.role, "content": m.content or ""} for m in req.messages])
+    gen = await _run(service, who, prompt, req, req.best_of, req.max_completion_tokens)
+    choices = [
+        ChatChoice(index=i, message=ChatChoiceMessage(content=text), finish_reason=finish)
+        for i, (text, finish) in enumerate(gen.choices)
+    ]
+    return ChatCompletionResponse(
+        id=completion_id("chatcmpl"), created=int(time.time()), model=service.model_id, choices=choices,
+        usage=_usage(gen), cppforge=_ranking(gen),
+    )  # fmt: skip
+
+
+@router.get("/models", response_model=ModelList)
+async def models(service: Service, who: Caller) -> ModelList:
+    return ModelList(data=[ModelCard(id=service.model_id, created=int(time.time()))])
+
+
+@router.post("/best_of_n", response_model=BestOfNResponse, responses=_ERRORS, tags=["cppforge"])
+async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestOfNResponse:
+    key, tier = who
+    candidates = service.gate.check_limits(key, tier, 1, req.n)
+    gen = await service.generate(req.prompt, candidates, 1, req.sampling_params(), tier)
+    return BestOfNResponse(best=gen.choices[0][0], best_index=gen.metrics.best_index, metrics=gen.metrics.to_dict())
+
+
+@router.post("/adapters", tags=["cppforge"], responses=_ERRORS)
+async def adapters(req: AdapterRequest, service: Service, who: Caller) -> dict[str, Any]:
+    try:
+        loaded = service.load_adapter(req.path, req.name, req.activate)
+    except (FileNotFoundError, ValueError) as exc:
+        raise BadRequestError(str(exc), "path") from None
+    return {"loaded": loaded, "active": req.name if req.activate else None}
+
+
+health_router = APIRouter(tags=["health"])
+
+
+@health_router.get("/healthz")
+async def healthz(service: Service) -> dict[str, Any]:
+    return service.health()
+
+
+@health_router.get("/readyz")
+async def readyz(service: Service) -> JSONResponse:
+    body = service.health()
+    return JSONResponse(
+        {"status": "ready" if body["status"] == "ok" else "not_ready"}, 200 if body["status"] == "ok" else 503
+    )
+
+
+@health_router.get("/metrics")
+async def metrics(service: Service) -> Response:
+    return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def _error(status: int, message: str, kind: str, param: str | None, code: str | None, **headers: str) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return JSONResponse(body, status, headers=headers or None)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AuthError)
+    async def _auth(request: Request, exc: AuthError) -> JSONResponse:
+        return _error(401, str(exc), "invalid_request_error", None, "invalid_api_key")
+
+    @app.exception_handler(TierLimitError)
+    async def _tier(request: Request, exc: TierLimitError) -> JSONResponse:
+        return _error(403, str(exc), "invalid_request_error", exc.param, "tier_limit_exceeded")
+
+    @app.exception_handler(RateLimitedError)
+    async def _rate(request: Request, exc: RateLimitedError) -> JSONResponse:
+        return _error(
+            429, str(exc), "rate_limit_exceeded", None, "rate_limit_exceeded", **{"Retry-After": str(exc.retry_after_s)}
+        )
+
+    @app.exception_handler(BadRequestError)
+    async def _bad(request: Request, exc: BadRequestError) -> JSONResponse:
+        return _error(400, str(exc), "invalid_request_error", exc.param, None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        param = ".".join(str(p) for p in first["loc"][1:]) or None
+        return _error(422, f"{param or 'body'}: {first['msg']}", "invalid_request_error", param, None)
+
+
+def create_app(settings: InferenceSettings | None = None, loaded: LoadedModel | None = None) -> FastAPI:
+    settings = settings or InferenceSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = InferenceService(settings, loaded)
+        service.load()
+        app.state.service = service
+        yield
+
+    app = FastAPI(title="cppforge inference", version="0.1.0", lifespan=lifespan,
+                  description="OpenAI-compatible C++ code generation with compile-aware best-of-N.")  # fmt: skip
+    app.include_router(router)
+    app.include_router(health_router)
+    _install_error_handlers(app)
+
+    def record(scope: Any, path: str, status: int) -> None:
+        service: InferenceService | None = getattr(app.state, "service", None)
+        if service is not None:
+            service.metrics.requests.labels(path, str(status)).inc()
+
+    app.add_middleware(CountRequests, record=record)
+    return app

@@ -1,0 +1,144 @@
+"""Load any local Hugging Face causal LM (and its tokenizer), optionally with LoRA adapters.
+
+Never touches the hub: everything is `local_files_only=True`, and a path that is not there is a
+`FileNotFoundError` naming it. The tokenizer pads on the left (for batched generation) and gets
+its EOS as pad token when it has none; the model is put in eval mode on the chosen device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+}
+
+
+@dataclass
+class LoadedModel:
+    model: Any  # a transformers PreTrainedModel, or a peft PeftModel once an adapter is attached
+    tokenizer: Any
+    device: Any  # torch.device
+    path: Path
+    dtype: Any  # torch.dtype
+    adapters: list[str] = field(default_factory=list)
+    active_adapter: str | None = None
+
+
+def resolve_device(device: str = "auto") -> Any:
+    """ "auto" -> cuda when available, else cpu; anything else as torch.device (ValueError if bad)."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unsupported device {device!r}") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but CUDA is not available")
+    return resolved
+
+
+def resolve_dtype(dtype: str, device: Any) -> Any:
+    """ "auto" -> bfloat16 on CUDA, float32 otherwise; else one of float32/bfloat16/float16 (aliases ok)."""
+    import torch
+
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    name = _DTYPES.get(str(dtype).lower())
+    if name is None:
+        raise ValueError(f"unsupported dtype {dtype!r}; use auto, {', '.join(sorted(set(_DTYPES.values())))}")
+    return getattr(torch, name)
+
+
+def _check_model_dir(path: Path) -> None:
+    if not path.exists():
+        raise FileNotFoundError(f"model path does not exist: {path}")
+    if not path.is_dir():
+        raise FileNotFoundError(f"model path is not a directory: {path}")
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"no config.json in {path}: not a saved Hugging Face model directory")
+
+
+def load_model(
+    path: str | Path,
+    dtype: str = "auto",
+    device: str = "auto",
+    adapter: str | Path | None = None,
+) -> LoadedModel:
+    """A local causal LM and its tokenizer, ready for batched generation (eval mode, left padding)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(path).expanduser()
+    _check_model_dir(path)
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, dev)
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ValueError(f"the tokenizer in {path} has neither a pad nor an eos token")
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=torch_dtype)
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    gen_config = getattr(model, "generation_config", None)
+    if gen_config is not None and gen_config.pad_token_id is None:
+        gen_config.pad_token_id = tokenizer.pad_token_id
+    model.to(dev)
+    model.eval()
+    loaded = LoadedModel(model=model, tokenizer=tokenizer, device=dev, path=path, dtype=torch_dtype)
+    if adapter is not None:
+        load_adapter(loaded, adapter, "default")
+    return loaded
+
+
+def load_adapter(loaded: LoadedModel, adapter_path: str | Path, name: str, activate: bool = True) -> LoadedModel:
+    """Attach the PEFT (LoRA) adapter saved at `adapter_path` under `name`; activate it unless told not to.
+
+    The first adapter wraps the model in a `peft.PeftModel`; later ones are added to it.
+    """
+    from peft import PeftModel
+
+    path = Path(adapter_path).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"adapter path does not exist or is not a directory: {path}")
+    if not (path / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"no adapter_config.json in {path}: not a saved PEFT adapter")
+    if not name:
+        raise ValueError("an adapter needs a non-empty name")
+    if name in loaded.adapters:
+        raise ValueError(f"an adapter named {name!r} is already loaded")
+    previous = loaded.active_adapter
+    if isinstance(loaded.model, PeftModel):
+        loaded.model.load_adapter(str(path), adapter_name=name, is_trainable=False)
+    else:
+        loaded.model = PeftModel.from_pretrained(loaded.model, str(path), adapter_name=name, is_trainable=False)
+        previous = None
+    loaded.model.to(loaded.device)
+    loaded.model.eval()
+    loaded.adapters.append(name)
+    if activate or previous is None:
+        set_active_adapter(loaded, name)
+    else:
+        set_active_adapter(loaded, previous)
+    return loaded
+
+
+def set_active_adapter(loaded: LoadedModel, name: str) -> None:
+    """Make the adapter `name` (one already loaded) the one generation uses."""
+    if name not in loaded.adapters:
+        known = ", ".join(loaded.adapters) or "none"
+        raise ValueError(f"unknown adapter {name!r} (loaded: {known})")
+    loaded.model.set_adapter(name)
+    loaded.active_adapter = name

@@ -1,0 +1,174 @@
+"""OpenAI-compatible request/response models (fields in the order of OpenAI's reference).
+
+Extensions are marked as such: `best_of` on chat, `stop` up to 4 strings, and `/v1/best_of_n`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .sampling import SamplingParams
+
+DEFAULT_MAX_TOKENS = 128
+
+
+class _Sampling(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field("cppforge-bootstrap", description="Model id (see GET /v1/models).")
+    max_tokens: int | None = Field(None, ge=1, le=2048, description="Tokens to generate per candidate.")
+    temperature: float = Field(1.0, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    n: int = Field(1, ge=1, le=16, description="Choices to return.")
+    seed: int | None = Field(None, description="Candidate i is drawn with seed + i (reproducible alone).")
+    stop: str | list[str] | None = Field(None, description="Up to 4 stop sequences.")
+    stream: bool = Field(False, description="Streaming is not supported (best-of ranking needs every candidate).")
+    user: str | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _stop(cls, v: str | list[str] | None) -> str | list[str] | None:
+        stops = [v] if isinstance(v, str) else (v or [])
+        if len(stops) > 4:
+            raise ValueError("at most 4 stop sequences")
+        if any(not s for s in stops):
+            raise ValueError("stop sequences must be non-empty")
+        return v
+
+    def stops(self) -> tuple[str, ...]:
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+
+    def sampling_params(self, max_tokens_default: int = DEFAULT_MAX_TOKENS) -> SamplingParams:
+        return SamplingParams(
+            max_tokens=self.max_tokens or max_tokens_default,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            stop=self.stops(),
+            seed=self.seed,
+        )
+
+
+class CompletionRequest(_Sampling):
+    prompt: str | list[str] = Field(..., description="One prompt (a list of one is accepted).")
+    best_of: int | None = Field(None, ge=1, le=16, description="Candidates generated server-side; the best n return.")
+    echo: bool = False
+    logprobs: int | None = Field(None, description="Not supported; must be null.")
+
+    def prompt_text(self) -> str:
+        if isinstance(self.prompt, list):
+            if len(self.prompt) != 1:
+                raise ValueError("exactly one prompt per request is supported")
+            return self.prompt[0]
+        return self.prompt
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | None = ""
+
+
+class ChatCompletionRequest(_Sampling):
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    best_of: int | None = Field(None, ge=1, le=16, description="Extension: candidates generated server-side.")
+    max_completion_tokens: int | None = Field(None, ge=1, le=2048)
+
+
+class BestOfNRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(..., description="The code prompt (e.g. includes + comment + signature).")
+    n: int = Field(4, ge=1, le=16, description="Candidates to generate and rank.")
+    max_tokens: int = Field(DEFAULT_MAX_TOKENS, ge=1, le=2048)
+    temperature: float = Field(1.0, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    seed: int | None = None
+    stop: list[str] = Field(default_factory=list, max_length=4)
+
+    def sampling_params(self) -> SamplingParams:
+        return SamplingParams(self.max_tokens, self.temperature, self.top_p, tuple(self.stop), self.seed)
+
+
+class AdapterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(..., description="Local directory of a PEFT LoRA adapter (registry artifacts included).")
+    name: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Name to load it under.")
+    activate: bool = Field(True, description="Make it the active adapter.")
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class CompletionChoice(BaseModel):
+    index: int
+    text: str
+    finish_reason: str
+    logprobs: None = None
+
+
+class CompletionResponse(BaseModel):
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage
+    cppforge: dict[str, Any] | None = Field(None, description="Extension: ranking metrics when best_of > 1.")
+
+
+class ChatChoiceMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatChoiceMessage
+    finish_reason: str
+    logprobs: None = None
+
+
+class ChatCompletionResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
+    cppforge: dict[str, Any] | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "cppforge"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class BestOfNResponse(BaseModel):
+    best: str
+    best_index: int
+    metrics: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

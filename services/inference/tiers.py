@@ -1,0 +1,151 @@
+"""API keys -> tiers -> what a request may ask for, and per-key rate limits.
+
+`CPPFORGE_API_KEYS="key1:free,key2:pro,key3:dev"`. With no keys configured the service runs
+open (local use on 127.0.0.1) and every caller gets the `open_tier` (dev by default), which the
+service says at start-up.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+ScorerName = Literal["proxy", "compile"]
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    max_candidates: int  # max(n, best_of)
+    scorer: ScorerName
+    requests_per_minute: int
+    budget_s: float | None  # whole-request budget (dev: real compiles within 5 s)
+
+
+TIERS: dict[str, Tier] = {
+    "free": Tier("free", max_candidates=1, scorer="proxy", requests_per_minute=20, budget_s=None),
+    "pro": Tier("pro", max_candidates=4, scorer="proxy", requests_per_minute=120, budget_s=None),
+    "dev": Tier("dev", max_candidates=4, scorer="compile", requests_per_minute=60, budget_s=5.0),
+}
+
+
+class AuthError(Exception):
+    """Unknown or missing API key (401)."""
+
+
+class TierLimitError(Exception):
+    """The request asks for more than the tier allows (403)."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class RateLimitedError(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"rate limit reached; retry in {retry_after_s}s")
+        self.retry_after_s = retry_after_s
+
+
+def parse_api_keys(spec: str | None) -> dict[str, Tier]:
+    """ "k1:free,k2:pro" -> {k1: free tier, ...}; raises ValueError on an unknown tier or empty key."""
+    keys: dict[str, Tier] = {}
+    if not spec or not spec.strip():
+        return keys
+    for item in spec.split(","):
+        key, sep, tier = item.strip().partition(":")
+        if not sep or not key or tier not in TIERS:
+            raise ValueError(
+                f"bad CPPFORGE_API_KEYS entry {item.strip()!r}: expected key:tier, tier in {sorted(TIERS)}"
+            )
+        keys[key] = TIERS[tier]
+    return keys
+
+
+class TokenBucket:
+    """requests_per_minute, refilled continuously; burst = one minute's worth."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self.tokens = float(per_minute)
+        self.updated = time.monotonic()
+
+    def take(self) -> float:
+        """0 when allowed, else seconds until a token is available."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+def parse_rate_limits(spec: str | None) -> dict[str, int]:
+    """ "free:2,pro:60" -> requests per minute by tier name."""
+    limits: dict[str, int] = {}
+    for item in (spec or "").split(","):
+        if not item.strip():
+            continue
+        name, _, value = item.strip().partition(":")
+        if name not in TIERS or not value.isdigit() or int(value) < 1:
+            raise ValueError(f"bad CPPFORGE_RATE_LIMITS entry {item.strip()!r}: expected tier:requests_per_minute")
+        limits[name] = int(value)
+    return limits
+
+
+class Gatekeeper:
+    def __init__(
+        self, keys: dict[str, Tier], open_tier: str = "dev", rate_limits: dict[str, int] | None = None
+    ) -> None:
+        if open_tier not in TIERS:
+            raise ValueError(f"unknown open tier {open_tier!r}")
+        overrides = rate_limits or {}
+        self.keys = {k: self._with_rate(t, overrides) for k, t in keys.items()}
+        self.open_tier = self._with_rate(TIERS[open_tier], overrides)
+        self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _with_rate(tier: Tier, overrides: dict[str, int]) -> Tier:
+        if tier.name not in overrides:
+            return tier
+        return Tier(tier.name, tier.max_candidates, tier.scorer, overrides[tier.name], tier.budget_s)
+
+    @property
+    def open(self) -> bool:
+        return not self.keys
+
+    def authenticate(self, authorization: str | None) -> tuple[str, Tier]:
+        if self.open:
+            return "open", self.open_tier
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise AuthError("missing API key: send `Authorization: Bearer <key>`")
+        key = authorization[7:].strip()
+        tier = self.keys.get(key)
+        if tier is None:
+            raise AuthError("invalid API key")
+        return key, tier
+
+    def check_limits(self, key: str, tier: Tier, n: int, best_of: int | None) -> int:
+        """Candidates to generate for this request, or TierLimitError / RateLimitedError."""
+        candidates = max(n, best_of or n)
+        if best_of is not None and best_of < n:
+            raise TierLimitError(f"best_of ({best_of}) must be >= n ({n})", "best_of")
+        if candidates > tier.max_candidates:
+            param = "best_of" if best_of is not None and best_of >= n else "n"
+            raise TierLimitError(
+                f"the {tier.name} tier allows at most {tier.max_candidates} candidates per request; "
+                f"asked for {candidates}",
+                param,
+            )
+        with self._lock:
+            bucket = self._buckets.setdefault(key, TokenBucket(tier.requests_per_minute))
+            wait = bucket.take()
+        if wait > 0:
+            raise RateLimitedError(max(1, math.ceil(wait)))
+        return candidates

@@ -1,0 +1,50 @@
+"""Session fixtures: one tiny bootstrap model and one proxy artifact, built once for all tests."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from services.inference.bootstrap import bootstrap_model
+from services.inference.corpus import generate_tasks
+from services.inference.model import LoadedModel, load_model
+from services.inference.proxy import train_proxy
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    out = Path(tempfile.mkdtemp(prefix="cppforge-tiny-model-"))
+    bootstrap_model(out, seed=0, n_tasks=2000, max_steps=40, log=lambda _: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir: Path) -> LoadedModel:
+    return load_model(tiny_model_dir)
+
+
+def _break(code: str, rng: random.Random) -> str:
+    """A realistic syntax slip: drop the last `}` or a `;`."""
+    if rng.random() < 0.5 and "}" in code:
+        i = code.rindex("}")
+        return code[:i] + code[i + 1 :]
+    semis = [i for i, c in enumerate(code) if c == ";"]
+    i = rng.choice(semis) if semis else len(code) - 1
+    return code[:i] + code[i + 1 :]
+
+
+@pytest.fixture(scope="session")
+def tiny_proxy_dir() -> Path:
+    """A proxy trained on corpus functions (compile) and broken copies (do not); labels by
+    construction keep the fixture fast (`cppforge train-proxy` labels with the verifier)."""
+    rng = random.Random(0)
+    tasks = generate_tasks(150, seed=3)
+    texts = [t.prompt + t.completion for t in tasks] + [_break(t.prompt + t.completion, rng) for t in tasks]
+    labels = [True] * len(tasks) + [False] * len(tasks)
+    clf = train_proxy(texts, labels, seed=0)
+    out = Path(tempfile.mkdtemp(prefix="cppforge-tiny-proxy-"))
+    clf.save(out)
+    return out

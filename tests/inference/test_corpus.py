@@ -1,0 +1,101 @@
+"""The generated corpus: deterministic, well-formed, varied, and every task compiles and passes its own test."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from services.common.settings import get_verifier_settings
+from services.inference.corpus import FAMILIES, CodeTask, generate_task, generate_tasks, training_text
+from services.verifier.sandbox import bwrap_path
+from services.verifier.verify import verify_cpp
+
+needs_verifier = pytest.mark.skipif(
+    shutil.which("g++") is None or (bwrap_path() is None and not get_verifier_settings().allow_unsandboxed),
+    reason="needs g++ and bubblewrap (or CPPFORGE_ALLOW_UNSANDBOXED=1)",
+)
+
+
+def test_same_seed_same_tasks_and_prefix_stable() -> None:
+    a = generate_tasks(40, seed=5)
+    assert a == generate_tasks(40, seed=5)
+    assert generate_tasks(15, seed=5) == a[:15]
+    b = generate_tasks(40, seed=6)
+    assert [training_text(t) for t in a] != [training_text(t) for t in b]
+    assert len({t.task_id for t in a}) == 40
+
+
+def test_zero_and_negative_counts() -> None:
+    assert generate_tasks(0, seed=1) == []
+    with pytest.raises(ValueError):
+        generate_tasks(-1, seed=1)
+
+
+def _check_shape(task: CodeTask) -> None:
+    assert task.prompt.endswith(" {") and not task.prompt.endswith("\n")
+    assert task.completion.startswith("\n") and task.completion.endswith("\n}\n")
+    # the first line that is exactly `}` closes the function: samplers stop there
+    assert task.completion.index("\n}") == len(task.completion) - 3
+    assert training_text(task) == task.prompt + task.completion == task.code
+    includes = re.findall(r"^#include <(\w+)>$", task.prompt, flags=re.M)
+    assert tuple(includes) == task.headers
+    assert re.search(r"^// .+\n[^\n]+\) \{$", task.prompt, flags=re.M), task.prompt
+    assert task.test_code.startswith("#undef NDEBUG\n#include <cassert>\n")
+    assert "int main() {" in task.test_code and task.test_code.count("assert(") >= 3
+
+
+def test_task_shape() -> None:
+    for task in generate_tasks(300, seed=2):
+        _check_shape(task)
+
+
+def test_every_family_draws() -> None:
+    rng = random.Random(0)
+    for family in sorted(FAMILIES):
+        for i in range(5):
+            _check_shape(generate_task(rng, f"{family}/{i}", family))
+
+
+def test_varied() -> None:
+    tasks = generate_tasks(2000, seed=0)
+    texts = {training_text(t) for t in tasks}
+    assert len(texts) == 2000
+    names = {t.prompt.rsplit("\n", 1)[-1].split("(")[0].split()[-1] for t in tasks}
+    assert len(names) > 400
+    assert len({t.completion for t in tasks}) > 1800
+    using = sum("using namespace std;" in t.prompt for t in tasks if t.headers)
+    assert 0 < using < len([t for t in tasks if t.headers])  # both styles occur
+    assert any("for (" in t.completion for t in tasks) and any("while (" in t.completion for t in tasks)
+    assert any(" : " in t.completion for t in tasks)  # range-for
+
+
+def _verified(task: CodeTask) -> tuple[CodeTask, bool, str]:
+    r = verify_cpp(task.code, task.test_code, timeout=10.0)
+    ok = r.compile_ok and r.run_ok and r.tests_total > 0 and r.tests_passed == r.tests_total
+    return task, ok, r.compile_output[-800:] + r.stderr[-400:]
+
+
+@needs_verifier
+def test_sampled_tasks_compile_and_pass() -> None:
+    tasks = random.Random(11).sample(generate_tasks(600, seed=9), 15)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(_verified, tasks))
+    failures = [f"{t.task_id}:\n{t.code}{t.test_code}\n{out}" for t, ok, out in results if not ok]
+    assert not failures, "\n\n".join(failures)
+
+
+@needs_verifier
+def test_tests_have_teeth() -> None:
+    """A wrong body that compiles fails the test."""
+    returning_int = [t for t in generate_tasks(200, seed=4) if t.prompt.rsplit("\n", 1)[-1].startswith("int ")]
+    wrong = [
+        CodeTask(t.task_id, t.prompt, "\n    return 12345;\n}\n", t.test_code, t.headers) for t in returning_int[:4]
+    ]
+    assert wrong
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(_verified, wrong))
+    assert not any(ok for _, ok, _ in results)

@@ -1,0 +1,122 @@
+"""`load_model` / `load_adapter`: local-only loading, clear errors, LoRA adapters that switch."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from services.inference.model import LoadedModel, load_adapter, load_model, set_active_adapter
+
+
+def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(FileNotFoundError, match="no-such-model"):
+        load_model(missing)
+    with pytest.raises(FileNotFoundError, match=r"config\.json"):
+        load_model(tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        load_model(tmp_path / "file")
+
+
+def test_hub_names_are_never_fetched() -> None:
+    with pytest.raises(FileNotFoundError):
+        load_model("gpt2")  # a hub id is just a (missing) local path here
+
+
+def test_bad_dtype_and_device(tiny_model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="dtype"):
+        load_model(tiny_model_dir, dtype="int3")
+    with pytest.raises(ValueError, match="device"):
+        load_model(tiny_model_dir, device="tpu:7")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            load_model(tiny_model_dir, device="cuda")
+
+
+def test_defaults(tiny_model_dir: Path) -> None:
+    loaded = load_model(tiny_model_dir)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert loaded.device.type == expected
+    assert loaded.dtype == (torch.bfloat16 if expected == "cuda" else torch.float32)
+    assert next(loaded.model.parameters()).dtype == loaded.dtype
+    assert loaded.path == tiny_model_dir and not loaded.model.training
+    assert loaded.tokenizer.padding_side == "left" and loaded.tokenizer.pad_token is not None
+    assert loaded.adapters == [] and loaded.active_adapter is None
+
+
+def test_explicit_dtype(tiny_model_dir: Path) -> None:
+    loaded = load_model(tiny_model_dir, dtype="bf16", device="cpu")
+    assert loaded.dtype == torch.bfloat16 and next(loaded.model.parameters()).dtype == torch.bfloat16
+
+
+def test_pad_token_falls_back_to_eos(tiny_model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "nopad"
+    shutil.copytree(tiny_model_dir, copy)
+    tok = AutoTokenizer.from_pretrained(str(copy), local_files_only=True)
+    tok.pad_token = None
+    tok.save_pretrained(str(copy))
+    assert AutoTokenizer.from_pretrained(str(copy), local_files_only=True).pad_token is None
+    loaded = load_model(copy)
+    assert loaded.tokenizer.pad_token == loaded.tokenizer.eos_token
+
+
+def _save_lora(base_dir: Path, out: Path, seed: int) -> Path:
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(str(base_dir), local_files_only=True)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "gate_proj"], init_lora_weights=False)
+    get_peft_model(base, config).save_pretrained(str(out))
+    return out
+
+
+def _logits(loaded: LoadedModel, ids: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return loaded.model(input_ids=ids).logits.float()
+
+
+def test_lora_adapters(tiny_model_dir: Path, tmp_path: Path) -> None:
+    first = _save_lora(tiny_model_dir, tmp_path / "a1", seed=1)
+    second = _save_lora(tiny_model_dir, tmp_path / "a2", seed=2)
+    loaded = load_model(tiny_model_dir)
+    ids = loaded.tokenizer(["int f(int a) {"], return_tensors="pt")["input_ids"].to(loaded.device)
+    base = _logits(loaded, ids)
+
+    load_adapter(loaded, first, "a1")
+    assert loaded.adapters == ["a1"] and loaded.active_adapter == "a1"
+    with_a1 = _logits(loaded, ids)
+    assert not torch.allclose(base, with_a1)
+    assert not loaded.model.training
+
+    load_adapter(loaded, second, "a2", activate=False)
+    assert loaded.adapters == ["a1", "a2"] and loaded.active_adapter == "a1"
+    assert torch.allclose(_logits(loaded, ids), with_a1)
+    set_active_adapter(loaded, "a2")
+    with_a2 = _logits(loaded, ids)
+    assert loaded.active_adapter == "a2" and not torch.allclose(with_a1, with_a2)
+    set_active_adapter(loaded, "a1")
+    assert torch.allclose(_logits(loaded, ids), with_a1)
+
+    with pytest.raises(ValueError, match="unknown adapter"):
+        set_active_adapter(loaded, "nope")
+    with pytest.raises(ValueError, match="already loaded"):
+        load_adapter(loaded, first, "a1")
+    with pytest.raises(FileNotFoundError):
+        load_adapter(loaded, tmp_path / "missing", "a3")
+    with pytest.raises(FileNotFoundError, match=r"adapter_config\.json"):
+        load_adapter(loaded, tiny_model_dir, "a3")
+
+
+def test_adapter_at_load_time(tiny_model_dir: Path, tmp_path: Path) -> None:
+    adapter = _save_lora(tiny_model_dir, tmp_path / "a", seed=3)
+    loaded = load_model(tiny_model_dir, adapter=adapter)
+    assert loaded.adapters == ["default"] and loaded.active_adapter == "default"
+    enc = loaded.tokenizer(["bool f(int x) {", "int g() {"], return_tensors="pt", padding=True).to(loaded.device)
+    with torch.inference_mode():
+        out = loaded.model.generate(**enc, do_sample=False, max_new_tokens=5)
+    assert out.shape[0] == 2

@@ -1,0 +1,67 @@
+"""Batched sampling: per-row seeds, stop sequences, limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.inference.model import LoadedModel
+from services.inference.sampling import SamplingParams, sample_n
+
+PROMPT = "#include <vector>\nusing namespace std;\n// return the sum of the elements of v\nint total(vector<int> v) {"
+
+
+def ids(model: LoadedModel, text: str = PROMPT) -> list[int]:
+    tok = model.tokenizer
+    return [tok.bos_token_id, *tok(text, add_special_tokens=False)["input_ids"]]
+
+
+def test_candidate_i_equals_n1_with_seed_plus_i(tiny_model: LoadedModel) -> None:
+    params = SamplingParams(max_tokens=40, temperature=1.0, seed=1234)
+    batch, stats = sample_n(tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 4, params)
+    assert stats.completion_tokens == sum(len(s.token_ids) for s in batch)
+    for i in range(4):
+        alone, _ = sample_n(
+            tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 1, SamplingParams(40, 1.0, 1.0, (), 1234 + i)
+        )
+        assert alone[0].token_ids == batch[i].token_ids
+        assert alone[0].text == batch[i].text
+    assert len({tuple(s.token_ids) for s in batch}) > 1, "different seeds should give different candidates"
+
+
+def test_same_seed_same_output_and_greedy_is_deterministic(tiny_model: LoadedModel) -> None:
+    p = SamplingParams(max_tokens=20, temperature=0.8, top_p=0.9, seed=7)
+    a, _ = sample_n(tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 2, p)
+    b, _ = sample_n(tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 2, p)
+    assert [s.token_ids for s in a] == [s.token_ids for s in b]
+    g = SamplingParams(max_tokens=20, temperature=0.0, seed=1)
+    c, _ = sample_n(tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 3, g)
+    assert c[0].token_ids == c[1].token_ids == c[2].token_ids
+
+
+def test_max_tokens_and_stop(tiny_model: LoadedModel) -> None:
+    limited, _ = sample_n(tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 2, SamplingParams(5, 1.0, seed=3))
+    for s in limited:
+        assert len(s.token_ids) <= 5
+        assert s.finish_reason in ("length", "stop")
+    stop = SamplingParams(max_tokens=60, temperature=1.0, seed=3, stop=("\n",))
+    stopped, _ = sample_n(tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 4, stop)
+    for s in stopped:
+        assert "\n" not in s.text
+        if s.finish_reason == "stop" and s.stopped_by:
+            assert s.stopped_by == "\n"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"max_tokens": 0}, {"temperature": -1.0}, {"top_p": 0.0}, {"top_p": 1.5}, {"stop": ("",)}],
+)
+def test_bad_params_raise(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        SamplingParams(**kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_n_and_prompt(tiny_model: LoadedModel) -> None:
+    with pytest.raises(ValueError, match="n must"):
+        sample_n(tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 0, SamplingParams())
+    with pytest.raises(ValueError, match="empty"):
+        sample_n(tiny_model.model, tiny_model.tokenizer, [], 1, SamplingParams())
