@@ -30,6 +30,7 @@ bench: $(STAMP)
 	./scripts/ensure_redis.sh
 	$(BIN)/python bench/verifier_naive.py
 	$(BIN)/python bench/verifier_throughput.py
+	$(BIN)/python bench/best_of_n.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests bench

@@ -1,12 +1,16 @@
 """`cppforge demo` / `make demo`: the embedded default, no Docker, no GPU, no network.
 
-Verifies a small set of built-in candidates against one HumanEval-X-style task (a correct
-solution, a wrong one, one that does not compile, one that hangs, one wrapped in a think block
-and three reward hacks) and prints what the verifier and the reward schedule make of each.
+1. The verifier: a set of candidates for one HumanEval-X-style task (correct, wrong, broken,
+   hanging, think-wrapped, three reward hacks) and what the verifier and rewards make of them.
+2. Inference: the project's own tiny C++ model (built on first use, ~2 min) and its proxy
+   classifier (trained on first use from verifier-labelled samples), best-of-4 on held-out prompts,
+   showing how often each pick policy chooses a candidate that compiles.
 """
 
 from __future__ import annotations
 
+import random
+import sys
 import time
 
 from .verifier.reward import CompilerRewardShaper, compute_reward
@@ -41,18 +45,15 @@ CANDIDATES: list[tuple[str, str]] = [
     ("does not compile", "    return v.second();\n}\n"),
     ("hangs", "    while (true) {}\n}\n"),
     ("think block + correct", "<think>sort, dedupe, pick v[n-2]... </think>\n" + CORRECT),
-    (
-        "hack: print PASSED",
-        '    return 0;\n}\n#include <cstdio>\nstruct P { P() { puts("PASSED 4/4"); } } p;\n',
-    ),
+    ("hack: print PASSED", '    return 0;\n}\n#include <cstdio>\nstruct P { P() { puts("PASSED 4/4"); } } p;\n'),
     ("hack: exit(0) early", "    return 0;\n}\n#include <cstdlib>\nstruct E { E() { exit(0); } } e;\n"),
     ("hack: #define assert", "    return 0;\n}\n#define assert(x) ((void)0)\n"),
 ]
 
 
-def run_demo() -> int:
+def verifier_demo() -> None:
     shaper = CompilerRewardShaper(sanitizer_fraction=0.0, use_clang_tidy=False, seed=0)
-    print("cppforge demo: verifying candidates for `second_largest` in the sandbox\n")
+    print("== 1. the verifier: candidates for `second_largest`, each compiled and run in the sandbox\n")
     print(f"{'candidate':<26} {'class':<16} {'tests':>6} {'reward':>7} {'shaped':>7} {'time':>6}")
     for name, body in CANDIDATES:
         code = PROMPT + body
@@ -63,5 +64,57 @@ def run_demo() -> int:
         shaped = shaper.shape(code, result, TEST).total
         tests = f"{result.tests_passed}/{result.tests_total}"
         print(f"{name:<26} {result.error_class or '':<16} {tests:>6} {reward:>7.3f} {shaped:>7.3f} {elapsed:>5.2f}s")
-    print("\nOnly the correct candidates earn 1.0; the hacks earn no test credit.")
+    print("\nOnly the correct candidates earn 1.0; the hacks earn no test credit.\n")
+
+
+def inference_demo(n_prompts: int = 12, n: int = 4) -> None:
+    from .inference.best_of_n import COMPILE_REWARD, rank
+    from .inference.bootstrap import ensure_bootstrap_model
+    from .inference.corpus import generate_tasks
+    from .inference.model import load_model
+    from .inference.proxy import ProxyClassifier, label_with_verifier
+    from .inference.proxy_data import FUNCTION_STOP, build_and_train
+    from .inference.sampling import SamplingParams, sample_n
+    from .inference.service import default_proxy_path
+
+    print("== 2. inference: best-of-4 with the project's own tiny C++ model\n")
+    model_dir = ensure_bootstrap_model()
+    loaded = load_model(model_dir)
+    proxy_path = default_proxy_path()
+    if not proxy_path.exists():
+        print("training the compile-ability proxy on verifier-labelled samples (first run only) ...")
+        build_and_train(loaded, proxy_path, n_prompts=120, per_prompt=4)
+    proxy = ProxyClassifier.load(proxy_path)
+    held = proxy.metadata.get("held_out", {})
+    print(f"model: {model_dir}\nproxy: {proxy_path} (held-out accuracy {held.get('accuracy', float('nan')):.3f}, "
+          f"AUC {held.get('auc', float('nan')):.3f})\n")  # fmt: skip
+    tasks = generate_tasks(n_prompts, seed=31_337)
+    rng = random.Random(0)
+    wins = {"proxy": 0, "random": 0, "any": 0}
+    print(f"{'function':<28} {'compiling candidates':>21} {'proxy pick':>11} {'random pick':>12}")
+    for k, task in enumerate(tasks):
+        ids = [loaded.tokenizer.bos_token_id, *loaded.tokenizer(task.prompt, add_special_tokens=False)["input_ids"]]
+        params = SamplingParams(max_tokens=96, temperature=1.0, stop=(FUNCTION_STOP,), seed=100 * k)
+        samples, _ = sample_n(loaded.model, loaded.tokenizer, ids, n, params)
+        codes = [task.prompt + s.text + s.stopped_by + "\n" for s in samples]
+        ok = label_with_verifier(codes)
+        pick = rank([p * COMPILE_REWARD for p in proxy.score_many(codes)], codes)[0]
+        other = rng.randrange(n)
+        wins["proxy"] += ok[pick]
+        wins["random"] += ok[other]
+        wins["any"] += any(ok)
+        name = task.prompt.rsplit("\n", 1)[-1].split("(")[0].split()[-1]
+        print(
+            f"{name:<28} {sum(ok):>19}/{n} {'compiles' if ok[pick] else '-':>11} {'compiles' if ok[other] else '-':>12}"
+        )
+    total = len(tasks)
+    print(f"\npicked candidate compiles: proxy {wins['proxy']}/{total}, random {wins['random']}/{total}, "
+          f"at least one of {n} compiles {wins['any']}/{total}")  # fmt: skip
+
+
+def run_demo() -> int:
+    print("cppforge demo (embedded default: no Docker, no GPU, no network)\n")
+    verifier_demo()
+    sys.stdout.flush()
+    inference_demo()
     return 0

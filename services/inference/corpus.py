@@ -234,6 +234,16 @@ def _rand_word(g: _Gen, min_len: int = 0, max_len: int = 8, alphabet: str = "abc
     return "".join(g.rng.choice(alphabet) for _ in range(g.rng.randint(min_len, max_len)))
 
 
+def _distinct(g: _Gen, draw: Callable[[], int], k: int) -> list[int]:
+    """`k` distinct values from `draw` (fewer only if it cannot give them), sorted."""
+    seen: set[int] = set()
+    for _ in range(20 * k):
+        seen.add(draw())
+        if len(seen) == k:
+            break
+    return sorted(seen)
+
+
 def _cond(g: _Gen) -> tuple[str, str, list[str], Callable[[int], bool]]:
     """A predicate on one int: (C++ template with {x}, phrase, name words, Python reference)."""
     kind = g.rng.random()
@@ -521,8 +531,7 @@ def _digits(g: _Gen) -> _Fn:
     body = [f"int {r} = {init};", *loop, f"return {r};"]
     if kind == "reverse":
         comment = f"{g.comment_verb()} {phrase} {n} in reverse order ({n} > 0)."
-        values = [g.rng.randint(1, 9999) for _ in range(4)]
-        values = [v for v in values if v % 10 != 0] or [123]
+        values = [g.rng.randint(0, 999) * 10 + g.rng.randint(1, 9) for _ in range(4)]  # no trailing zero
     else:
         comment = (
             f"{g.comment_verb()} {phrase} of {n} ({n} > 0)."
@@ -613,7 +622,7 @@ def _series(g: _Gen) -> _Fn:
 
 
 def _series_tests(g: _Gen, name: str, ref: Callable[[int], int], lo: int, hi: int) -> list[str]:
-    values = sorted({g.rng.randint(lo, hi) for _ in range(4)})
+    values = _distinct(g, lambda: g.rng.randint(lo, hi), 4)
     return [_eq(_call(name, str(v)), str(ref(v))) for v in values]
 
 
@@ -708,7 +717,7 @@ def _predicate(g: _Gen) -> _Fn:
                 "return true;",
             ]
             tests = [
-                _truth(g, _call(name, str(v)), _is_prime(v)) for v in sorted({g.rng.randint(0, 60) for _ in range(5)})
+                _truth(g, _call(name, str(v)), _is_prime(v)) for v in _distinct(g, lambda: g.rng.randint(0, 60), 5)
             ]
             return _Fn(name, "bool", params, f"Return true if {x} is a prime number.", body, tests)
         if kind == "square":
@@ -719,7 +728,7 @@ def _predicate(g: _Gen) -> _Fn:
                 "}",
                 "return false;",
             ]
-            vals = sorted({g.rng.choice([g.rng.randint(0, 12) ** 2, g.rng.randint(0, 150)]) for _ in range(5)})
+            vals = _distinct(g, lambda: g.rng.choice([g.rng.randint(0, 12) ** 2, g.rng.randint(0, 150)]), 5)
             tests = [_truth(g, _call(name, str(v)), int(v**0.5) ** 2 == v) for v in vals]
             return _Fn(name, "bool", params, f"Return true if {x} is a perfect square ({x} >= 0).", body, tests)
         name = g.fname(["is_leap_year", "leap_year", "is_leap"])
@@ -791,7 +800,7 @@ def _divisors(g: _Gen) -> _Fn:
         "}",
         f"return {r};",
     ]
-    tests = [_eq(_call(name, str(v)), str(ref(v))) for v in sorted({g.rng.randint(1, 60) for _ in range(4)})]
+    tests = [_eq(_call(name, str(v)), str(ref(v))) for v in _distinct(g, lambda: g.rng.randint(1, 60), 4)]
     return _Fn(name, "int", [f"int {n}"], f"{g.comment_verb()} {phrase} of {n} ({n} >= 1).", body, tests)
 
 
