@@ -1,7 +1,8 @@
 """Sandbox overhead: cppforge's single-program verify vs a plain `g++ -std=c++17 f.cpp && ./a.out`.
 
-Both sides compile and run the same programs, alternating, in one run; the ratio is the median of
-cppforge's time over the median of the naive time. Target: <= 1.15x.
+All sides compile and run the same programs, alternating, in one run. The sandbox-overhead ratio is
+cppforge with precompiled headers switched off over the naive time (target <= 1.15x); cppforge as
+shipped (PCH on, reused after a header set's second sighting) is shown beside it.
 Usage: python bench/verifier_naive.py [--repeats N] [--json]
 """
 
@@ -18,7 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.verifier.verify import verify_cpp
+import dataclasses
+
+from services.verifier.verify import VerifierConfig, verify_cpp
+
+NO_PCH = dataclasses.replace(VerifierConfig.from_settings(), use_pch=False)
 
 PROGRAMS = {
     "iostream": """#include <iostream>
@@ -56,9 +61,9 @@ def naive(code: str) -> float:
         return time.perf_counter() - started
 
 
-def cppforge(code: str) -> float:
+def cppforge(code: str, config: VerifierConfig | None = None) -> float:
     started = time.perf_counter()
-    result = verify_cpp(code)
+    result = verify_cpp(code, config=config)
     elapsed = time.perf_counter() - started
     if not result.run_ok:
         raise SystemExit(f"benchmark program failed under cppforge: {result.error_class} {result.stderr[:200]}")
@@ -73,25 +78,39 @@ def main() -> int:
     cppforge(PROGRAMS["iostream"])  # warm-up: builds the cached runner object once
     rows = {}
     for name, code in PROGRAMS.items():
-        n_times, c_times = [], []
+        n_times, s_times, c_times = [], [], []
         for _ in range(args.repeats):
             n_times.append(naive(code))
+            s_times.append(cppforge(code, NO_PCH))
             c_times.append(cppforge(code))
         rows[name] = {
             "naive_s": statistics.median(n_times),
+            "sandbox_only_s": statistics.median(s_times),
             "cppforge_s": statistics.median(c_times),
         }
-        rows[name]["ratio"] = rows[name]["cppforge_s"] / rows[name]["naive_s"]
-    overall = statistics.median(r["ratio"] for r in rows.values())
-    report = {"bench": "verifier_naive", "programs": rows, "ratio_median": overall, "target": 1.15}
+        rows[name]["overhead_ratio"] = rows[name]["sandbox_only_s"] / rows[name]["naive_s"]
+        rows[name]["shipped_ratio"] = rows[name]["cppforge_s"] / rows[name]["naive_s"]
+    overall = statistics.median(r["overhead_ratio"] for r in rows.values())
+    shipped = statistics.median(r["shipped_ratio"] for r in rows.values())
+    report = {
+        "bench": "verifier_naive",
+        "programs": rows,
+        "overhead_ratio_median": overall,
+        "shipped_ratio_median": shipped,
+        "target": 1.15,
+    }
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"{'program':<14} {'naive':>8} {'cppforge':>9} {'ratio':>6}")
+        print(f"{'program':<14} {'naive':>8} {'sandboxed, no PCH':>18} {'ratio':>6} {'as shipped':>11} {'ratio':>6}")
         for name, r in rows.items():
-            print(f"{name:<14} {r['naive_s']:>7.3f}s {r['cppforge_s']:>8.3f}s {r['ratio']:>5.2f}x")
+            print(
+                f"{name:<14} {r['naive_s']:>7.3f}s {r['sandbox_only_s']:>17.3f}s {r['overhead_ratio']:>5.2f}x"
+                f" {r['cppforge_s']:>10.3f}s {r['shipped_ratio']:>5.2f}x"
+            )
         verdict = "meets" if overall <= 1.15 else "misses"
-        print(f"median ratio cppforge/naive: {overall:.2f}x ({verdict} the <= 1.15x target)")
+        print(f"sandbox overhead (no PCH / naive), median: {overall:.2f}x ({verdict} the <= 1.15x target)")
+        print(f"as shipped (PCH on) / naive, median: {shipped:.2f}x")
     return 0
 
 

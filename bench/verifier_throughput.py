@@ -208,8 +208,10 @@ def print_report(r: dict[str, object]) -> None:
     print(f"  cold in-process / naive  b/a = {ratios['b_over_a']:.2f}x (target >= 3x)")
     print(f"  cold over HTTP / naive   c/a = {ratios['c_over_a']:.2f}x (target >= 3x)")
     print(f"  warm over HTTP / naive   d/a = {ratios['d_over_a']:.2f}x (target >= 50x)")
-    print(f"  8 clients: {int(e['requests'])} requests, {int(e['false_failures'])} false failures (target 0), "
-          f"{int(e['http_429'])} answered 429")
+    print(
+        f"  8 clients: {int(e['requests'])} requests, {int(e['false_failures'])} false failures (target 0), "
+        f"{int(e['http_429'])} answered 429"
+    )
 
 
 if __name__ == "__main__":
