@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from services.inference.best_of_n import COMPILE_REWARD, ProxyRanker, best_of_n_generate, rank  # noqa: E402
 from services.inference.bootstrap import ensure_bootstrap_model  # noqa: E402
-from services.inference.corpus import generate_tasks  # noqa: E402
+from services.inference.corpus import held_out_tasks  # noqa: E402
 from services.inference.model import LoadedModel, load_model  # noqa: E402
 from services.inference.proxy import ProxyClassifier, label_with_verifier  # noqa: E402
 from services.inference.proxy_data import FUNCTION_STOP, build_and_train  # noqa: E402
@@ -70,7 +70,7 @@ def latency(loaded: LoadedModel, prompts: list[str], proxy: ProxyClassifier, rep
 
 
 def quality(loaded: LoadedModel, n_prompts: int, proxy: ProxyClassifier) -> dict[str, float]:
-    tasks = generate_tasks(n_prompts, BENCH_SEED)
+    tasks = held_out_tasks(n_prompts, BENCH_SEED)
     codes: list[list[str]] = []
     for k, task in enumerate(tasks):
         params = SamplingParams(max_tokens=96, temperature=1.0, stop=(FUNCTION_STOP,), seed=7919 * k)
@@ -107,7 +107,7 @@ def main() -> int:
     if not proxy_path.exists():
         build_and_train(loaded, proxy_path, log=lambda m: print(m, file=sys.stderr))
     proxy = ProxyClassifier.load(proxy_path)
-    lat_prompts = [t.prompt for t in generate_tasks(args.latency_prompts, BENCH_SEED + 1)]
+    lat_prompts = [t.prompt for t in held_out_tasks(args.latency_prompts, BENCH_SEED + 1)]
     report = {
         "bench": "best_of_n",
         "latency": latency(loaded, lat_prompts, proxy, args.repeats),

@@ -70,7 +70,7 @@ def verifier_demo() -> None:
 def inference_demo(n_prompts: int = 12, n: int = 4) -> None:
     from .inference.best_of_n import COMPILE_REWARD, rank
     from .inference.bootstrap import ensure_bootstrap_model
-    from .inference.corpus import generate_tasks
+    from .inference.corpus import held_out_tasks
     from .inference.model import load_model
     from .inference.proxy import ProxyClassifier, label_with_verifier
     from .inference.proxy_data import FUNCTION_STOP, build_and_train
@@ -88,7 +88,7 @@ def inference_demo(n_prompts: int = 12, n: int = 4) -> None:
     held = proxy.metadata.get("held_out", {})
     print(f"model: {model_dir}\nproxy: {proxy_path} (held-out accuracy {held.get('accuracy', float('nan')):.3f}, "
           f"AUC {held.get('auc', float('nan')):.3f})\n")  # fmt: skip
-    tasks = generate_tasks(n_prompts, seed=31_337)
+    tasks = held_out_tasks(n_prompts, seed=31_337)
     rng = random.Random(0)
     wins = {"proxy": 0, "random": 0, "any": 0}
     print(f"{'function':<28} {'compiling candidates':>21} {'proxy pick':>11} {'random pick':>12}")

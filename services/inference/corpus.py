@@ -14,6 +14,7 @@ Only `random.Random(seed)` draws anything: the same (n, seed) gives the same tas
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from collections.abc import Callable, Sequence
@@ -1703,3 +1704,23 @@ def generate_tasks(n: int, seed: int) -> list[CodeTask]:
         seen.add(text)
         tasks.append(task)
     return tasks
+
+
+@functools.lru_cache(maxsize=4)
+def _training_prompts(train_seed: int, train_n: int) -> frozenset[str]:
+    return frozenset(t.prompt for t in generate_tasks(train_n, train_seed))
+
+
+def held_out_tasks(n: int, seed: int, train_seed: int = 0, train_n: int = 20000) -> list[CodeTask]:
+    """`n` tasks from `seed` whose prompts the bootstrap model never saw in training.
+
+    Another seed alone is not enough: with names and constants drawn from finite pools, about a
+    quarter of another seed's prompts also occur among the 20,000 training tasks.
+    """
+    seen = _training_prompts(train_seed, train_n)
+    out: list[CodeTask] = []
+    batch = max(2 * n, 64)
+    while len(out) < n:
+        out = [t for t in generate_tasks(batch, seed) if t.prompt not in seen][:n]
+        batch *= 2
+    return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .corpus import generate_tasks
+from .corpus import held_out_tasks
 from .model import LoadedModel
 from .proxy import ProxyClassifier, evaluate, label_with_verifier, split_train_test, train_proxy
 from .sampling import SamplingParams, sample_n
@@ -46,7 +46,7 @@ def sample_candidates(
     temperature: float = 1.0,
 ) -> list[str]:
     """`prompt + completion` texts, `per_prompt` samples for each of `n_prompts` held-out prompts."""
-    tasks = generate_tasks(n_prompts, seed)
+    tasks = held_out_tasks(n_prompts, seed)
     codes: list[str] = []
     params = SamplingParams(max_tokens=max_tokens, temperature=temperature, stop=(FUNCTION_STOP,), seed=seed)
     bos = loaded.tokenizer.bos_token_id

@@ -99,3 +99,13 @@ def test_tests_have_teeth() -> None:
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(_verified, wrong))
     assert not any(ok for _, ok, _ in results)
+
+
+def test_held_out_tasks_never_repeat_a_training_prompt() -> None:
+    from services.inference.corpus import held_out_tasks
+
+    train = {t.prompt for t in generate_tasks(3000, 0)}
+    held = held_out_tasks(40, seed=99, train_seed=0, train_n=3000)
+    assert len(held) == 40
+    assert not any(t.prompt in train for t in held)
+    assert [t.task_id for t in held] == [t.task_id for t in held_out_tasks(40, seed=99, train_seed=0, train_n=3000)]
