@@ -206,7 +206,10 @@ def create_app(settings: InferenceSettings | None = None, loaded: LoadedModel | 
         service = InferenceService(settings, loaded)
         service.load()
         app.state.service = service
-        yield
+        try:
+            yield
+        finally:
+            service.close()
 
     app = FastAPI(title="cppforge inference", version="0.1.0", lifespan=lifespan,
                   description="OpenAI-compatible C++ code generation with compile-aware best-of-N.")  # fmt: skip

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from .sampling import Sample, SamplingParams, sample_n
+from .sampling import Sample, SamplingParams, SamplingStats, sample_n
 
 COMPILE_REWARD = 0.3  # compute_reward of a compiling candidate with no main and no tests
 
@@ -158,11 +158,24 @@ def best_of_n_generate(
     return the best candidate's text and the metrics (per-candidate rewards, best_index,
     compile_count, run_count, timings). Without a scorer (or n == 1) the first sample wins."""
     started = time.monotonic()
-    deadline = started + budget_s if budget_s is not None else float("inf")
-    params = params or SamplingParams()
-    samples, stats = sample_n(model, tokenizer, prompt_ids, n, params)
-    generated = time.monotonic()
+    samples, stats = sample_n(model, tokenizer, prompt_ids, n, params or SamplingParams())
     prefix = prompt_text if prompt_text is not None else tokenizer.decode(list(prompt_ids), skip_special_tokens=True)
+    return rank_samples(samples, stats, prefix, scorer, started, budget_s)
+
+
+def rank_samples(
+    samples: list[Sample],
+    stats: SamplingStats,
+    prefix: str,
+    scorer: Ranker | None,
+    started: float,
+    budget_s: float | None = None,
+) -> tuple[str, BestOfNMetrics]:
+    """Score and rank already sampled candidates (the part of best-of-N after generation).
+    `started`/`budget_s`: the request's start (time.monotonic) and its whole-request budget."""
+    generated = time.monotonic()
+    deadline = started + budget_s if budget_s is not None else float("inf")
+    n = len(samples)
     # Scored as the program it ends: a stop sequence such as "\n}" closes the function.
     codes = [prefix + s.text + s.stopped_by for s in samples]
     if scorer is None or n == 1:

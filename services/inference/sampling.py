@@ -98,6 +98,134 @@ def _cache_of(out: Any) -> Any:
     return cache if cache is not None else getattr(out, "past_key_values", None)
 
 
+@dataclass(frozen=True)
+class SampleRequest:
+    """One caller's ask: `n` candidates continuing `prompt_ids` with `params`."""
+
+    prompt_ids: Sequence[int]
+    n: int
+    params: SamplingParams
+
+
+@dataclass
+class _Row:
+    request: int
+    index: int
+    params: SamplingParams
+    seed: int
+    generator: torch.Generator
+    tokens: list[int] = field(default_factory=list)
+    text: str = ""
+    stopped_by: str = ""
+    finish: FinishReason | None = None
+
+
+def _check(req: SampleRequest) -> None:
+    if req.n < 1:
+        raise ValueError("n must be at least 1")
+    if not req.prompt_ids:
+        raise ValueError("the prompt is empty")
+
+
+def _advance(row: _Row, tok: int, eos: int | None, tokenizer: Any) -> None:
+    """Record one drawn token for `row` and decide whether the row is finished."""
+    if eos is not None and tok == eos:
+        row.finish = "stop"
+        return
+    row.tokens.append(tok)
+    if row.params.stop:
+        row.text = tokenizer.decode(row.tokens, skip_special_tokens=True)
+        cut = _stop_at(row.text, row.params.stop)
+        if cut is not None:
+            row.text, row.stopped_by = row.text[: cut[0]], cut[1]
+            row.finish = "stop"
+            return
+    if len(row.tokens) >= row.params.max_tokens:
+        row.finish = "length"
+
+
+def sample_batch(
+    model: Any, tokenizer: Any, requests: Sequence[SampleRequest]
+) -> list[tuple[list[Sample], SamplingStats]]:
+    """Candidates for several requests in ONE batched decode (requests from different callers).
+
+    Prompts of different lengths are left-padded with an attention mask and explicit position
+    ids; when every prompt has the same length (one request) no mask is passed at all, so a
+    request alone decodes exactly as `sample_n` always did. Each row keeps its own params,
+    stop sequences, token budget and generator (seed of its request + its index).
+    """
+    for req in requests:
+        _check(req)
+    device = next(model.parameters()).device
+    rows: list[_Row] = []
+    for r, req in enumerate(requests):
+        base = req.params.seed if req.params.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
+        for i in range(req.n):
+            gen = torch.Generator(device="cpu").manual_seed(base + i)
+            rows.append(_Row(r, i, req.params, base + i, gen))
+    eos = tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or 0)
+    lengths = [len(requests[row.request].prompt_ids) for row in rows]
+    width = max(lengths)
+    padded = any(length != width for length in lengths)
+    started = time.perf_counter()
+    steps = 0
+    cache_arg = _cache_kwarg(model)
+    with torch.inference_mode():
+        ids = [
+            [pad] * (width - n) + list(requests[row.request].prompt_ids) for row, n in zip(rows, lengths, strict=True)
+        ]
+        input_ids = torch.tensor(ids, dtype=torch.long, device=device)  # (B, P)
+        extra: dict[str, Any] = {}
+        if padded:
+            mask = torch.tensor([[0] * (width - n) + [1] * n for n in lengths], dtype=torch.long, device=device)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, P)
+            extra = {"attention_mask": mask, "position_ids": positions}
+        out = model(input_ids=input_ids, use_cache=True, **extra)
+        past = _cache_of(out)
+        logits = out.logits[:, -1, :].float().cpu()  # (B, V)
+        budget = max(row.params.max_tokens for row in rows)
+        for _ in range(budget):
+            steps += 1
+            next_ids = []
+            for b, row in enumerate(rows):
+                if row.finish is not None:
+                    next_ids.append(eos if eos is not None else pad)
+                    continue
+                tok = _draw(logits[b], row.params, row.generator)
+                next_ids.append(tok)
+                _advance(row, tok, eos, tokenizer)
+            if all(row.finish is not None for row in rows):
+                break
+            step_ids = torch.tensor(next_ids, dtype=torch.long, device=device)[:, None]  # (B, 1)
+            if padded:
+                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)  # (B, P + t)
+                positions = positions[:, -1:] + 1  # (B, 1)
+                extra = {"attention_mask": mask, "position_ids": positions}
+            out = model(input_ids=step_ids, use_cache=True, **{cache_arg: past}, **extra)
+            past = _cache_of(out)
+            logits = out.logits[:, -1, :].float().cpu()
+    seconds = time.perf_counter() - started
+    results: list[tuple[list[Sample], SamplingStats]] = []
+    for r, req in enumerate(requests):
+        mine = [row for row in rows if row.request == r]
+        samples = [
+            Sample(
+                row.index,
+                # With stop sequences the text was kept decoded (and cut) step by step.
+                row.text if row.params.stop else tokenizer.decode(row.tokens, skip_special_tokens=True),
+                row.tokens,
+                row.finish or "length",
+                row.seed,
+                row.stopped_by,
+            )
+            for row in mine
+        ]
+        completion = sum(len(row.tokens) for row in mine)
+        results.append((samples, SamplingStats(len(req.prompt_ids), completion, steps, seconds)))
+    return results
+
+
 def sample_n(
     model: Any,
     tokenizer: Any,
@@ -106,60 +234,4 @@ def sample_n(
     params: SamplingParams,
 ) -> tuple[list[Sample], SamplingStats]:
     """`n` candidates continuing `prompt_ids`, candidate i drawn with seed `params.seed + i`."""
-    if n < 1:
-        raise ValueError("n must be at least 1")
-    if not prompt_ids:
-        raise ValueError("the prompt is empty")
-    device = next(model.parameters()).device
-    base_seed = params.seed if params.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
-    generators = [torch.Generator(device="cpu").manual_seed(base_seed + i) for i in range(n)]
-    eos = tokenizer.eos_token_id
-    started = time.perf_counter()
-    tokens: list[list[int]] = [[] for _ in range(n)]
-    finish: list[FinishReason | None] = [None] * n
-    texts = [""] * n
-    stopped_by = [""] * n
-    steps = 0
-    cache_arg = _cache_kwarg(model)
-    with torch.inference_mode():
-        input_ids = torch.tensor([list(prompt_ids)] * n, dtype=torch.long, device=device)  # (n, P)
-        out = model(input_ids=input_ids, use_cache=True)
-        past = _cache_of(out)
-        logits = out.logits[:, -1, :].float().cpu()  # (n, V)
-        for _ in range(params.max_tokens):
-            steps += 1
-            next_ids = []
-            for i in range(n):
-                if finish[i] is not None:
-                    next_ids.append(eos if eos is not None else 0)
-                    continue
-                tok = _draw(logits[i], params, generators[i])
-                next_ids.append(tok)
-                if eos is not None and tok == eos:
-                    finish[i] = "stop"
-                    continue
-                tokens[i].append(tok)
-                if params.stop:
-                    texts[i] = tokenizer.decode(tokens[i], skip_special_tokens=True)
-                    cut = _stop_at(texts[i], params.stop)
-                    if cut is not None:
-                        texts[i], stopped_by[i] = texts[i][: cut[0]], cut[1]
-                        finish[i] = "stop"
-            if all(f is not None for f in finish):
-                break
-            step_ids = torch.tensor(next_ids, dtype=torch.long, device=device)[:, None]  # (n, 1)
-            out = model(input_ids=step_ids, use_cache=True, **{cache_arg: past})
-            past = _cache_of(out)
-            logits = out.logits[:, -1, :].float().cpu()
-    samples = []
-    for i in range(n):
-        # With stop sequences the text was kept decoded (and cut) step by step.
-        text = texts[i] if params.stop else tokenizer.decode(tokens[i], skip_special_tokens=True)
-        samples.append(Sample(i, text, tokens[i], finish[i] or "length", base_seed + i, stopped_by[i]))
-    stats = SamplingStats(
-        prompt_tokens=len(prompt_ids),
-        completion_tokens=sum(len(t) for t in tokens),
-        steps=steps,
-        seconds=time.perf_counter() - started,
-    )
-    return samples, stats
+    return sample_batch(model, tokenizer, [SampleRequest(prompt_ids, n, params)])[0]

@@ -1,15 +1,14 @@
 """The inference service object (no FastAPI import): model, proxy, tiers, generation, metrics.
 
-Generation runs in a worker thread under one lock (one model, one forward at a time); N
-candidates of a request always go through one batched decode. Requests from different callers
-are not merged into one batch yet (see the README's "not yet" list).
+Generation runs in the GenerationBatcher's worker thread (one model, one decode at a time);
+requests arriving while it is busy are merged into its next batch, and the N candidates of a
+request always go through one batched decode. Scoring and ranking run in the caller's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,9 +18,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from ..common.settings import InferenceSettings, get_verifier_settings
-from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, best_of_n_generate
+from .batcher import GenerationBatcher
+from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
 from .model import LoadedModel, load_adapter, load_model
-from .sampling import SamplingParams
+from .sampling import SampleRequest, SamplingParams
 from .tiers import Gatekeeper, Tier, parse_api_keys, parse_rate_limits
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class InferenceService:
         self.loaded = loaded
         self.proxy: Any = None
         self.adapters: list[str] = []
-        self._lock = threading.Lock()
+        self.batcher: GenerationBatcher | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def load(self) -> None:
@@ -77,6 +77,7 @@ class InferenceService:
 
                 path = str(ensure_bootstrap_model())
             self.loaded = load_model(path, dtype=self.settings.dtype, device=self.settings.device)
+        self.batcher = GenerationBatcher(self.loaded.model, self.loaded.tokenizer)
         proxy_path = self.settings.proxy_path or default_proxy_path()
         if proxy_path.exists():
             from .proxy import ProxyClassifier
@@ -88,6 +89,10 @@ class InferenceService:
             )
         if self.gate.open:
             log.warning("no CPPFORGE_API_KEYS set: serving open (local use) with the %s tier", self.gate.open_tier.name)
+
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
 
     @property
     def model_id(self) -> str:
@@ -124,15 +129,12 @@ class InferenceService:
     def generate_blocking(
         self, prompt: str, candidates: int, n_return: int, params: SamplingParams, tier: Tier
     ) -> Generation:
-        assert self.loaded is not None
+        assert self.loaded is not None and self.batcher is not None
         started = time.monotonic()
         ranker = self.ranker_for(tier) if candidates > 1 else None
         ids = self.encode(prompt)
-        with self._lock:
-            _, metrics = best_of_n_generate(
-                self.loaded.model, ids, self.loaded.tokenizer, candidates, params,
-                scorer=ranker, prompt_text=prompt, budget_s=tier.budget_s,
-            )  # fmt: skip
+        samples, stats = self.batcher.submit(SampleRequest(ids, candidates, params))
+        _, metrics = rank_samples(samples, stats, prompt, ranker, started, tier.budget_s)
         chosen = metrics.order[:n_return]
         self.metrics.candidates.labels(metrics.scorer).inc(candidates)
         self.metrics.verified.inc(sum(metrics.verified))
@@ -152,9 +154,10 @@ class InferenceService:
 
     # -- adapters --------------------------------------------------------------------------
     def load_adapter(self, path: str, name: str, activate: bool) -> list[str]:
-        assert self.loaded is not None
-        with self._lock:
+        assert self.loaded is not None and self.batcher is not None
+        with self.batcher.lock:
             load_adapter(self.loaded, path, name, activate=activate)
+            self.batcher.model = self.loaded.model  # PEFT wraps the model on the first adapter
         if name not in self.adapters:
             self.adapters.append(name)
         return self.adapters
@@ -168,6 +171,8 @@ class InferenceService:
             "device": str(self.loaded.device) if self.loaded else None,
             "proxy": self.proxy is not None,
             "adapters": self.adapters,
+            "batches": self.batcher.batches if self.batcher else 0,
+            "merged_requests": self.batcher.merged_requests if self.batcher else 0,
             "auth": "open" if self.gate.open else "api_keys",
         }
 

@@ -139,3 +139,24 @@ def test_adapter_loading(open_url: str, tiny_model_dir: Path, tmp_path: Path) ->
 
 def test_loaded_model_type(tiny_model: LoadedModel) -> None:
     assert tiny_model.tokenizer.padding_side == "left"
+
+
+def test_concurrent_callers_share_decode_batches(open_url: str) -> None:
+    import asyncio
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=open_url, timeout=120) as http:
+            calls = [
+                http.post("/v1/completions", json={"prompt": PROMPT[: 40 + 7 * i], "max_tokens": 48, "seed": i})
+                for i in range(6)
+            ]
+            return list(await asyncio.gather(*calls))
+
+    before = httpx.get(open_url + "/healthz").json()
+    responses = asyncio.run(burst())
+    after = httpx.get(open_url + "/healthz").json()
+    assert all(r.status_code == 200 for r in responses)
+    requests = after["merged_requests"] - before["merged_requests"]
+    batches = after["batches"] - before["batches"]
+    assert requests == 6
+    assert batches < 6, "concurrent requests should have been merged into shared decode batches"

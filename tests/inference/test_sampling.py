@@ -65,3 +65,25 @@ def test_bad_n_and_prompt(tiny_model: LoadedModel) -> None:
         sample_n(tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 0, SamplingParams())
     with pytest.raises(ValueError, match="empty"):
         sample_n(tiny_model.model, tiny_model.tokenizer, [], 1, SamplingParams())
+
+
+def test_requests_of_different_lengths_batch_together(tiny_model: LoadedModel) -> None:
+    from services.inference.sampling import SampleRequest, sample_batch
+
+    short = ids(tiny_model, "// add two numbers\nint add(int a, int b) {")
+    long = ids(tiny_model)
+    greedy = SamplingParams(max_tokens=24, temperature=0.0, seed=0)
+    sampled = SamplingParams(max_tokens=12, temperature=1.0, seed=77, stop=("\n}",))
+    together = sample_batch(
+        tiny_model.model,
+        tiny_model.tokenizer,
+        [SampleRequest(short, 1, greedy), SampleRequest(long, 2, sampled), SampleRequest(long, 1, greedy)],
+    )
+    alone_short, _ = sample_n(tiny_model.model, tiny_model.tokenizer, short, 1, greedy)
+    alone_long, _ = sample_n(tiny_model.model, tiny_model.tokenizer, long, 1, greedy)
+    # Left padding with a mask and position ids leaves each row's continuation unchanged.
+    assert together[0][0][0].token_ids == alone_short[0].token_ids
+    assert together[2][0][0].token_ids == alone_long[0].token_ids
+    # Each request keeps its own params: the sampled one stops within its own budget.
+    assert [len(s.token_ids) <= 12 for s in together[1][0]] == [True, True]
+    assert [s.seed for s in together[1][0]] == [77, 78]
