@@ -69,13 +69,11 @@ def _filter_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     return filtered / filtered.sum()
 
 
-def _draw(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> int:
-    """One token from one row of logits (V,)."""
+def _draw_from(logits: torch.Tensor, probs: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> int:
+    """One token for one row: `logits` (V,) and `probs` = softmax(logits / temperature) (V,)."""
     if params.temperature == 0:
         return int(torch.argmax(logits))
-    probs = torch.softmax(logits.float() / params.temperature, dim=-1)
-    probs = _filter_top_p(probs, params.top_p)
-    return int(torch.multinomial(probs, 1, generator=generator))
+    return int(torch.multinomial(_filter_top_p(probs, params.top_p), 1, generator=generator))
 
 
 def _stop_at(text: str, stops: Sequence[str]) -> tuple[int, str] | None:
@@ -127,6 +125,9 @@ def _check(req: SampleRequest) -> None:
         raise ValueError("the prompt is empty")
 
 
+_STOP_WINDOW = 16  # tokens; every token decodes to at least one character here
+
+
 def _advance(row: _Row, tok: int, eos: int | None, tokenizer: Any) -> None:
     """Record one drawn token for `row` and decide whether the row is finished."""
     if eos is not None and tok == eos:
@@ -134,12 +135,16 @@ def _advance(row: _Row, tok: int, eos: int | None, tokenizer: Any) -> None:
         return
     row.tokens.append(tok)
     if row.params.stop:
-        row.text = tokenizer.decode(row.tokens, skip_special_tokens=True)
-        cut = _stop_at(row.text, row.params.stop)
-        if cut is not None:
-            row.text, row.stopped_by = row.text[: cut[0]], cut[1]
-            row.finish = "stop"
-            return
+        # Decode only a tail window each step (decoding everything each step is quadratic); a stop
+        # sequence that just completed lies inside it. Only then decode all and cut exactly.
+        tail = tokenizer.decode(row.tokens[-_STOP_WINDOW:], skip_special_tokens=True)
+        if _stop_at(tail, row.params.stop) is not None:
+            text = tokenizer.decode(row.tokens, skip_special_tokens=True)
+            cut = _stop_at(text, row.params.stop)
+            if cut is not None:
+                row.text, row.stopped_by = text[: cut[0]], cut[1]
+                row.finish = "stop"
+                return
     if len(row.tokens) >= row.params.max_tokens:
         row.finish = "length"
 
@@ -187,12 +192,16 @@ def sample_batch(
         budget = max(row.params.max_tokens for row in rows)
         for _ in range(budget):
             steps += 1
+            # One softmax over all rows (each row at its own temperature); the draw stays per row,
+            # from the row's own generator.
+            temps = torch.tensor([row.params.temperature or 1.0 for row in rows]).unsqueeze(-1)  # (B, 1)
+            probs = torch.softmax(logits / temps, dim=-1)  # (B, V)
             next_ids = []
             for b, row in enumerate(rows):
                 if row.finish is not None:
                     next_ids.append(eos if eos is not None else pad)
                     continue
-                tok = _draw(logits[b], row.params, row.generator)
+                tok = _draw_from(logits[b], probs[b], row.params, row.generator)
                 next_ids.append(tok)
                 _advance(row, tok, eos, tokenizer)
             if all(row.finish is not None for row in rows):
@@ -212,8 +221,7 @@ def sample_batch(
         samples = [
             Sample(
                 row.index,
-                # With stop sequences the text was kept decoded (and cut) step by step.
-                row.text if row.params.stop else tokenizer.decode(row.tokens, skip_special_tokens=True),
+                row.text if row.stopped_by else tokenizer.decode(row.tokens, skip_special_tokens=True),
                 row.tokens,
                 row.finish or "length",
                 row.seed,
