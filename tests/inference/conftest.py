@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ from services.inference.proxy import train_proxy
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir() -> Path:
-    out = Path(tempfile.mkdtemp(prefix="cppforge-tiny-model-"))
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("tiny-model")
     bootstrap_model(out, seed=0, n_tasks=2000, max_steps=40, log=lambda _: None)
     return out
 
@@ -37,7 +36,7 @@ def _break(code: str, rng: random.Random) -> str:
 
 
 @pytest.fixture(scope="session")
-def tiny_proxy_dir() -> Path:
+def tiny_proxy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A proxy trained on corpus functions (compile) and broken copies (do not); labels by
     construction keep the fixture fast (`cppforge train-proxy` labels with the verifier)."""
     rng = random.Random(0)
@@ -45,6 +44,6 @@ def tiny_proxy_dir() -> Path:
     texts = [t.prompt + t.completion for t in tasks] + [_break(t.prompt + t.completion, rng) for t in tasks]
     labels = [True] * len(tasks) + [False] * len(tasks)
     clf = train_proxy(texts, labels, seed=0)
-    out = Path(tempfile.mkdtemp(prefix="cppforge-tiny-proxy-"))
+    out = tmp_path_factory.mktemp("tiny-proxy")
     clf.save(out)
     return out
