@@ -49,7 +49,22 @@ def _raise_for(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-class VerifierClient:
+class _ClientSettings:
+    """What the sync and async clients share: where, and how patiently."""
+
+    def __init__(self, base_url: str | None, max_retries: int, max_retry_delay_s: float) -> None:
+        self.base_url = (base_url or default_url()).rstrip("/")
+        self.max_retries = max_retries
+        self.max_retry_delay_s = max_retry_delay_s
+
+    def _should_retry(self, response: httpx.Response, attempt: int) -> bool:
+        return response.status_code in RETRY_STATUSES and attempt < self.max_retries
+
+    def _unreachable(self, exc: httpx.TransportError) -> VerifierUnavailableError:
+        return VerifierUnavailableError(f"verifier at {self.base_url} unreachable: {exc}")
+
+
+class VerifierClient(_ClientSettings):
     def __init__(
         self,
         base_url: str | None = None,
@@ -57,9 +72,7 @@ class VerifierClient:
         max_retries: int = 5,
         max_retry_delay_s: float = 30.0,
     ) -> None:
-        self.base_url = (base_url or default_url()).rstrip("/")
-        self.max_retries = max_retries
-        self.max_retry_delay_s = max_retry_delay_s
+        super().__init__(base_url, max_retries, max_retry_delay_s)
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s)
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -69,10 +82,10 @@ class VerifierClient:
                 last = self._http.post(path, json=body)
             except httpx.TransportError as exc:
                 if attempt == self.max_retries:
-                    raise VerifierUnavailableError(f"verifier at {self.base_url} unreachable: {exc}") from exc
+                    raise self._unreachable(exc) from exc
                 time.sleep(_retry_delay(None, attempt, self.max_retry_delay_s))
                 continue
-            if last.status_code not in RETRY_STATUSES or attempt == self.max_retries:
+            if not self._should_retry(last, attempt):
                 break
             time.sleep(_retry_delay(last, attempt, self.max_retry_delay_s))
         assert last is not None
@@ -102,7 +115,7 @@ class VerifierClient:
         self.close()
 
 
-class AsyncVerifierClient:
+class AsyncVerifierClient(_ClientSettings):
     def __init__(
         self,
         base_url: str | None = None,
@@ -111,9 +124,7 @@ class AsyncVerifierClient:
         max_retry_delay_s: float = 30.0,
         max_connections: int = 64,
     ) -> None:
-        self.base_url = (base_url or default_url()).rstrip("/")
-        self.max_retries = max_retries
-        self.max_retry_delay_s = max_retry_delay_s
+        super().__init__(base_url, max_retries, max_retry_delay_s)
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, limits=limits)
 
@@ -124,10 +135,10 @@ class AsyncVerifierClient:
                 last = await self._http.post(path, json=body)
             except httpx.TransportError as exc:
                 if attempt == self.max_retries:
-                    raise VerifierUnavailableError(f"verifier at {self.base_url} unreachable: {exc}") from exc
+                    raise self._unreachable(exc) from exc
                 await asyncio.sleep(_retry_delay(None, attempt, self.max_retry_delay_s))
                 continue
-            if last.status_code not in RETRY_STATUSES or attempt == self.max_retries:
+            if not self._should_retry(last, attempt):
                 break
             await asyncio.sleep(_retry_delay(last, attempt, self.max_retry_delay_s))
         assert last is not None

@@ -93,10 +93,12 @@ class VerifyPool:
         return job.timeout + self.config.compile_timeout_s + DEADLINE_MARGIN_S
 
     async def submit(self, job: VerifyJob) -> VerifyResult:
-        return (await self.submit_many([job]))[0]
+        results, _ = await self.submit_many([job])
+        return results[0]
 
-    async def submit_many(self, jobs: Sequence[VerifyJob]) -> list[VerifyResult]:
-        """Verify `jobs`, answers in input order; duplicates are verified once."""
+    async def submit_many(self, jobs: Sequence[VerifyJob]) -> tuple[list[VerifyResult], int]:
+        """Verify `jobs`, answers in input order, and the number of distinct jobs among them;
+        duplicates are verified once."""
         normalized = [j.normalized() for j in jobs]
         keys = [j.key() for j in normalized]
         unique: dict[str, VerifyJob] = {}
@@ -122,7 +124,7 @@ class VerifyPool:
             if done[1]:
                 raise DeadlineExceededError(self.retry_after_s())
         results = {k: f.result() for k, f in futures.items()} | found
-        return [dataclasses.replace(results[k]) for k in keys]
+        return [dataclasses.replace(results[k]) for k in keys], len(unique)
 
     async def _cached(self, keys: list[str]) -> dict[str, VerifyResult]:
         if self.cache is None or not keys:

@@ -84,8 +84,7 @@ class VerifierService:
             raise SourceTooLargeError("completions", len(jobs), self.settings.max_batch)
         for job in jobs:
             self.check_sizes(code=job.code, test_code=job.test_code)
-        results = await self.pool.submit_many(jobs)
-        unique = len({j.normalized().key() for j in jobs})
+        results, unique = await self.pool.submit_many(jobs)
         return [ScoredResult(r, compute_reward(r)) for r in results], unique
 
     async def reward(

@@ -336,7 +336,3 @@ def _run_error_class(out: Any, stderr: str, clean_exit: bool) -> ErrorClass:
     if out.memory_exceeded or looks_like_memory_failure(stderr):
         return ErrorClass.MEMORY
     return ErrorClass.RUNTIME_CRASH
-
-
-def timings(result: VerifyResult) -> dict[str, float]:
-    return {"compile_s": result.compile_s, "run_s": result.run_s, "total_s": result.compile_s + result.run_s}
