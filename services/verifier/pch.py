@@ -29,35 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .compile import BuildLimits, compile_base_command, compile_limits, compiler_version
-from .cpp_lexer import lex
 from .sandbox import NOBODY_UID, SandboxSpec, run_sandboxed
+from .source_shape import leading_block
 
 log = logging.getLogger(__name__)
 PCH_HEADER = "pch.h"
-_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*<([^<>\s]+)>[ \t]*$")
-# Angle includes of plain standard/system header names only: no paths, no `..`.
-_HEADER_NAME = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*(?:\.h)?|bits/stdc\+\+\.h|sys/[a-z_]+\.h)$")
 EAGER_HEADERS = frozenset({("bits/stdc++.h",)})
 
 
-def _leading(code: str) -> list[tuple[str, int]]:
-    cleaned, _ = lex(code)
-    found: list[tuple[str, int]] = []
-    for number, raw in enumerate(cleaned.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        m = _INCLUDE.match(line)
-        if m is None or not _HEADER_NAME.match(m.group(1)):
-            break
-        found.append((m.group(1), number))
-    return found
-
-
 def leading_includes(code: str) -> tuple[str, ...]:
-    """The standard headers `code` includes before anything else (blank lines and comments may
-    sit between them); empty when the code does not start that way."""
-    return tuple(header for header, _ in _leading(code))
+    """The standard headers `code` includes before anything else, read byte-exactly (see
+    source_shape.leading_block); empty when the code does not start that way."""
+    return leading_block(code).headers
 
 
 _PCH_LOCATION = re.compile(r"\bpch\.h:(\d+)")
@@ -66,7 +49,7 @@ _PCH_LOCATION = re.compile(r"\bpch\.h:(\d+)")
 def remap_pch_locations(text: str, code: str) -> str:
     """Include-chain notes say `from pch.h:N` under a PCH; without it they say
     `from solution.cpp:L`, L the line of the N-th leading include. Make them say the latter."""
-    lines = [number for _, number in _leading(code)]
+    lines = leading_block(code).lines
 
     def swap(m: re.Match[str]) -> str:
         n = int(m.group(1))
