@@ -2,7 +2,11 @@
 
 Anything that could make g++ read or write outside the sandbox's temp dir, load code, or swap
 the toolchain (-o, -B, @file, -fplugin, -wrapper, --sysroot, -include, -I/abs, -specs ...) is
-refused with a ValueError naming the flag; the HTTP layer turns that into a 422.
+refused with a ValueError naming the flag; the HTTP layer turns that into a 422. So are more
+than MAX_FLAGS flags or one longer than MAX_FLAG_CHARS (the build script is one argument of
+`sh -c`, and the kernel caps one argument at 128 KiB), and so is a bare
+`-I` (g++ would take the next argument as its directory), and so is turning off the diagnostics
+the verifier reads to detect refused constructs (`-Wcpp`, `-Wpedantic`, `-Wpragmas`).
 """
 
 from __future__ import annotations
@@ -24,9 +28,14 @@ _ALLOWED_EXACT = frozenset(
         "-fno-omit-frame-pointer", "-fno-sanitize-recover=all",
     }
 )  # fmt: skip
+MAX_FLAGS = 64
+MAX_FLAG_CHARS = 1024
 _DEFINE = re.compile(r"^-D[A-Za-z_][A-Za-z0-9_]*(=[^\x00\n]*)?$")
 _WARNING_OFF = re.compile(r"^-Wno-[a-z0-9][a-z0-9=-]*$")
-_INCLUDE_DIR = re.compile(r"^-I(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_./-]*$")
+# A directory is required (a bare -I swallows the next argument) and may not look like a flag.
+_INCLUDE_DIR = re.compile(r"^-I(?![/-])(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_./-]+$")
+# Diagnostics the verifier relies on: neither off (-Wno-X) nor demoted from errors (-Wno-error=X).
+KEPT_WARNINGS = frozenset({"cpp", "pedantic", "pragmas"})
 _SANITIZE = "-fsanitize="
 
 
@@ -43,8 +52,19 @@ def validate_flags(flags: Iterable[str]) -> tuple[str, ...]:
     for flag in flags:
         if not isinstance(flag, str):
             raise ValueError(f"flag {flag!r} is not a string")
+        if len(checked) == MAX_FLAGS:
+            raise ValueError(f"too many flags: at most {MAX_FLAGS}")
+        if len(flag) > MAX_FLAG_CHARS:
+            raise ValueError(f"flag {flag[:40]!r}... is {len(flag)} characters long; the limit is {MAX_FLAG_CHARS}")
         if flag.startswith("-std="):
             raise ValueError(f"flag {flag!r} is refused: pass the language standard as `std`, not a flag")
+        if flag == "-I":
+            raise ValueError(f"flag {flag!r} is refused: give the directory in the same argument, e.g. -Iinclude")
+        if _turns_off_kept_warning(flag):
+            raise ValueError(
+                f"flag {flag!r} is refused: the verifier relies on the -Wcpp (#warning), -Wpedantic and "
+                "-Wpragmas diagnostics to detect refused constructs, so they cannot be turned off"
+            )
         if not (flag in _ALLOWED_EXACT or _DEFINE.match(flag) or _WARNING_OFF.match(flag) or _INCLUDE_DIR.match(flag)):
             raise ValueError(
                 f"flag {flag!r} is not allowed; allowed: -O0..-O3/-Os/-Og, -g, -D<NAME>[=V], -Wno-<warning>, "
@@ -52,6 +72,13 @@ def validate_flags(flags: Iterable[str]) -> tuple[str, ...]:
             )
         checked.append(flag)
     return tuple(checked)
+
+
+def _turns_off_kept_warning(flag: str) -> bool:
+    for prefix in ("-Wno-error=", "-Wno-"):
+        if flag.startswith(prefix):
+            return flag[len(prefix) :] in KEPT_WARNINGS
+    return False
 
 
 def link_flags(flags: Iterable[str]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.verifier.flags import link_flags, validate_flags, validate_std
+from services.verifier.flags import MAX_FLAG_CHARS, MAX_FLAGS, link_flags, validate_flags, validate_std
 from services.verifier.verify import verify_cpp
 
 
@@ -50,6 +50,45 @@ def test_refused_flag_is_named(flag: str) -> None:
     with pytest.raises(ValueError) as info:
         validate_flags(["-O2", flag])
     assert repr(flag) in str(info.value)
+
+
+@pytest.mark.parametrize("flags", [["-I"], ["-I", "-O2"], ["-O2", "-I", "-DX"], ["-I-"], ["-I-include"]])
+def test_include_flag_needs_its_directory(flags: list[str]) -> None:
+    """A bare -I would take the next argument of the g++ command line as its directory."""
+    with pytest.raises(ValueError, match="-I"):
+        validate_flags(flags)
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "-Wno-cpp",
+        "-Wno-pedantic",
+        "-Wno-pragmas",
+        "-Wno-error=cpp",
+        "-Wno-error=pedantic",
+        "-Wno-error=pragmas",
+    ],
+)
+def test_diagnostics_the_verifier_relies_on_stay_on(flag: str) -> None:
+    with pytest.raises(ValueError) as info:
+        validate_flags(["-O2", flag])
+    assert repr(flag) in str(info.value) and "relies on" in str(info.value)
+
+
+@pytest.mark.parametrize("flag", ["-Wno-unused-variable", "-Wno-error=unused-variable", "-Wno-error", "-Wno-cpp-x"])
+def test_other_warnings_may_still_be_turned_off(flag: str) -> None:
+    assert validate_flags([flag]) == (flag,)
+
+
+def test_flag_count_and_length_are_bounded() -> None:
+    """The build script is one `sh -c` argument, which the kernel caps at 128 KiB."""
+    assert len(validate_flags(["-O2"] * MAX_FLAGS)) == MAX_FLAGS
+    with pytest.raises(ValueError, match="too many flags"):
+        validate_flags(["-O2"] * (MAX_FLAGS + 1))
+    assert validate_flags(["-DX=" + "1" * (MAX_FLAG_CHARS - 4)])
+    with pytest.raises(ValueError, match="characters long"):
+        validate_flags(["-DX=" + "1" * MAX_FLAG_CHARS])
 
 
 def test_verify_refuses_before_compiling() -> None:
