@@ -37,6 +37,12 @@ class VerifierSettings(BaseSettings):
     use_pch: bool = Field(default=True, description="Reuse precompiled headers of the code's leading includes.")
     pch_dir: Path | None = Field(default=None, description="PCH cache dir (default: see pch.default_pch_root).")
     pch_min_uses: int = Field(default=2, ge=1, description="Build a header set's PCH on its n-th sighting.")
+    pch_max_mb: int = Field(
+        default=1024,
+        ge=1,
+        description="Cap on the PCH store's bytes on disk (MiB); a new PCH that cannot fit is not kept. "
+        "A bits/stdc++.h PCH is ~100 MiB, a typical HumanEval-X header set ~25 MiB.",
+    )
 
     @model_validator(mode="after")
     def _home_is_absolute(self) -> VerifierSettings:

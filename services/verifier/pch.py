@@ -10,12 +10,16 @@ rate is high where the time goes. A header set is built on its `min_uses`-th sig
 `bits/stdc++.h`, the costliest and most common), so one-off sets cost nothing extra.
 
 Layout on disk: `<root>/<key>/pch.h` and `pch.h.gch`, key = sha256(compiler version, std, flags,
-headers); a new g++ gives new keys. Entries beyond `max_entries` are evicted oldest-used first.
+headers); a new g++ gives new keys. The store is bounded in bytes on disk (CPPFORGE_PCH_MAX_MB)
+and in entries: least recently used entries that no compile holds are evicted to make room, and
+when nothing can be, a new PCH is simply not kept (see PchCache). Sightings are counted for a
+bounded number of header sets, so a flood of distinct orderings costs bounded memory too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import hashlib
 import logging
 import os
@@ -24,10 +28,13 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from ..common.settings import get_verifier_settings
 from .compile import BuildLimits, compile_base_command, compile_limits, compiler_version
 from .sandbox import NOBODY_UID, SandboxSpec, run_sandboxed
 from .source_shape import leading_block
@@ -35,6 +42,10 @@ from .source_shape import leading_block
 log = logging.getLogger(__name__)
 PCH_HEADER = "pch.h"
 EAGER_HEADERS = frozenset({("bits/stdc++.h",)})
+BUILD_PREFIX = "cppforge_verify_pch_"
+STALE_BUILD_S = 3600.0  # a build dir this old belongs to a process that died mid-build
+MAX_TRACKED = 4096  # header sets whose sightings (and failures) are remembered: bounded under a flood
+BUILD_LOCK_STRIPES = 64  # one builder per key, without a lock object per key ever seen
 
 
 def leading_includes(code: str) -> tuple[str, ...]:
@@ -77,8 +88,48 @@ class PchKey:
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+class _Outcome(enum.Enum):
+    PUBLISHED = "published"
+    FAILED = "failed"  # g++ could not build it: remembered, never retried in this process
+    NO_ROOM = "no_room"  # the store is full of entries in use: compile without, retry later
+
+
+@dataclass(frozen=True)
+class _Entry:
+    path: Path
+    bytes: int
+    mtime: float
+
+
+def _disk_bytes(path: Path) -> int:
+    """Bytes a file or directory occupies on disk (allocated blocks, not apparent size)."""
+    st = path.lstat()
+    return st.st_blocks * 512
+
+
+def entry_bytes(entry: Path) -> int:
+    """An entry's footprint: the directory itself and every file in it."""
+    total = _disk_bytes(entry)
+    with os.scandir(entry) as it:
+        for child in it:
+            total += child.stat(follow_symlinks=False).st_blocks * 512
+    return total
+
+
 class PchCache:
-    """Thread-safe PCH store; see the module docstring for the policy."""
+    """Thread-safe PCH store; see the module docstring for the policy.
+
+    `max_bytes` (default: the CPPFORGE_PCH_MAX_MB setting) caps the published entries' bytes on
+    disk, `max_entries` their number. An entry is evictable when no compile of this process holds
+    it (`use`) and nobody has handed it out for `idle_s` seconds (default: the compile deadline +
+    a minute; handing out touches the entry's mtime, which also covers other processes sharing the
+    root). To publish a new PCH, evictable entries go least recently used first; when that cannot
+    make room, the new PCH is not published (the build is skipped up front when the store cannot
+    fit even the smallest PCH built so far): the compile proceeds without one. A PCH is only a cache;
+    no verdict depends on it. Builds in progress are not counted (at most one per concurrent
+    compile, each bounded by g++'s file-size limit), nor is what another process publishes
+    between our checks.
+    """
 
     def __init__(
         self,
@@ -87,68 +138,114 @@ class PchCache:
         sandboxed: bool = True,
         min_uses: int = 2,
         max_entries: int = 32,
+        max_bytes: int | None = None,
+        idle_s: float | None = None,
     ) -> None:
         self.root = root
         self.limits = limits
         self.sandboxed = sandboxed
         self.min_uses = min_uses
         self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._key_locks: dict[str, threading.Lock] = {}
-        self._sightings: dict[str, int] = {}
-        self._failed: set[str] = set()
+        self.max_bytes = max_bytes if max_bytes is not None else get_verifier_settings().pch_max_mb << 20
+        self.idle_s = idle_s if idle_s is not None else limits.timeout_s + 60.0
+        self._lock = threading.Lock()  # guards the dicts below and every check-then-act on disk
+        self._build_locks = [threading.Lock() for _ in range(BUILD_LOCK_STRIPES)]
+        self._sightings: OrderedDict[str, int] = OrderedDict()
+        self._failed: OrderedDict[str, None] = OrderedDict()
+        self._pins: dict[str, int] = {}
+        self._smallest_built = 0  # bytes of the smallest PCH built so far: a store that cannot fit it is full
         self.builds = 0
         self.hits = 0
+        self.evictions = 0
+        self.skipped = 0  # builds not kept for lack of room
 
+    # -- handing out -------------------------------------------------------------------------
     def header_for(self, code: str, std: str, flags: Sequence[str]) -> Path | None:
-        """The pch.h to `-include` for this code, building it when the policy says so."""
+        """The pch.h to `-include` for this code, building it when the policy says so. Protected
+        from eviction for `idle_s` only: prefer `use`, which holds it until the compile is done."""
+        return self._acquire(code, std, flags, pin=False)
+
+    @contextlib.contextmanager
+    def use(self, code: str, std: str, flags: Sequence[str]) -> Iterator[Path | None]:
+        """`header_for`, with the entry held (never evicted by this process) inside the block."""
+        header = self._acquire(code, std, flags, pin=True)
+        try:
+            yield header
+        finally:
+            if header is not None:
+                self._unpin(header.parent.name)
+
+    def _acquire(self, code: str, std: str, flags: Sequence[str], *, pin: bool) -> Path | None:
         headers = leading_includes(code)
         if not headers:
             return None
         key = PchKey(std, tuple(flags), headers)
         digest = key.digest()
         entry = self.root / digest
-        if (entry / (PCH_HEADER + ".gch")).exists():
-            self._touch(entry)
+        header = self._take(entry, pin)
+        if header is None:
+            with self._lock:
+                if digest in self._failed:
+                    return None
+                seen = _bump(self._sightings, digest)
+            if seen < (1 if headers in EAGER_HEADERS else self.min_uses):
+                return None
+            with self._build_lock(digest):  # one builder per key; the others wait and then reuse it
+                header = self._take(entry, pin)
+                if header is None:
+                    outcome = self._build(key, entry)
+                    if outcome is _Outcome.FAILED:
+                        with self._lock:
+                            _remember(self._failed, digest, None)
+                    header = self._take(entry, pin) if outcome is _Outcome.PUBLISHED else None
+        if header is not None:
             self.hits += 1
-            return entry / PCH_HEADER
+        return header
+
+    def _take(self, entry: Path, pin: bool) -> Path | None:
+        """The entry's header if it is published, touched (and pinned) atomically with respect to
+        this process's eviction."""
         with self._lock:
-            if digest in self._failed:
+            if not (entry / (PCH_HEADER + ".gch")).exists():
                 return None
-            seen = self._sightings.get(digest, 0) + 1
-            self._sightings[digest] = seen
-            key_lock = self._key_locks.setdefault(digest, threading.Lock())
-        needed = 1 if headers in EAGER_HEADERS else self.min_uses
-        if seen < needed:
-            return None
-        with key_lock:  # one builder per key; the others wait and then reuse it
-            if not (entry / (PCH_HEADER + ".gch")).exists() and not self._build(key, entry):
-                with self._lock:
-                    self._failed.add(digest)
-                return None
-        self.hits += 1
+            with contextlib.suppress(OSError):
+                os.utime(entry)
+            if pin:
+                self._pins[entry.name] = self._pins.get(entry.name, 0) + 1
         return entry / PCH_HEADER
+
+    def _unpin(self, digest: str) -> None:
+        with self._lock:
+            left = self._pins.get(digest, 0) - 1
+            if left > 0:
+                self._pins[digest] = left
+            else:
+                self._pins.pop(digest, None)
+
+    def _build_lock(self, digest: str) -> threading.Lock:
+        return self._build_locks[int(digest[:8], 16) % BUILD_LOCK_STRIPES]
 
     def prebuild(self, std: str, flags: Sequence[str], headers: Sequence[str]) -> bool:
         key = PchKey(std, tuple(flags), tuple(headers))
         entry = self.root / key.digest()
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key.digest(), threading.Lock())
-        with key_lock:
-            return (entry / (PCH_HEADER + ".gch")).exists() or self._build(key, entry)
+        with self._build_lock(key.digest()):
+            return self._take(entry, pin=False) is not None or self._build(key, entry) is _Outcome.PUBLISHED
 
     def ready(self, std: str = "c++17", flags: Sequence[str] = (), headers: Sequence[str] = ("bits/stdc++.h",)) -> bool:
         key = PchKey(std, tuple(flags), tuple(headers))
         return (self.root / key.digest() / (PCH_HEADER + ".gch")).exists()
 
-    def _build(self, key: PchKey, entry: Path) -> bool:
+    # -- building ----------------------------------------------------------------------------
+    def _build(self, key: PchKey, entry: Path) -> _Outcome:
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
+        with self._lock:
+            if not self._room_for(self._smallest_built):  # hopeless: do not spend the build
+                self.skipped += 1
+                return _Outcome.NO_ROOM
         text = "".join(f"#include <{h}>\n" for h in key.headers)
         # ignore_cleanup_errors: on success the directory is renamed into place, nothing to clean.
-        with tempfile.TemporaryDirectory(
-            prefix="cppforge_verify_pch_", dir=self.root, ignore_cleanup_errors=True
-        ) as tmp:
+        with tempfile.TemporaryDirectory(prefix=BUILD_PREFIX, dir=self.root, ignore_cleanup_errors=True) as tmp:
             work = Path(tmp)
             if os.geteuid() == 0:
                 os.chown(work, NOBODY_UID, NOBODY_UID)
@@ -164,32 +261,87 @@ class PchCache:
             if out.returncode != 0 or not (work / (PCH_HEADER + ".gch")).exists():
                 detail = out.sandbox_error or out.stderr.decode(errors="replace").strip()[-300:]
                 log.warning("PCH build for %s failed (compiling without it): %s", ",".join(key.headers), detail)
-                return False
+                return _Outcome.FAILED
             os.chmod(work, 0o755)
             for name in (PCH_HEADER, PCH_HEADER + ".gch"):
                 os.chmod(work / name, 0o644)
-            with contextlib.suppress(OSError):
-                os.rename(work, entry)  # atomic publish; a concurrent publisher may win, fine
+            size = entry_bytes(work)
+            with self._lock:
+                self._smallest_built = min(self._smallest_built, size) if self._smallest_built else size
+                if not self._make_room(size):
+                    self.skipped += 1
+                    log.info("PCH store full of entries in use (cap %d bytes): not keeping %s", self.max_bytes, key)
+                    return _Outcome.NO_ROOM
+                with contextlib.suppress(OSError):
+                    os.rename(work, entry)  # atomic publish; a concurrent publisher may win, fine
             if not entry.exists():
-                return False
+                return _Outcome.FAILED
         self.builds += 1
-        self._evict()
-        return True
+        return _Outcome.PUBLISHED
 
-    def _touch(self, entry: Path) -> None:
-        with contextlib.suppress(OSError):
-            os.utime(entry)
+    # -- the byte cap (callers hold self._lock) ------------------------------------------------
+    def _entries(self) -> list[_Entry]:
+        """Published entries; leftovers of builds that died long ago are removed on the way."""
+        found: list[_Entry] = []
+        if not self.root.is_dir():
+            return found
+        now = time.time()
+        for path in self.root.iterdir():
+            try:
+                if not path.is_dir() or path.is_symlink():
+                    continue
+                mtime = path.stat().st_mtime
+                if path.name.startswith(BUILD_PREFIX):
+                    if now - mtime > STALE_BUILD_S:
+                        shutil.rmtree(path, ignore_errors=True)
+                    continue
+                found.append(_Entry(path, entry_bytes(path), mtime))
+            except OSError:
+                continue  # removed under us (another process): not ours to count
+        return found
 
-    def _evict(self) -> None:
-        entries = [p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("cppforge_verify_")]
-        if len(entries) <= self.max_entries:
-            return
-        entries.sort(key=lambda p: p.stat().st_mtime)
-        # Only entries idle for a minute: one handed out a moment ago may be about to be read.
-        idle_before = time.time() - 60
-        for old in entries[: len(entries) - self.max_entries]:
-            if old.stat().st_mtime < idle_before:
-                shutil.rmtree(old, ignore_errors=True)
+    def _evictable(self, entries: list[_Entry]) -> list[_Entry]:
+        idle_before = time.time() - self.idle_s
+        free = [e for e in entries if e.path.name not in self._pins and e.mtime <= idle_before]
+        return sorted(free, key=lambda e: e.mtime)  # least recently used first
+
+    def _room_for(self, new_bytes: int) -> bool:
+        """Could `new_bytes` more be published, evicting what may be evicted? (Evicts nothing.)"""
+        entries = self._entries()
+        evictable = set(self._evictable(entries))
+        keep = [e for e in entries if e not in evictable]
+        return sum(e.bytes for e in keep) + new_bytes <= self.max_bytes and len(keep) < self.max_entries
+
+    def _make_room(self, new_bytes: int) -> bool:
+        """Evict least recently used idle entries until `new_bytes` more fit; False if they can't."""
+        entries = self._entries()
+        total, count = sum(e.bytes for e in entries), len(entries)
+        for victim in self._evictable(entries):
+            if total + new_bytes <= self.max_bytes and count < self.max_entries:
+                break
+            shutil.rmtree(victim.path, ignore_errors=True)
+            total, count = total - victim.bytes, count - 1
+            self.evictions += 1
+        return total + new_bytes <= self.max_bytes and count < self.max_entries
 
     def stats(self) -> dict[str, int]:
-        return {"pch_builds": self.builds, "pch_hits": self.hits}
+        return {
+            "pch_builds": self.builds,
+            "pch_hits": self.hits,
+            "pch_evictions": self.evictions,
+            "pch_skipped": self.skipped,
+        }
+
+
+def _bump(counts: OrderedDict[str, int], key: str) -> int:
+    """Count one more sighting of `key`, forgetting the least recently seen beyond MAX_TRACKED."""
+    seen = counts.pop(key, 0) + 1
+    _remember(counts, key, seen)
+    return seen
+
+
+def _remember(table: OrderedDict[str, Any], key: str, value: Any) -> None:
+    table[key] = value
+    table.move_to_end(key)
+    while len(table) > MAX_TRACKED:
+        table.popitem(last=False)
