@@ -11,10 +11,12 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ErrorBody = Callable[[str], dict[str, Any]]
 
 
 class CountRequests:
-    """Calls `record(path, status)` once per HTTP response."""
+    """Calls `record(scope, path, status)` once per HTTP response; an exception that escapes the
+    app before any response counts as a 500 (the server's error handler answers it)."""
 
     def __init__(self, app: ASGIApp, record: Callable[[Scope, str, int], None]) -> None:
         self.app = app
@@ -24,31 +26,93 @@ class CountRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
 
         async def counting_send(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 self.record(scope, scope.get("path", ""), int(message["status"]))
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        try:
+            await self.app(scope, receive, counting_send)
+        except Exception:
+            if not started:
+                self.record(scope, scope.get("path", ""), 500)
+            raise
+
+
+def _detail_body(message: str) -> dict[str, Any]:
+    return {"detail": message}
 
 
 class LimitBody:
-    """413 for a declared Content-Length over `limit` bytes, before the body is read."""
+    """413 for a request body over `limit` bytes, without reading past the limit.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    A declared Content-Length over the limit is refused before anything is read (the server
+    holds the body to that length). A body without one (chunked) is read here up to the limit:
+    once the running total passes it, the 413 goes out, the connection is closed and the rest is
+    never read; a body within the limit is handed to the app as one message. `error_body` shapes
+    the JSON answer (the inference service answers in OpenAI's error shape).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, error_body: ErrorBody = _detail_body) -> None:
         self.app = app
         self.limit = limit
+        self.error_body = error_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope.get("headers", []):
-                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                    body = json.dumps(
-                        {"detail": f"request body is {int(value)} bytes; the limit is {self.limit} bytes"}
-                    )
-                    await send({"type": "http.response.start", "status": 413,
-                                "headers": [(b"content-type", b"application/json")]})  # fmt: skip
-                    await send({"type": "http.response.body", "body": body.encode()})
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = None
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                declared = value
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.limit:
+                await self._refuse(send, f"request body is {int(declared)} bytes; the limit is {self.limit} bytes")
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # http.disconnect: nobody to answer
+                return
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.limit:
+                await self._refuse(send, f"request body is over the limit of {self.limit} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+    async def _refuse(self, send: Send, message: str) -> None:
+        body = json.dumps(self.error_body(message)).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            # The unread rest of the body makes the connection unusable: say so, and the server closes it.
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The buffered body as one message, then the server's own messages (http.disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
