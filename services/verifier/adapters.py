@@ -8,7 +8,8 @@
   `score` (verl reads it) and details.
 Both go to the verifier service over HTTP, or run in-process when the URL is "local". An
 infrastructure failure raises (or, with `on_infra_error="none"`, yields None, which TRL skips);
-it is never a 0.0, the defect of verl's SandboxFusion path.
+it is never a 0.0, the defect of verl's SandboxFusion path. When the verifier fails on some items
+of a batch only, "none" gives None for exactly those items and the others their rewards.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
-from .client import AsyncVerifierClient, VerifierClient, VerifierUnavailableError, default_url
+from .client import AsyncVerifierClient, VerifierClient, VerifierUnavailableError, batch_rewards, default_url
 from .reward import InfrastructureError, compute_reward
-from .verify import verify_cpp
+from .verify import VerifyResult, verify_cpp
 
 LOCAL = "local"
 _FENCE = re.compile(r"```(?:c\+\+|cpp|cc|cxx)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
@@ -56,23 +57,38 @@ def candidate_code(prompt: Any, completion: Any, prepend_prompt: bool | None) ->
     return extract_code(text)
 
 
-Scorer = Callable[[list[str], str | None], list[float]]
+Scores = list[float | None]  # None: the verifier failed on that item (never a 0.0)
 
 
-def _local_scores(codes: list[str], test_code: str | None, options: dict[str, Any]) -> list[float]:
+def _reward_or_none(result: VerifyResult) -> float | None:
+    try:
+        return compute_reward(result)
+    except InfrastructureError:
+        return None
+
+
+def _local_scores(codes: list[str], test_code: str | None, options: dict[str, Any]) -> Scores:
     workers = os.cpu_count() or 1
     with concurrent.futures.ThreadPoolExecutor(workers) as ex:
         results = list(ex.map(lambda c: verify_cpp(c, test_code, **options), codes))
-    return [compute_reward(r) for r in results]
+    return [_reward_or_none(r) for r in results]
+
+
+def _settle(scores: Scores, on_infra_error: OnError) -> Scores:
+    """Items the verifier failed on: raise, or keep them None (TRL ignores those samples)."""
+    failed = sum(s is None for s in scores)
+    if failed and on_infra_error == "raise":
+        raise InfrastructureError(f"the verifier failed on {failed} of {len(scores)} completions; no reward for them")
+    return scores
 
 
 def _grouped(
-    codes: list[str], tests: list[str | None], score_group: Callable[[list[str], str | None], list[float]]
-) -> list[float]:
+    codes: list[str], tests: list[str | None], score_group: Callable[[list[str], str | None], Scores]
+) -> Scores:
     groups: dict[str | None, list[int]] = defaultdict(list)
     for i, t in enumerate(tests):
         groups[t].append(i)
-    out: list[float] = [0.0] * len(codes)
+    out: Scores = [None] * len(codes)
     for test, idxs in groups.items():
         for i, score in zip(idxs, score_group([codes[i] for i in idxs], test), strict=True):
             out[i] = score
@@ -100,10 +116,10 @@ def make_trl_reward_func(
     target = url or default_url()
     client = None if target == LOCAL else VerifierClient(target, max_retries=max_retries)
 
-    def score_group(codes: list[str], test: str | None) -> list[float]:
+    def score_group(codes: list[str], test: str | None) -> Scores:
         if client is None:
             return _local_scores(codes, test, verify_options)
-        return [float(r) for r in client.verify_batch(codes, test, **verify_options)["rewards"]]
+        return batch_rewards(client.verify_batch(codes, test, **verify_options))
 
     def cppforge_verifier_reward(
         prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any
@@ -111,11 +127,12 @@ def make_trl_reward_func(
         n = len(completions)
         codes = [candidate_code(p, c, prepend_prompt) for p, c in zip(prompts, completions, strict=True)]
         try:
-            return list(_grouped(codes, _column(kwargs, test_column, n), score_group))
+            scores = _grouped(codes, _column(kwargs, test_column, n), score_group)
         except (VerifierUnavailableError, InfrastructureError):
             if on_infra_error == "none":
                 return [None] * n
             raise
+        return _settle(scores, on_infra_error)
 
     return cppforge_verifier_reward
 
@@ -131,11 +148,10 @@ def make_async_trl_reward_func(
     """The async variant: TRL awaits async reward functions concurrently."""
     target = url or default_url()
 
-    async def score_group(client: AsyncVerifierClient | None, codes: list[str], test: str | None) -> list[float]:
+    async def score_group(client: AsyncVerifierClient | None, codes: list[str], test: str | None) -> Scores:
         if client is None:
             return await asyncio.to_thread(_local_scores, codes, test, verify_options)
-        answer = await client.verify_batch(codes, test, **verify_options)
-        return [float(r) for r in answer["rewards"]]
+        return batch_rewards(await client.verify_batch(codes, test, **verify_options))
 
     async def cppforge_verifier_reward_async(
         prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any
@@ -156,11 +172,11 @@ def make_async_trl_reward_func(
         finally:
             if client is not None:
                 await client.aclose()
-        out: list[float | None] = [None] * n
+        out: Scores = [None] * n
         for (_, idxs), scores in zip(groups.items(), scored, strict=True):
             for i, s in zip(idxs, scores, strict=True):
                 out[i] = s
-        return out
+        return _settle(out, on_infra_error)
 
     return cppforge_verifier_reward_async
 
@@ -204,6 +220,8 @@ def compute_score(
         if _verl_client is None:
             _verl_client = VerifierClient(target)
         answer = _verl_client.verify(code, test_code)
+        if answer.get("reward") is None:  # the service answers 503 instead; never read it as 0.0
+            raise InfrastructureError(f"verification failed, no reward: {answer.get('infra_error')}")
         reward = float(answer["reward"])
         passed, total, compiled = answer["tests_passed"], answer["tests_total"], answer["compile_ok"]
     return {

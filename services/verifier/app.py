@@ -1,18 +1,22 @@
 """The verifier's HTTP API (FastAPI): parse, call VerifierService, answer. Nothing else lives here.
 
-Errors: 422 malformed body or refused flag (the message names the field), 413 source or batch too
-large, 429 queue full (Retry-After), 503 deadline exceeded or no sandbox (Retry-After), never a
-traceback.
+Errors are JSON objects, never a traceback: `{"detail": "<message>"}`, except 422 (malformed body
+or refused flag), which keeps FastAPI's issue list and adds a one-line `message` naming the field:
+`{"detail": [{"loc", "msg", "type"}], "message": "..."}` (the offending input is never echoed:
+it may be huge, or not encodable). 400 unparseable body, 404/405 no such route, 413 source, batch
+or body too large, 429 queue full (Retry-After), 503 deadline exceeded, no sandbox or an
+infrastructure failure (Retry-After), 500 anything unexpected (logged on the server).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from ..common.asgi import CountRequests, LimitBody
@@ -25,6 +29,7 @@ from .protocol import (
     RewardRequest,
     RewardResponse,
     ShapedResponse,
+    ValidationErrorResponse,
     VerifyRequest,
     VerifyResponse,
 )
@@ -32,6 +37,8 @@ from .reward import InfrastructureError
 from .sandbox import SandboxUnavailableError
 from .service import ScoredResult, SourceTooLargeError, VerifierService
 from .verify import VerifierConfig
+
+MAX_ISSUES = 20  # a batch of 1024 bad items need not answer 1024 issues
 
 
 def get_service(request: Request) -> VerifierService:
@@ -43,7 +50,9 @@ Service = Annotated[VerifierService, Depends(get_service)]
 router = APIRouter(prefix="/v1", tags=["verify"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse},
+    422: {"model": ValidationErrorResponse},
     429: {"model": ErrorResponse},
+    500: {"model": ErrorResponse},
     503: {"model": ErrorResponse},
 }
 
@@ -61,7 +70,6 @@ def _job(req: VerifyRequest | BatchRequest, code: str) -> VerifyJob:
 
 def _response(scored: ScoredResult, structured: bool) -> VerifyResponse:
     data = asdict(scored.result)
-    data.pop("infra_error", None)
     if not structured:
         data["diagnostics"] = []
     return VerifyResponse(**data, reward=scored.reward)
@@ -88,6 +96,8 @@ async def reward(req: RewardRequest, service: Service) -> RewardResponse:
     scored, shaped = await service.reward(
         _job(req, req.code), req.shaped, req.sanitizer_fraction, req.use_clang_tidy, req.seed
     )
+    if scored.reward is None:  # service.verify raises first; kept so a reward is never made up
+        raise InfrastructureError(f"verification failed, no reward: {scored.result.infra_error}")
     shaped_model = None
     if shaped is not None:
         d = shaped.to_dict()
@@ -116,7 +126,38 @@ async def metrics(service: Service) -> Response:
     return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+def _printable(value: object, limit: int = 200) -> str:
+    """Safe to put in a JSON answer: bounded, and lone surrogates escaped."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def validation_body(errors: Sequence[Any]) -> dict[str, Any]:
+    """FastAPI's 422 issue list without the echoed input, plus the first issue as one line."""
+    issues = []
+    for err in list(errors)[:MAX_ISSUES]:
+        loc = [p if isinstance(p, int) else _printable(p, 100) for p in err.get("loc", ())]
+        msg = _printable(err.get("msg", "invalid value"), 500)
+        ctx = err.get("ctx") or {}
+        if err.get("type") == "json_invalid" and "error" in ctx:
+            at = f" at position {loc[1]}" if len(loc) > 1 else ""
+            msg, loc = f"{msg}{at}: {_printable(ctx['error'])}", loc[:1]
+        issues.append({"loc": loc, "msg": msg, "type": _printable(err.get("type", "value_error"), 60)})
+    if not issues:
+        issues.append({"loc": ["body"], "msg": "invalid request", "type": "value_error"})
+    first = issues[0]
+    where = ".".join(str(p) for p in first["loc"][1:] if p != "body") or "body"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return {"detail": issues, "message": f"{where}: {first['msg']}{more}"}
+
+
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_body(exc.errors()), 422)
+
     @app.exception_handler(QueueFullError)
     async def _queue_full(request: Request, exc: QueueFullError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 429, headers={"Retry-After": str(exc.retry_after_s)})
@@ -136,6 +177,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InfrastructureError)
     async def _infra(request: Request, exc: InfrastructureError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after answering, so the server logs the traceback; the client
+        # gets the exception's type only.
+        path = _printable(request.url.path, 100)
+        detail = f"internal error ({type(exc).__name__}) while handling {path}; logged on the server"
+        return JSONResponse({"detail": detail}, 500)
 
 
 def create_app(settings: VerifierServiceSettings | None = None, config: VerifierConfig | None = None) -> FastAPI:

@@ -2,7 +2,11 @@
 
 One connection pool per client (reuse it), per-request timeouts, and retries on 429/503 that
 honour Retry-After (capped), plus on connection errors. After the retries run out the error is
-raised: an unreachable or overloaded verifier must never read as a failed program.
+raised: an unreachable or overloaded verifier must never read as a failed program. A 5xx is
+VerifierUnavailableError too; 413/422 (the request itself is wrong) is ValueError.
+
+A batch answer's `rewards` holds None for an item the verifier failed on (its result carries
+`infra_error`); `batch_rewards` reads them without ever turning one into a number.
 """
 
 from __future__ import annotations
@@ -40,13 +44,18 @@ def _request_body(code: str, test_code: str | None, options: dict[str, Any]) -> 
 
 
 def _raise_for(response: httpx.Response) -> dict[str, Any]:
-    if response.status_code in RETRY_STATUSES:
+    if response.status_code in RETRY_STATUSES or response.status_code >= 500:
         raise VerifierUnavailableError(f"verifier answered {response.status_code}: {response.text[:300]}")
     if response.status_code in (413, 422):
         raise ValueError(f"verifier refused the request ({response.status_code}): {response.text[:500]}")
     response.raise_for_status()
     data: dict[str, Any] = response.json()
     return data
+
+
+def batch_rewards(answer: dict[str, Any]) -> list[float | None]:
+    """The rewards of a /v1/verify/batch answer; None where the verifier failed on that item."""
+    return [None if r is None else float(r) for r in answer["rewards"]]
 
 
 class _ClientSettings:

@@ -9,6 +9,9 @@
 * Every job has a deadline (its run timeout + the compile deadline + a margin); a caller is
   never left waiting past it (`DeadlineExceededError`, HTTP 503), and a job still queued at its
   deadline is dropped before it starts.
+* A job that raises unexpectedly (a verifier bug, not the candidate's doing) comes back as an
+  infrastructure failure of that job alone (`infra_error` set: never cached, never a reward);
+  the other jobs of its batch are answered normally. Only a missing sandbox fails them all.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import logging
 import os
 import threading
 import time
@@ -23,10 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .cache import ResultCache, cache_key
+from .diagnostics import ErrorClass
 from .metrics import VerifierMetrics
+from .sandbox import SandboxUnavailableError
 from .think import strip_think_blocks
 from .verify import VerifierConfig, VerifyResult, verify_cpp
 
+log = logging.getLogger(__name__)
 DEADLINE_MARGIN_S = 5.0
 
 
@@ -175,16 +182,22 @@ class VerifyPool:
         if time.monotonic() > expires:
             raise DeadlineExceededError(self.retry_after_s())
         started = time.monotonic()
-        result = verify_cpp(
-            job.code,
-            job.test_code,
-            timeout=job.timeout,
-            std=job.std,
-            extra_flags=job.flags,
-            return_structured=True,
-            strip_think=False,
-            config=self.config,
-        )
+        try:
+            result = verify_cpp(
+                job.code,
+                job.test_code,
+                timeout=job.timeout,
+                std=job.std,
+                extra_flags=job.flags,
+                return_structured=True,
+                strip_think=False,
+                config=self.config,
+            )
+        except SandboxUnavailableError:
+            raise  # the service cannot sandbox anything: the whole request is a 503
+        except Exception as exc:
+            log.exception("verification of job %s raised; answering it as an infrastructure failure", key[-12:])
+            result = infrastructure_failure(exc)
         elapsed = time.monotonic() - started
         self._recent_job_s = 0.8 * self._recent_job_s + 0.2 * elapsed
         if self.metrics is not None:
@@ -195,3 +208,22 @@ class VerifyPool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def infrastructure_failure(exc: BaseException) -> VerifyResult:
+    """The result of a job the verifier itself failed on: no verdict, no reward, not cached.
+    It names the exception type only: a traceback stays in the server's log."""
+    message = f"internal error while verifying ({type(exc).__name__}); logged on the server"
+    return VerifyResult(
+        compile_ok=False,
+        warnings=0,
+        warning_lines=[],
+        run_ok=False,
+        stdout="",
+        stderr="",
+        returncode=None,
+        tests_passed=0,
+        tests_total=0,
+        error_class=ErrorClass.SANDBOX_ERROR.value,
+        infra_error=message,
+    )

@@ -1,25 +1,50 @@
-"""Pydantic models at the verifier's HTTP edge. Library code never imports this module."""
+"""Pydantic models at the verifier's HTTP edge. Library code never imports this module.
+
+Every text field must be valid Unicode (a lone UTF-16 surrogate such as JSON "\\ud800" cannot
+be written out as UTF-8 for the compiler) and every number finite: such input is a 422 that
+names the field, never a 500 further down.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .flags import validate_flags, validate_std
 from .verify import MAX_TIMEOUT_S
 
 EXAMPLE_CODE = "#include <cstdio>\nint add(int a, int b) { return a + b; }\n"
 EXAMPLE_TEST = "#undef NDEBUG\n#include <assert.h>\nint main() { assert(add(2, 3) == 5); }\n"
+MAX_SEED = 2**64 - 1
+
+
+def _valid_unicode(value: str, info: ValidationInfo) -> str:
+    """Refuse what cannot be encoded as UTF-8 (lone surrogates); the message names the field."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        where = info.field_name or "text"
+        code_point = ord(value[exc.start])
+        raise ValueError(
+            f"{where} contains a lone UTF-16 surrogate (U+{code_point:04X} at index {exc.start}); "
+            "send valid Unicode text"
+        ) from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
 
 
 class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    test_code: str | None = Field(None, description="Trusted test code appended to the code (HumanEval-X style).")
-    timeout: float = Field(10.0, gt=0, le=MAX_TIMEOUT_S, description="Run deadline in seconds.")
-    std: str = Field("c++17", description="Language standard, e.g. c++17, c++20, gnu++17.")
-    extra_flags: list[str] = Field(default_factory=list, description="Allowlisted extra g++ flags, e.g. -O2.")
+    test_code: Text | None = Field(None, description="Trusted test code appended to the code (HumanEval-X style).")
+    timeout: float = Field(
+        10.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False, description="Run deadline in seconds (finite)."
+    )
+    std: Text = Field("c++17", description="Language standard, e.g. c++17, c++20, gnu++17.")
+    extra_flags: list[Text] = Field(default_factory=list, description="Allowlisted extra g++ flags, e.g. -O2.")
     return_structured: bool = Field(False, description="Include error_class and parsed diagnostics.")
     strip_think: bool = Field(True, description="Strip <think>...</think> blocks from the code first.")
 
@@ -35,18 +60,20 @@ class _Options(BaseModel):
 
 
 class VerifyRequest(_Options):
-    code: str = Field(..., description="The candidate C++ source.", examples=[EXAMPLE_CODE])
+    code: Text = Field(..., description="The candidate C++ source.", examples=[EXAMPLE_CODE])
 
 
 class BatchRequest(_Options):
-    completions: list[str] = Field(..., min_length=1, description="Candidates, all verified against test_code.")
+    completions: list[Text] = Field(..., min_length=1, description="Candidates, all verified against test_code.")
 
 
 class RewardRequest(VerifyRequest):
     shaped: bool = Field(True, description="Also compute the shaped CompilerRewardShaper reward.")
-    sanitizer_fraction: float = Field(0.1, ge=0.0, le=1.0, description="Share of runs re-checked under ASan+UBSan.")
+    sanitizer_fraction: float = Field(
+        0.1, ge=0.0, le=1.0, allow_inf_nan=False, description="Share of runs re-checked under ASan+UBSan."
+    )
     use_clang_tidy: bool = Field(True, description="Penalise clang-tidy modernize-*/bugprone-* findings.")
-    seed: int | None = Field(None, description="Seed of the sanitizer sampling.")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="Seed of the sanitizer sampling (0 to 2**64-1).")
 
 
 class VerifyResponse(BaseModel):
@@ -70,12 +97,21 @@ class VerifyResponse(BaseModel):
     cached: bool
     stdout_truncated: bool
     stderr_truncated: bool
-    reward: float = Field(..., description="compute_reward of this result (the seed's schedule).")
+    infra_error: str | None = Field(
+        None, description="Set iff the verifier itself failed on this candidate (then reward is null)."
+    )
+    reward: float | None = Field(
+        ...,
+        description="compute_reward of this result (the seed's schedule); null when infra_error is set: "
+        "no reward, never 0.0. Only batch items can be null: a single verification that fails answers 503.",
+    )
 
 
 class BatchResponse(BaseModel):
     results: list[VerifyResponse]
-    rewards: list[float]
+    rewards: list[float | None] = Field(
+        ..., description="One per completion; null for an item the verifier failed on (TRL: ignore it)."
+    )
     unique: int = Field(..., description="Distinct candidates actually verified or looked up.")
 
 
@@ -95,4 +131,15 @@ class RewardResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    detail: str
+    detail: str = Field(..., description="What went wrong, in one message.")
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(..., description='Where, e.g. ["body", "extra_flags", 1].')
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    detail: list[ValidationIssue]
+    message: str = Field(..., description="The first issue in one line, naming the field.")

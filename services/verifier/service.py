@@ -16,7 +16,7 @@ from .cache import ResultCache
 from .compile import ToolchainError, compiler_version
 from .metrics import VerifierMetrics
 from .pool import VerifyJob, VerifyPool
-from .reward import CompilerRewardShaper, ShapedReward, compute_reward
+from .reward import CompilerRewardShaper, InfrastructureError, ShapedReward, compute_reward
 from .sandbox import SandboxUnavailableError
 from .verify import VerifierConfig, VerifyResult, pch_cache, sandbox_mode
 
@@ -30,7 +30,15 @@ class SourceTooLargeError(ValueError):
 @dataclass
 class ScoredResult:
     result: VerifyResult
-    reward: float
+    reward: float | None  # None only for a batch item the verifier failed on (infra_error set)
+
+
+def reward_or_none(result: VerifyResult) -> float | None:
+    """compute_reward, or None when the verification itself failed: never a 0.0 for that."""
+    try:
+        return compute_reward(result)
+    except InfrastructureError:
+        return None
 
 
 class VerifierService:
@@ -75,17 +83,19 @@ class VerifierService:
 
     # -- work ------------------------------------------------------------------------------
     async def verify(self, job: VerifyJob) -> ScoredResult:
+        """One job; an infrastructure failure raises InfrastructureError (HTTP 503)."""
         self.check_sizes(code=job.code, test_code=job.test_code)
         result = await self.pool.submit(job)
         return ScoredResult(result, compute_reward(result))
 
     async def verify_batch(self, jobs: list[VerifyJob]) -> tuple[list[ScoredResult], int]:
+        """Many jobs; an item the verifier failed on gets reward None, the others are unaffected."""
         if len(jobs) > self.settings.max_batch:
             raise SourceTooLargeError("completions", len(jobs), self.settings.max_batch)
         for job in jobs:
             self.check_sizes(code=job.code, test_code=job.test_code)
         results, unique = await self.pool.submit_many(jobs)
-        return [ScoredResult(r, compute_reward(r)) for r in results], unique
+        return [ScoredResult(r, reward_or_none(r)) for r in results], unique
 
     async def reward(
         self, job: VerifyJob, shaped: bool, sanitizer_fraction: float, use_clang_tidy: bool, seed: int | None

@@ -7,6 +7,7 @@ import json
 import threading
 import types
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,8 @@ from services.verifier.adapters import (
 )
 from services.verifier.app import create_app
 from services.verifier.client import VerifierUnavailableError
+from services.verifier.pool import infrastructure_failure
+from services.verifier.reward import InfrastructureError
 from tests.helpers.servers import serve
 
 PROMPT = "#include <vector>\nusing namespace std;\nint total(vector<int> v) {\n"
@@ -111,3 +114,54 @@ def test_verl_raises_when_verifier_down(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(adapters, "_verl_client", VerifierClient("http://127.0.0.1:1", max_retries=0))
     with pytest.raises(VerifierUnavailableError):
         compute_score("x", GOOD, TEST)
+
+
+@pytest.fixture
+def exploding_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verifier fails (a bug of ours, not the candidate's) on code that mentions EXPLODE: in
+    the service's pool it raises, in-process it gives an infrastructure-failure result."""
+    from services.verifier import adapters, pool
+
+    real_pool, real_local = pool.verify_cpp, adapters.verify_cpp
+
+    def pool_verify(code: str, *args: Any, **kwargs: Any) -> Any:
+        if "EXPLODE" in code:
+            raise RuntimeError("simulated verifier bug")
+        return real_pool(code, *args, **kwargs)
+
+    def local_verify(code: str, *args: Any, **kwargs: Any) -> Any:
+        if "EXPLODE" in code:
+            return infrastructure_failure(RuntimeError("simulated verifier bug"))
+        return real_local(code, *args, **kwargs)
+
+    monkeypatch.setattr(pool, "verify_cpp", pool_verify)
+    monkeypatch.setattr(adapters, "verify_cpp", local_verify)
+
+
+@pytest.mark.parametrize("where", ["http", "local"])
+def test_an_item_the_verifier_failed_on_is_none_or_raises_never_zero(
+    url: str, where: str, exploding_jobs: None
+) -> None:
+    target = url if where == "http" else "local"
+    completions = [GOOD, "// EXPLODE\n" + GOOD, BAD]
+    kwargs = {"prompts": [PROMPT] * 3, "completions": completions, "test_code": [TEST] * 3}
+    expected = [1.0, None, pytest.approx(0.3)]
+    assert make_trl_reward_func(url=target, on_infra_error="none")(**kwargs) == expected
+    assert asyncio.run(make_async_trl_reward_func(url=target, on_infra_error="none")(**kwargs)) == expected
+    with pytest.raises(InfrastructureError, match="1 of 3"):
+        make_trl_reward_func(url=target)(**kwargs)
+    with pytest.raises(InfrastructureError, match="1 of 3"):
+        asyncio.run(make_async_trl_reward_func(url=target)(**kwargs))
+
+
+def test_a_server_error_is_unavailable_not_a_reward(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.verifier.service import VerifierService
+
+    async def broken(self: VerifierService, jobs: object) -> object:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(VerifierService, "verify_batch", broken)
+    kwargs = {"prompts": [PROMPT] * 2, "completions": [GOOD, BAD], "test_code": [TEST] * 2}
+    assert make_trl_reward_func(url=url, on_infra_error="none", max_retries=0)(**kwargs) == [None, None]
+    with pytest.raises(VerifierUnavailableError, match="500"):
+        make_trl_reward_func(url=url, max_retries=0)(**kwargs)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from services.common.settings import VerifierServiceSettings
+from services.verifier import pool as pool_module
 from services.verifier.app import create_app
 from services.verifier.client import AsyncVerifierClient, VerifierClient, VerifierUnavailableError
 from services.verifier.pool import VerifyPool
+from services.verifier.service import VerifierService
+from tests.helpers.http import error_message
 from tests.helpers.servers import serve
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -104,6 +109,8 @@ def test_concurrent_identical_requests_verify_once(url: str) -> None:
     ("body", "field"),
     [
         ({"code": "int main(){}", "extra_flags": ["-fplugin=/tmp/x.so"]}, "extra_flags"),
+        ({"code": "int main(){}", "extra_flags": ["-I", "-O2"]}, "extra_flags"),
+        ({"code": "int main(){}", "extra_flags": ["-Wno-cpp"]}, "extra_flags"),
         ({"code": "int main(){}", "std": "c++98"}, "std"),
         ({"code": "int main(){}", "timeout": -1}, "timeout"),
         ({"test_code": "int main(){}"}, "code"),
@@ -118,7 +125,7 @@ def test_malformed_bodies_are_422_naming_the_field(url: str, body: dict[str, obj
     locs = [err["loc"] for err in r.json()["detail"]]
     assert any(field in loc for loc in locs), locs
     if field == "extra_flags":
-        assert "-fplugin" in r.text
+        assert repr(body["extra_flags"][0]) in r.json()["message"]  # type: ignore[index]
 
 
 def test_not_json_is_422(url: str) -> None:
@@ -232,3 +239,143 @@ def test_client_raises_when_unreachable() -> None:
         pytest.raises(VerifierUnavailableError),
     ):
         client.verify("int main(){}")
+
+
+CODE = '"int main() { return 0; }"'
+# Raw JSON text: a lone surrogate or a non-finite number where the field is (each was a 500).
+BAD_VALUES = [
+    ("/v1/verify", '{"code": "int main() {}\\ud800"}', "code"),
+    ("/v1/verify", f'{{"code": {CODE}, "test_code": "\\udfff int x;"}}', "test_code"),
+    ("/v1/verify", f'{{"code": {CODE}, "std": "c++17\\ud800"}}', "std"),
+    ("/v1/verify", f'{{"code": {CODE}, "extra_flags": ["-O2", "-DX=\\ud800"]}}', "extra_flags"),
+    ("/v1/verify", f'{{"code": {CODE}, "\\ud800": 1}}', "body"),  # an unknown key that is not text
+    ("/v1/verify/batch", '{"completions": ["int x;", "\\udc00"]}', "completions"),
+    ("/v1/reward", '{"code": "\\ud83d"}', "code"),
+    ("/v1/verify", f'{{"code": {CODE}, "timeout": NaN}}', "timeout"),
+    ("/v1/verify", f'{{"code": {CODE}, "timeout": Infinity}}', "timeout"),
+    ("/v1/verify/batch", '{"completions": ["int x;"], "timeout": -Infinity}', "timeout"),
+    ("/v1/reward", f'{{"code": {CODE}, "timeout": NaN}}', "timeout"),
+    ("/v1/reward", f'{{"code": {CODE}, "sanitizer_fraction": NaN}}', "sanitizer_fraction"),
+    ("/v1/reward", f'{{"code": {CODE}, "sanitizer_fraction": Infinity}}', "sanitizer_fraction"),
+    ("/v1/reward", f'{{"code": {CODE}, "seed": -1}}', "seed"),
+    ("/v1/reward", f'{{"code": {CODE}, "seed": {2**64}}}', "seed"),
+    ("/v1/reward", f'{{"code": {CODE}, "seed": 1e400}}', "seed"),
+]
+
+
+@pytest.mark.parametrize(("path", "raw", "field"), BAD_VALUES)
+def test_surrogates_and_non_finite_numbers_are_422_naming_the_field(url: str, path: str, raw: str, field: str) -> None:
+    r = httpx.post(url + path, content=raw.encode(), headers={"content-type": "application/json"}, timeout=30)
+    assert r.status_code == 422, r.text
+    message = error_message(r)
+    assert field in message
+    assert any(field in json.dumps(issue["loc"]) for issue in r.json()["detail"])
+
+
+def test_seed_in_range_is_accepted(url: str) -> None:
+    body = {"code": unique(PROMPT + GOOD), "test_code": TEST, "seed": 2**64 - 1, "use_clang_tidy": False}
+    r = httpx.post(url + "/v1/reward", json=body, timeout=120)
+    assert r.status_code == 200 and r.json()["reward"] == 1.0
+
+
+def test_errors_are_json_objects(url: str) -> None:
+    assert httpx.get(url + "/v1/nope").status_code == 404
+    error_message(httpx.get(url + "/v1/nope"))
+    r = httpx.get(url + "/v1/verify")
+    assert r.status_code == 405 and error_message(r)
+    r = httpx.post(url + "/v1/verify", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "JSON" in error_message(r)
+    r = httpx.post(url + "/v1/verify", content=b"", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and error_message(r) == "body: Field required"
+
+
+@pytest.fixture
+def exploding_jobs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The pool's verify_cpp raises for code that mentions EXPLODE (a stand-in for any verifier
+    bug, such as a marker the harness cannot parse); the calls it saw are recorded."""
+    real = pool_module.verify_cpp
+    calls: list[str] = []
+
+    def flaky(code: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(code)
+        if "EXPLODE" in code:
+            raise RuntimeError("simulated verifier bug at /internal/path")
+        return real(code, *args, **kwargs)
+
+    monkeypatch.setattr(pool_module, "verify_cpp", flaky)
+    return calls
+
+
+def test_a_job_that_raises_fails_only_its_own_item(url: str, exploding_jobs: list[str]) -> None:
+    good, bad = unique(PROMPT + GOOD), unique(PROMPT + BAD)
+    boom = unique("// EXPLODE\n" + PROMPT + GOOD)
+    with httpx.Client(base_url=url, timeout=120) as http:
+        r = http.post("/v1/verify/batch", json={"completions": [good, boom, bad], "test_code": TEST})
+        again = http.post("/v1/verify/batch", json={"completions": [boom], "test_code": TEST})
+        single = http.post("/v1/verify", json={"code": boom, "test_code": TEST})
+        reward = http.post("/v1/reward", json={"code": boom, "test_code": TEST})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["rewards"] == [1.0, None, pytest.approx(0.3)]
+    failed = body["results"][1]
+    assert failed["reward"] is None and failed["error_class"] == "sandbox_error"
+    assert "RuntimeError" in failed["infra_error"] and "/internal/path" not in r.text
+    assert body["results"][0]["infra_error"] is None and body["results"][0]["reward"] == 1.0
+    # Never cached: the second batch runs it again.
+    assert again.status_code == 200 and again.json()["rewards"] == [None]
+    assert again.json()["results"][0]["cached"] is False
+    assert sum(boom in c for c in exploding_jobs) == 4  # each request ran it again
+    # Alone, the failure is a retryable 503 with a JSON message: never a 500 nor a 0.0.
+    for answer in (single, reward):
+        assert answer.status_code == 503 and "Retry-After" in answer.headers
+        assert "RuntimeError" in error_message(answer)
+
+
+def test_unexpected_exception_is_a_json_500_and_counted(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(self: VerifierService, jobs: object) -> object:
+        raise KeyError("secret-internal-detail")
+
+    monkeypatch.setattr(VerifierService, "verify_batch", broken)
+    before = httpx.get(url + "/metrics").text
+    r = httpx.post(url + "/v1/verify/batch", json={"completions": ["int x;"]}, timeout=30)
+    after = httpx.get(url + "/metrics").text
+    assert r.status_code == 500
+    assert "KeyError" in error_message(r) and "secret-internal-detail" not in r.text
+    labels = 'endpoint="/v1/verify/batch",status="500"'
+    assert metric(after, "cppforge_verifier_requests_total", labels) == (
+        metric(before, "cppforge_verifier_requests_total", labels) + 1
+    )
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        line = next(x for x in f if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_chunked_body_over_the_limit_is_413_without_reading_it() -> None:
+    """No Content-Length: the limit holds on the streamed bytes; the rest is never read."""
+    chunk = b"a" * 65536
+    total_chunks = 150 * 16  # 150 MiB, far over this server's ~208 KiB limit
+    produced = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal produced
+        yield b'{"code": "'
+        for _ in range(total_chunks):
+            produced += 1
+            yield chunk
+        yield b'"}'
+
+    with serve(create_app(settings(max_source_bytes=4096, max_batch=3))) as base:
+        rss_before = _rss_mb()  # the server runs in this process
+        r = httpx.post(base + "/v1/verify", content=body(), headers={"content-type": "application/json"}, timeout=60)
+        grown = _rss_mb() - rss_before
+        assert r.status_code == 413
+        assert "limit" in error_message(r)
+        assert produced < total_chunks // 20, f"the server read {produced} of {total_chunks} chunks"
+        assert grown < 50, f"RSS grew by {grown:.0f} MiB for a 150 MiB body"
+        # A chunked body within the limit is still served whole.
+        small = [b'{"code": "int main() { return 0; }', b'", "timeout": 5}']
+        ok = httpx.post(base + "/v1/verify", content=iter(small), headers={"content-type": "application/json"})
+        assert ok.status_code == 200 and ok.json()["run_ok"] is True
