@@ -1,28 +1,32 @@
-"""Build a candidate inside the sandbox: compile (TU on stdin), then link behind the runner.
+"""Build a candidate inside the sandbox: compile (TU on stdin), check, then link behind the runner.
 
 Compile: `g++ -std=<std> -Wall -Wextra -fmax-errors=<n> -x c++ - -c` with the TU on stdin, no
 /proc and only /dev/null under /dev, so neither `#include __BASE_FILE__`, `/proc/self/fd/0` nor
-`/dev/zero` can be read. Link: record the object's exported symbols, rename `main` to
-the runner's (`-Wl,--wrap=main`), link behind the verifier's runner object. An object that defines a symbol
-of the C/C++ runtime (`exit`, `puts`, `__assert_fail`, ...) or of the runner is refused as a link
-error: interposing the runtime is how a candidate would fake a passing run.
+`/dev/zero` can be read. Check: a build whose compiler output carries the prelude's
+`cppforge-refused:` warnings, or whose object object_check refuses, is not run (error_class
+`refused`). Link: rename `main` to the runner's (`-Wl,--wrap=main`), alias the TU's per-run names of
+the runner's entry points (`--defsym`), strip the program and make it unreadable to itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
 import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from . import object_check
 from .diagnostics import Diagnostic, ErrorClass, classify_compile_error, parse_diagnostics
 from .flags import link_flags
+from .harness import REFUSAL_TAG
 from .sandbox import SandboxLimits, SandboxSpec, run_sandboxed
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
@@ -30,7 +34,21 @@ RUNNER_SOURCE = RUNTIME_DIR / "runner.cpp"
 OBJECT_NAME = "solution.o"
 PROGRAM_NAME = "prog"
 RUNNER_OBJECT_NAME = "cppforge_runner.o"
-SYMBOLS_NAME = "solution.syms"
+ELF_TABLES_NAME = "solution.elf"
+
+
+@contextlib.contextmanager
+def unlinked_source(workdir: Path, text: str) -> Iterator[int]:
+    """An fd on `text` whose file name is already gone: g++ reads it on stdin, nothing can
+    #include it (there is no /proc at compile time to reopen the fd either)."""
+    path = workdir / f".src{time.monotonic_ns()}"
+    path.write_text(text, encoding="utf-8")
+    fd = os.open(path, os.O_RDONLY)
+    path.unlink()
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 class ToolchainError(RuntimeError):
@@ -85,57 +103,6 @@ def runner_object(cache_root: Path) -> Path:
     return target
 
 
-def _library_paths() -> list[str]:
-    paths = []
-    for name in ("libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1"):
-        out = subprocess.run(["g++", f"-print-file-name={name}"], capture_output=True, text=True, check=False)
-        path = out.stdout.strip()
-        if path and Path(path).is_absolute() and Path(path).exists():
-            paths.append(str(Path(path).resolve()))
-    return paths
-
-
-@lru_cache(maxsize=1)
-def runtime_symbols() -> frozenset[str]:
-    """Every dynamic symbol exported by the C/C++ runtime libraries programs link against."""
-    names: set[str] = set()
-    for lib in _library_paths():
-        out = subprocess.run(["nm", "-D", "--defined-only", "-P", lib], capture_output=True, text=True, check=False)
-        for line in out.stdout.splitlines():
-            name = line.split(" ", 1)[0].split("@", 1)[0]
-            if name:
-                names.add(name)
-    return frozenset(names)
-
-
-_OPERATOR_NEW_DELETE = re.compile(r"^_Z(?:nw|na|dl|da)")
-# A global-namespace function whose name is reserved (`__x` or `_X`): `_Z13__assert_failPKc...`.
-_MANGLED_RESERVED = re.compile(r"^_Z\d+(?:__|_[A-Z])")
-
-
-def forbidden_symbols(nm_output: str) -> list[str]:
-    """Symbols the candidate's object defines that belong to the runtime or the verifier."""
-    runtime = runtime_symbols()
-    bad: list[str] = []
-    for line in nm_output.splitlines():
-        parts = line.split()
-        if len(parts) < 2:
-            continue
-        name, kind = parts[0], parts[1]
-        if name == "main":
-            continue
-        strong = kind in ("T", "D", "B", "R", "G", "S", "C")
-        if name.startswith("cppforge"):
-            bad.append(name)
-        elif not name.startswith("_Z"):
-            # C linkage: any runtime name, or any reserved identifier, is interposition.
-            if name in runtime or name.startswith("__") or re.match(r"^_[A-Z]", name):
-                bad.append(name)
-        elif _MANGLED_RESERVED.match(name) or (strong and name in runtime and not _OPERATOR_NEW_DELETE.match(name)):
-            bad.append(name)
-    return bad
-
-
 def compile_limits(limits: BuildLimits) -> SandboxLimits:
     return SandboxLimits(
         wall_s=limits.timeout_s,
@@ -159,7 +126,7 @@ def _failed(text: str, compile_s: float, cls: ErrorClass, diags: list[Diagnostic
 
 # Exit codes of the build script that say which stage stopped it.
 _COMPILE_FAILED = 120
-_SYMBOLS_FAILED = 121
+_TABLES_FAILED = 121
 LINK_SEPARATOR = "@@cppforge-link@@"
 
 
@@ -169,22 +136,39 @@ def compile_base_command(std: str, flags: Sequence[str], max_errors: int) -> lis
     return [*cmd, "-fno-diagnostics-color", "-fdiagnostics-urls=never", *flags]
 
 
-def build_script(std: str, flags: Sequence[str], link: bool, max_errors: int, pch_header: Path | None = None) -> str:
-    """One sandboxed shell script: compile the TU from stdin; when linking, list the object's
-    exported symbols, then link it behind the runner with `--wrap=main`."""
+@dataclass(frozen=True)
+class LinkPlan:
+    """How the object meets the runner: per-run aliases of the runner's entry points (TU name ->
+    runner symbol), and whether the program is stripped and left unreadable to itself (not for
+    sanitizer builds, whose reports need the symbols)."""
+
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    harden: bool = True
+
+
+def build_script(
+    std: str, flags: Sequence[str], link: LinkPlan | None, max_errors: int, pch_header: Path | None = None
+) -> str:
+    """One sandboxed shell script: compile the TU from stdin, dump the object's symbol and section
+    tables for object_check; when linking, link it behind the runner with `--wrap=main`."""
     compile_cmd = compile_base_command(std, flags, max_errors)
     if pch_header is not None:
         compile_cmd += ["-include", str(pch_header)]
     compile_cmd += ["-x", "c++", "-", "-c", "-o", OBJECT_NAME]
-    lines = [f"{shlex.join(compile_cmd)} || exit {_COMPILE_FAILED}"]
-    if link:
+    lines = [
+        f"{shlex.join(compile_cmd)} || exit {_COMPILE_FAILED}",
+        f"readelf -W -s -S {OBJECT_NAME} > {ELF_TABLES_NAME} || exit {_TABLES_FAILED}",
+    ]
+    if link is not None:
         linker = ["-fuse-ld=gold"] if shutil.which("ld.gold") else []
-        link_cmd = ["g++", *linker, *link_flags(flags), "-Wl,--wrap=main", RUNNER_OBJECT_NAME, OBJECT_NAME]
-        lines += [
-            f"nm -P --defined-only --extern-only {OBJECT_NAME} > {SYMBOLS_NAME} || exit {_SYMBOLS_FAILED}",
-            f"echo {LINK_SEPARATOR} >&2",
-            f"exec {shlex.join([*link_cmd, '-o', PROGRAM_NAME])}",
-        ]
+        defsyms = [f"-Wl,--defsym={alias}={target}" for alias, target in sorted(link.aliases.items())]
+        hardening = ["-s"] if link.harden else []
+        link_cmd = ["g++", *linker, *link_flags(flags), "-Wl,--wrap=main", *defsyms, *hardening]
+        link_cmd += [RUNNER_OBJECT_NAME, OBJECT_NAME, "-o", PROGRAM_NAME]
+        lines += [f"echo {LINK_SEPARATOR} >&2", f"{shlex.join(link_cmd)} || exit $?"]
+        if link.harden:
+            # Executable but not readable: the program cannot read its own code or tables.
+            lines.append(f"chmod 0111 {PROGRAM_NAME}")
     return "\n".join(lines)
 
 
@@ -193,18 +177,18 @@ def build(
     tu_fd: int,
     std: str,
     flags: Sequence[str],
-    link: bool,
+    link: LinkPlan | None,
     limits: BuildLimits,
     sandboxed: bool,
     cache_root: Path,
     pch_header: Path | None = None,
     remap: Callable[[str], str] | None = None,
 ) -> BuildOutcome:
-    """Compile the TU read from `tu_fd`, and link it when `link`; see the module docstring.
+    """Compile the TU read from `tu_fd`, and link it when `link` is given; see the module docstring.
     `pch_header`: a pch.h (with its .gch beside it) holding exactly the code's leading includes;
     `remap` rewrites the compiler's text so that it reads as it would have without the PCH."""
     started = time.monotonic()
-    if link:
+    if link is not None:
         shutil.copyfile(runner_object(cache_root), workdir / RUNNER_OBJECT_NAME)
     spec = SandboxSpec(
         argv=["/bin/sh", "-c", build_script(std, flags, link, limits.max_errors, pch_header)],
@@ -212,7 +196,6 @@ def build(
         limits=compile_limits(limits),
         ro_binds=(pch_header.parent,) if pch_header is not None else (),
         minimal_dev=True,
-        mount_proc=False,
         stdin_fd=tu_fd,
     )
     out = run_sandboxed(spec, sandboxed=sandboxed)
@@ -234,26 +217,38 @@ def build(
             ErrorClass.TIMEOUT_COMPILE,
             diags + parse_diagnostics(link_text),
         )
-    if out.returncode == _SYMBOLS_FAILED:
-        raise ToolchainError(f"nm failed on the compiled object: {text.strip()[-300:]}")
+    if out.returncode == _TABLES_FAILED:
+        raise ToolchainError(f"readelf failed on the compiled object: {text.strip()[-300:]}")
     if out.returncode == _COMPILE_FAILED or (out.returncode != 0 and not sep):
+        if _POISONED_USE.search(compile_text):
+            return refused_outcome(compile_text, elapsed, diags, ["a builtin that reads return addresses or frames"])
         cls = ErrorClass.MEMORY if out.memory_exceeded else classify_compile_error(diags, compile_text)
         return _failed(compile_text, elapsed, cls, diags)
+    refused = _refusals(workdir, compile_text, link.aliases if link is not None else {})
+    if refused:
+        return refused_outcome(compile_text, elapsed, diags, refused)
     if out.returncode != 0:
         return _failed(compile_text + link_text, elapsed, ErrorClass.LINK, diags + parse_diagnostics(link_text))
-    if link:
-        refused = _refuse_runtime_symbols(workdir, diags, elapsed, compile_text)
-        if refused is not None:
-            return refused
-    return BuildOutcome(True, link, compile_text, diags, ErrorClass.NONE, elapsed)
+    return BuildOutcome(True, link is not None, compile_text, diags, ErrorClass.NONE, elapsed)
 
 
-def _refuse_runtime_symbols(workdir: Path, diags: list[Diagnostic], elapsed: float, text: str) -> BuildOutcome | None:
-    symbols_file = workdir / SYMBOLS_NAME
-    bad = forbidden_symbols(symbols_file.read_text(errors="replace") if symbols_file.exists() else "")
-    if not bad:
-        return None
-    names = ", ".join(sorted(set(bad))[:5])
-    msg = f"defines {names}, reserved for the C/C++ runtime or the verifier; refusing to run it"
+def _refusals(workdir: Path, compile_text: str, aliases: Mapping[str, str]) -> list[str]:
+    """Why the build is refused: GCC's `cppforge-refused:` warnings (see harness.prelude), then
+    the object's own tables (object_check)."""
+    reasons = [m.group(1).strip() for m in _REFUSAL_WARNING.finditer(compile_text)]
+    tables = workdir / ELF_TABLES_NAME
+    if tables.exists():
+        reasons += object_check.refusals(tables.read_text(errors="replace"), aliases)
+    return list(dict.fromkeys(reasons))
+
+
+_POISONED_USE = re.compile(r'error: attempt to use poisoned "__builtin_')
+_REFUSAL_WARNING = re.compile(rf"warning: {re.escape(REFUSAL_TAG)}\s*(.*)$", re.MULTILINE)
+
+
+def refused_outcome(text: str, elapsed: float, diags: Sequence[Diagnostic], reasons: Sequence[str]) -> BuildOutcome:
+    """A build the verifier will not run: error_class `refused`, reward 0.0, each reason named."""
+    shown = "; ".join(reasons[:5])
+    msg = f"refused: {shown}"
     refusal = Diagnostic(file="solution.cpp", line=None, column=None, severity="error", message=msg)
-    return _failed(text + f"cppforge: error: {msg}\n", elapsed, ErrorClass.LINK, [*diags, refusal])
+    return _failed(text + f"cppforge: error: {msg}\n", elapsed, ErrorClass.REFUSED, [*diags, refusal])

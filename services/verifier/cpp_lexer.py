@@ -1,9 +1,9 @@
-"""A small C++ lexer: just enough to find preprocessor directives and string literals.
+"""A small C++ lexer for TRUSTED text only: the test code and the verifier's own templates.
 
-It understands line splices, `//` and `/* */` comments, string and character literals with
-encoding prefixes, raw strings (`R"d(...)d"`), digit separators (`1'000`) and the `%:` digraph.
-It does not expand macros; the harness only needs to know which names the candidate's
-directives touch and where the test code's string literals are.
+It understands `//` and `/* */` comments, string and character literals with encoding prefixes,
+raw strings (`R"d(...)d"`) and digit separators (`1'000`); it does not expand macros. The harness
+uses it to find the test code's string literals. Untrusted candidate code is never read with it:
+what candidate code means is decided by GCC itself (see macro_guard.py and harness.prelude).
 """
 
 from __future__ import annotations
@@ -23,11 +23,6 @@ class Literal:
     start: int  # index of the opening quote (after any prefix)
     end: int  # index one past the closing quote
     raw: bool
-
-
-def splice_lines(text: str) -> str:
-    """Translation phase 2: a backslash right before a newline joins the two lines."""
-    return re.sub(r"\\[ \t]*\r?\n", "", text)
 
 
 def _skip_quoted(text: str, i: int, quote: str) -> int:
@@ -114,20 +109,3 @@ def lex(text: str) -> tuple[str, list[Literal]]:
         else:
             i += 1
     return "".join(out), literals
-
-
-_DIRECTIVE = re.compile(r"^[ \t]*(?:#|%:)[ \t]*(define|undef)[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
-
-
-def macro_names_touched(code: str) -> set[str]:
-    """Every name that `code` #defines or #undefs, whatever conditionals surround it.
-
-    The lexed view finds directives precisely; a raw-text pass over the spliced source is added
-    on top, so a lexing corner case can only make the set larger, never miss a name.
-    """
-    spliced = splice_lines(code)
-    cleaned, _ = lex(spliced)
-    names = {m.group(2) for m in _DIRECTIVE.finditer(cleaned)}
-    loose = re.finditer(r"(?:#|%:)\s*(?:define|undef)\s+([A-Za-z_][A-Za-z0-9_]*)", spliced)
-    names.update(m.group(1) for m in loose)
-    return names

@@ -18,6 +18,7 @@ class ErrorClass(str, Enum):
     TYPE = "type"
     UNDECLARED = "undeclared"
     LINK = "link"
+    REFUSED = "refused"  # a construct the verifier does not run (asm, runtime interposition, ...)
     TIMEOUT_COMPILE = "timeout_compile"
     RUNTIME_CRASH = "runtime_crash"
     RUNTIME_TIMEOUT = "runtime_timeout"

@@ -1,16 +1,21 @@
-"""Build the translation unit the verifier compiles and read the test verdict back, cheat-proof.
+"""Build the translation unit the verifier compiles: prelude, candidate code, guard, test code.
 
-One TU, the HumanEval-X convention: candidate code, then trusted test code. Between them the
-verifier inserts a guard block that
-  * #undefs every macro name the candidate's directives touched, so `#define assert(x)`,
-    `#define main ...`, `#define NDEBUG`, `#define if(x) if(1)` never reach the test code;
-  * re-includes <cassert> and re-defines `assert` to fail through glibc's `__assert_fail` by an
-    asm label (so no candidate overload of `__assert_fail` can be picked), as does every
-    `#include <assert.h>`/`<cassert>` inside the test code; a caller's -DNDEBUG is honoured;
-  * inlines `cppforge_test.h` when the test asks for it (no such file exists on disk, so the
-    candidate cannot include it and use its nonce'd report macro);
-and every `PASSED ` inside the test code's string literals becomes `@<nonce> PASSED `.
-Only `PASSED N/M` markers carrying the nonce, and the runner's nonce'd RETURN record, count.
+One TU, the HumanEval-X convention: candidate code, then trusted test code. Around the candidate:
+  * the prelude (before it) poisons the builtins that read return addresses and frames, and turns
+    every use of `asm`/`__asm`/`__asm__` and of the attributes that pass strings to the assembler
+    (section, alias, weakref, ifunc, symver) into a warning tagged `cppforge-refused:`. GCC itself
+    finds every use, however it is spelled (splices, token pasting, macros); it stays silent for
+    the same names inside real system headers, and compile.py refuses any build that printed one;
+  * the guard (after it) undoes what the candidate did to the preprocessor (`restore`, computed by
+    macro_guard.py from GCC's own view of the candidate), resets option and packing pragmas, lifts
+    the refusal macros, declares the runner's entry points under per-run names, and defines
+    `assert` to fail through the runner (a message and an immediate exit, nothing the candidate can
+    catch);
+  * the test code is rewritten where it reports: a `PASSED` literal passed to printf/fprintf/puts
+    goes to the runner with its arguments, one streamed with `<<` becomes a marker object whose
+    capture reports the streamed numbers, and `#include "cppforge_test.h"` is inlined.
+The runner writes every record with the run's nonce; the candidate's source holds none of it.
+Only trusted text (the test code, our own templates) is lexed here.
 """
 
 from __future__ import annotations
@@ -18,20 +23,39 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
 
-from .cpp_lexer import lex, macro_names_touched
+from .cpp_lexer import Literal, lex
 
-MAX_TESTS_TOTAL = 1000
 TEST_HEADER_NAME = "cppforge_test.h"
 CANDIDATE_FILE = "solution.cpp"
 TEST_FILE = "test.cpp"
+REFUSAL_TAG = "cppforge-refused:"
+RUNTIME_DIR = Path(__file__).parent / "runtime"
+TOKEN_PLACEHOLDER = "CPPFORGE_TOKEN"
 
+# Builtins that hand out return addresses, frames or raw control transfers: no solution needs them.
+POISONED_BUILTINS = (
+    "__builtin_return_address", "__builtin_frame_address", "__builtin_extract_return_addr",
+    "__builtin_frob_return_addr", "__builtin_dwarf_cfa", "__builtin_eh_return", "__builtin_unwind_init",
+    "__builtin_apply", "__builtin_apply_args", "__builtin_return", "__builtin_setjmp", "__builtin_longjmp",
+)  # fmt: skip
+ASM_KEYWORDS = ("asm", "__asm", "__asm__")
+# Attributes whose string argument GCC writes into the assembly as it is.
+STRING_ATTRIBUTES = ("section", "alias", "weakref", "ifunc", "symver")
 _MAIN_DEF = re.compile(r"\bint\s+main\s*\(")
 _TEST_HEADER_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]cppforge_test\.h[>"][^\n]*$', re.MULTILINE)
+_ASSERT_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*[<\"](?:assert\.h|cassert)[>\"][^\n]*$", re.MULTILINE)
 
 
 def new_nonce() -> str:
     return secrets.token_hex(16)
+
+
+def new_token() -> str:
+    """The per-run suffix of the runner's entry-point names in the TU."""
+    return secrets.token_hex(8)
 
 
 def has_main(code: str, test_code: str | None) -> bool:
@@ -39,73 +63,157 @@ def has_main(code: str, test_code: str | None) -> bool:
     return bool(_MAIN_DEF.search(code) or (test_code and _MAIN_DEF.search(test_code)))
 
 
-def test_header(nonce: str) -> str:
-    """`cppforge_test.h`: CPPFORGE_CHECK(cond) counts, CPPFORGE_REPORT() prints the marker.
-
-    Builtins, so no overload or macro from the candidate can intercept the print.
-    """
-    return f"""namespace cppforge_test_detail {{ static int passed = 0, total = 0; }}
-#define CPPFORGE_CHECK(cond) do {{ ++::cppforge_test_detail::total; \\
-    if (static_cast<bool>(cond)) ++::cppforge_test_detail::passed; }} while (0)
-#define CPPFORGE_REPORT() (__builtin_printf("\\n@{nonce} PASSED %d/%d\\n", \\
-    ::cppforge_test_detail::passed, ::cppforge_test_detail::total))
-"""
+def reserved_macro_names() -> frozenset[str]:
+    """Names the prelude defines or poisons: a candidate that touches one is refused."""
+    attributes = {name for a in STRING_ATTRIBUTES for name in (a, f"__{a}__")}
+    return frozenset({*ASM_KEYWORDS, *attributes, *POISONED_BUILTINS})
 
 
-def rewrite_test_markers(test_code: str, nonce: str) -> str:
-    """Stamp the nonce into every `PASSED ` inside the test code's string literals."""
-    _, literals = lex(test_code)
-    out: list[str] = []
-    pos = 0
-    for lit in literals:
-        out.append(test_code[pos : lit.start])
-        out.append(test_code[lit.start : lit.end].replace("PASSED ", f"@{nonce} PASSED "))
-        pos = lit.end
-    out.append(test_code[pos:])
-    return "".join(out)
+def _refusal(what: str) -> str:
+    return f'_Pragma("GCC warning \\"{REFUSAL_TAG} {what}\\"")'
 
 
-_ASSERT_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*[<\"](?:assert\.h|cassert)[>\"][^\n]*$", re.MULTILINE)
+@lru_cache(maxsize=1)
+def prelude() -> str:
+    """Trusted text before the candidate's code (see the module docstring)."""
+    lines = ["#pragma GCC poison " + " ".join(POISONED_BUILTINS)]
+    asm = _refusal("inline assembly or an asm label")
+    lines += [f"#define {kw} {asm} {kw}" for kw in ASM_KEYWORDS]
+    for name in STRING_ATTRIBUTES:
+        refusal = _refusal(f"the {name} attribute")
+        lines.append(f"#define __{name}__ {refusal} __{name}__")
+        lines.append(f"#define {name}(...) {refusal} {name}(__VA_ARGS__)")
+    return "\n".join(lines) + "\n"
 
 
-def assert_definition(nonce: str) -> str:
-    """`assert` as <cassert> defines it (NDEBUG honoured where it is tested), but failing through
-    glibc's `__assert_fail` under an asm label with a per-run name: no overload of
-    `__assert_fail` the candidate declares can be picked instead, and no macro reaches it."""
-    fail = f"cppforge_assert_fail_{nonce[:12]}"
-    return (
-        "#undef assert\n"
-        "#ifdef NDEBUG\n"
-        "#define assert(expr) (static_cast<void>(0))\n"
-        "#else\n"
-        f"#define assert(expr) (static_cast<bool>(expr) ? void(0) : {fail}(#expr, __FILE__, __LINE__, "
-        "__extension__ __PRETTY_FUNCTION__))\n"
-        "#endif\n"
-    )
+@cache
+def _template(name: str) -> str:
+    return (RUNTIME_DIR / name).read_text()
 
 
-def guard_block(candidate_code: str, nonce: str) -> str:
-    names = sorted(macro_names_touched(candidate_code))
-    undefs = "".join(f"#undef {name}\n" for name in names)
-    fail = f"cppforge_assert_fail_{nonce[:12]}"
-    declare = (
-        f'extern "C" [[noreturn]] void {fail}(const char*, const char*, unsigned int, const char*) noexcept '
-        '__asm__("__assert_fail");\n'
-    )
-    return f"\n{undefs}#include <cassert>\n{declare}{assert_definition(nonce)}"
+def _fill(name: str, token: str) -> str:
+    return _template(name).replace(TOKEN_PLACEHOLDER, token)
 
 
-def rewrite_assert_includes(test_code: str, nonce: str) -> str:
-    """Each `#include <assert.h>`/`<cassert>` in the test re-defines assert our way, and a #line
-    directive keeps the test's line numbers."""
+def runner_aliases(token: str) -> dict[str, str]:
+    """TU name -> runner symbol, for the linker's --defsym."""
+    return {
+        f"cppforge_r_{token}": "cppforge_api_report",
+        f"cppforge_f_{token}": "cppforge_api_assert_fail",
+        f"cppforge_p_{token}": "cppforge_api_vprintf",
+        f"cppforge_q_{token}": "cppforge_api_vfprintf",
+        f"cppforge_t_{token}": "cppforge_api_puts",
+    }
+
+
+@dataclass(frozen=True)
+class TestNeeds:
+    printf_markers: bool = False
+    stream_markers: bool = False
+    test_header: bool = False
+
+
+def guard_block(token: str, restore: str, needs: TestNeeds) -> str:
+    lift = "".join(f"#undef {name}\n" for name in sorted(reserved_macro_names() - set(POISONED_BUILTINS)))
+    text = _fill("guard.h", token).replace("CPPFORGE_RESTORE\n", restore).replace("CPPFORGE_LIFT\n", lift)
+    parts = ["\n", text, _fill("assert.h", token)]
+    if needs.printf_markers:
+        parts.append(_fill("markers_printf.h", token))
+    if needs.stream_markers:
+        parts.append(_fill("markers_stream.h", token))
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- test code rewriting
+
+_IDENT_BEFORE = re.compile(r"([A-Za-z_]\w*)\s*$")
+_QUALIFIERS_BEFORE = re.compile(r"(?:(?:\bstd\s*)?::\s*)$")
+
+
+def _callee_before_paren(cleaned: str, paren: int) -> tuple[str, int] | None:
+    """The free function named before `(` at `paren` (with the start of its `std::`/`::`
+    qualification); None for a member call or no name."""
+    m = _IDENT_BEFORE.search(cleaned, 0, paren)
+    if m is None:
+        return None
+    q = _QUALIFIERS_BEFORE.search(cleaned, 0, m.start())
+    start = q.start() if q else m.start()
+    before = _prev_nonspace(cleaned, start)
+    if before >= 0 and (cleaned[before] == "." or cleaned[before - 1 : before + 1] == "->"):
+        return None
+    return m.group(1), start
+
+
+def _prev_nonspace(cleaned: str, pos: int) -> int:
+    pos -= 1
+    while pos >= 0 and cleaned[pos].isspace():
+        pos -= 1
+    return pos
+
+
+def _literal_run(literals: list[Literal], index: int, cleaned: str) -> int:
+    """End of the run of adjacent string literals starting at literals[index] (they concatenate)."""
+    end = literals[index].end
+    for lit in literals[index + 1 :]:
+        if cleaned[end : lit.start].strip() != "" or lit.raw:
+            break
+        end = lit.end
+    return end
+
+
+def rewrite_markers(test_code: str, token: str) -> tuple[str, TestNeeds]:
+    """Route every `PASSED` literal of the test to the runner (see the module docstring)."""
+    cleaned, literals = lex(test_code)
+    edits: list[tuple[int, int, str]] = []
+    printf = stream = False
+    ns = f"::cppforge_{token}::"
+    for i, lit in enumerate(literals):
+        if "PASSED" not in test_code[lit.start : lit.end] or lit.raw:
+            continue
+        if lit.start > 0 and (cleaned[lit.start - 1].isalnum() or cleaned[lit.start - 1] == "_"):
+            continue  # a prefixed literal (L"", u8"", ...): not a narrow format
+        before = _prev_nonspace(cleaned, lit.start)
+        if before >= 1 and cleaned[before - 1 : before + 1] == "<<":
+            end = _literal_run(literals, i, cleaned)
+            edits += [(lit.start, lit.start, f"{ns}Marker("), (end, end, ")")]
+            stream = True
+            continue
+        if before >= 0 and cleaned[before] == ",":
+            stream_arg = _IDENT_BEFORE.search(cleaned, 0, before)
+            paren = _prev_nonspace(cleaned, stream_arg.start()) if stream_arg else -1
+            if stream_arg is None or stream_arg.group(1) not in ("stdout", "stderr") or cleaned[paren] != "(":
+                continue
+            callee = _callee_before_paren(cleaned, paren)
+            if callee is not None and callee[0] == "fprintf":
+                edits.append((callee[1], paren, f"{ns}fprintf_marker"))
+                printf = True
+            continue
+        if before >= 0 and cleaned[before] == "(":
+            callee = _callee_before_paren(cleaned, before)
+            if callee is not None and callee[0] in ("printf", "puts"):
+                edits.append((callee[1], before, f"{ns}{callee[0]}_marker"))
+                printf = True
+    out = test_code
+    for start, end, text in sorted(edits, reverse=True):
+        out = out[:start] + text + out[end:]
+    return out, TestNeeds(printf_markers=printf, stream_markers=stream)
+
+
+def rewrite_includes(test_code: str, token: str) -> tuple[str, bool]:
+    """Each `#include <assert.h>`/`<cassert>` re-defines assert our way; `cppforge_test.h` is inlined.
+    #line directives keep the test's own line numbers."""
     lines = test_code.split("\n")
     out: list[str] = []
+    header = False
     for number, line in enumerate(lines, start=1):
         if _ASSERT_INCLUDE.match(line):
-            out.append(f'#include <cassert>\n{assert_definition(nonce)}#line {number + 1} "{TEST_FILE}"')
+            out.append(f'#include <cassert>\n{_fill("assert.h", token)}#line {number + 1} "{TEST_FILE}"')
+        elif _TEST_HEADER_INCLUDE.match(line):
+            out.append(f'{_fill("test_header.h", token)}#line {number + 1} "{TEST_FILE}"')
+            header = True
         else:
             out.append(line)
-    return "\n".join(out)
+    return "\n".join(out), header
 
 
 def expects_marker(test_code: str | None) -> bool:
@@ -119,66 +227,19 @@ def expects_marker(test_code: str | None) -> bool:
     return any("PASSED" in test_code[lit.start : lit.end] for lit in literals)
 
 
-def build_translation_unit(code: str, test_code: str | None, nonce: str) -> str:
-    """The whole TU, fed to g++ on stdin (there is no file on disk to self-#include)."""
-    parts = [f'#line 1 "{CANDIDATE_FILE}"\n', code, "\n"]
+def build_translation_unit(code: str, test_code: str | None, token: str, restore: str = "") -> str:
+    """The whole TU, fed to g++ on stdin (there is no file on disk to self-#include). `restore` is
+    the guard's preprocessor repair (macro_guard.py); empty when the candidate holds no directive."""
+    parts = [prelude(), f'#line 1 "{CANDIDATE_FILE}"\n', code, "\n"]
     if test_code is not None and test_code.strip():
-        parts.append(guard_block(code, nonce))
-        body = rewrite_assert_includes(test_code, nonce)
-        if _TEST_HEADER_INCLUDE.search(body):
-            parts.append(test_header(nonce))
-            body = _TEST_HEADER_INCLUDE.sub("", body)
-        parts.append(f'#line 1 "{TEST_FILE}"\n')
-        parts.append(rewrite_test_markers(body, nonce))
-        parts.append("\n")
+        body, needs = rewrite_markers(test_code, token)
+        body, header = rewrite_includes(body, token)
+        needs = TestNeeds(needs.printf_markers, needs.stream_markers, header)
+        parts.append(guard_block(token, restore, needs))
+        parts += [f'#line 1 "{TEST_FILE}"\n', body, "\n"]
     return "".join(parts)
 
 
-@dataclass(frozen=True)
-class RunVerdict:
-    stdout: str  # records and nonce stamps removed
-    returned: bool  # the user's main returned (exactly one genuine RETURN record)
-    return_status: int | None
-    marker_passed: int | None
-    marker_total: int | None
-
-
-def read_verdict(stdout: str, nonce: str) -> RunVerdict:
-    record = re.compile(rf"\n?@{nonce} RETURN (-?\d+)\n?")
-    marker = re.compile(rf"\n?@{nonce} PASSED (\d+)/(\d+)")
-    returns = [int(m.group(1)) for m in record.finditer(stdout)]
-    markers = [(int(m.group(1)), int(m.group(2))) for m in marker.finditer(stdout)]
-    clean = record.sub("", stdout)
-    clean = re.sub(rf"\n?@{nonce} PASSED ", "PASSED ", clean)
-    # Two records mean the process forked around the runner: trust neither.
-    returned = len(returns) == 1
-    passed = total = None
-    if markers:
-        passed, total = markers[-1]
-    return RunVerdict(
-        stdout=clean,
-        returned=returned,
-        return_status=returns[0] if returned else None,
-        marker_passed=passed,
-        marker_total=total,
-    )
-
-
-def score_tests(
-    verdict: RunVerdict, clean_exit: bool, has_tests: bool, marker_expected: bool = False
-) -> tuple[int, int]:
-    """(tests_passed, tests_total) by the contract's rules."""
-    if not has_tests:
-        return 0, 0
-    if verdict.marker_total is not None and verdict.marker_total > 0:
-        total = min(verdict.marker_total, MAX_TESTS_TOTAL)
-        passed = min(verdict.marker_passed or 0, verdict.marker_total)
-        # Scale when capped so the ratio, which the reward uses, is preserved.
-        if verdict.marker_total > MAX_TESTS_TOTAL:
-            passed = passed * MAX_TESTS_TOTAL // verdict.marker_total
-        return passed, total
-    if marker_expected:
-        return 0, 1  # the test reports by marker and none carrying the nonce arrived
-    # A marker-less test is one test: passed iff main returned 0 and the process ended cleanly.
-    ok = verdict.returned and verdict.return_status == 0 and clean_exit
-    return (1 if ok else 0), 1
+def candidate_prefix(code: str) -> str:
+    """What GCC sees up to the end of the candidate's code: the text macro_guard.py preprocesses."""
+    return f'{prelude()}#line 1 "{CANDIDATE_FILE}"\n{code}\n'

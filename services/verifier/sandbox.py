@@ -2,8 +2,9 @@
 
 Layers, outermost first:
   sh (joins the run's cgroups, then execs) -> prlimit (rlimits) -> setpriv (drop to nobody when
-  root) -> bwrap (no network, new PID/IPC/UTS/mount namespaces, read-only /usr, only the work
-  dir writable, stdin /dev/null, clean environment) -> the command.
+  root) -> bwrap (no network, new PID/IPC/UTS/mount namespaces, its own host name, no /proc unless
+  asked (then with host-describing files masked), read-only /usr, only the work dir writable, stdin
+  /dev/null, clean environment, optionally a seccomp filter) -> the command.
 stdout and stderr are read concurrently with a cap each, so a flood never deadlocks or
 buffers without bound. At the deadline the whole tree dies: the process group is killed, bwrap
 takes its PID namespace down with it (--die-with-parent), and the cgroup is swept.
@@ -27,6 +28,9 @@ from .cgroups import RunCgroup
 
 NOBODY_UID = 65534
 SANDBOX_PATH = "/usr/bin:/bin"
+SANDBOX_HOSTNAME = "cppforge"
+# Host-describing files under /proc that a sanitizer run's /proc shows empty.
+MASKED_PROC_FILES = ("cmdline", "version", "cpuinfo", "meminfo", "mounts", "modules", "kallsyms", "stat", "loadavg")
 
 
 class SandboxUnavailableError(RuntimeError):
@@ -61,12 +65,16 @@ class SandboxSpec:
     # Only /dev/null under /dev: g++ needs nothing else, and it keeps `#include "/dev/zero"`
     # from feeding the compiler an endless file.
     minimal_dev: bool = False
-    # No /proc: a compiler needs none, and without it `/proc/self/fd/0` cannot reopen stdin.
-    mount_proc: bool = True
+    # No /proc by default: neither a compiler nor a program needs it, and without it `/proc/self/fd/N`
+    # cannot reopen a pipe and host files such as /proc/cmdline stay out of reach. Sanitizer runs
+    # need /proc/self/maps: they get a /proc with the host-describing files masked.
+    mount_proc: bool = False
     # An fd to give the command as stdin (default /dev/null), and fds to pass through by number.
     stdin_fd: int | None = None
     pass_fds: Sequence[int] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    # A classic-BPF seccomp program (seccomp.process_filter) bwrap installs right before it execs argv.
+    seccomp_program: bytes | None = None
 
 
 @dataclass
@@ -89,11 +97,12 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def _bwrap_args(spec: SandboxSpec, status_fd: int) -> list[str]:
+def _bwrap_args(spec: SandboxSpec, status_fd: int, seccomp_fd: int | None) -> list[str]:
     work = str(spec.workdir)
     args = [
         "bwrap",
         "--unshare-all",
+        "--hostname", SANDBOX_HOSTNAME,
         "--die-with-parent",
         "--new-session",
         "--clearenv",
@@ -107,6 +116,9 @@ def _bwrap_args(spec: SandboxSpec, status_fd: int) -> list[str]:
     ]  # fmt: skip
     if spec.mount_proc:
         args += ["--proc", "/proc"]
+        for name in MASKED_PROC_FILES:
+            if os.path.exists(f"/proc/{name}"):
+                args += ["--ro-bind", "/dev/null", f"/proc/{name}"]
     if spec.minimal_dev:
         args += ["--tmpfs", "/dev", "--dev-bind", "/dev/null", "/dev/null", "--remount-ro", "/dev"]
     else:
@@ -124,8 +136,10 @@ def _bwrap_args(spec: SandboxSpec, status_fd: int) -> list[str]:
     for key, value in env.items():
         args += ["--setenv", key, value]
     # Nothing outside the binds may be written: not /tmp, not the root tmpfs.
-    args += ["--remount-ro", "/", "--chdir", cwd, "--json-status-fd", str(status_fd), "--"]
-    return args
+    args += ["--remount-ro", "/", "--chdir", cwd, "--json-status-fd", str(status_fd)]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    return [*args, "--"]
 
 
 def _prlimit_args(limits: SandboxLimits, nproc: int) -> list[str]:
@@ -164,7 +178,7 @@ def _nproc_limit(limits: SandboxLimits, cgroup: RunCgroup | None, drop_to_nobody
 
 
 def build_command(
-    spec: SandboxSpec, cgroup: RunCgroup | None, sandboxed: bool, status_fd: int
+    spec: SandboxSpec, cgroup: RunCgroup | None, sandboxed: bool, status_fd: int, seccomp_fd: int | None = None
 ) -> tuple[list[str], bool]:
     """The full argv for one run, and whether it drops to the nobody uid."""
     drop = os.geteuid() == 0
@@ -172,7 +186,7 @@ def build_command(
     if drop:
         inner += ["setpriv", f"--reuid={NOBODY_UID}", f"--regid={NOBODY_UID}", "--clear-groups", "--"]
     if sandboxed:
-        inner += _bwrap_args(spec, status_fd)
+        inner += _bwrap_args(spec, status_fd, seccomp_fd)
     argv = _prlimit_args(spec.limits, _nproc_limit(spec.limits, cgroup, drop)) + inner + list(spec.argv)
     if cgroup is not None:
         # Join the cgroups before anything can fork, then exec: nothing escapes the count.
@@ -236,6 +250,16 @@ def _parse_status(raw: bytes) -> tuple[bool, int | None]:
     return started, exit_code
 
 
+def _seccomp_pipe(program: bytes) -> int:
+    """A pipe's read end holding the whole BPF program (far below the pipe's capacity)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, program)
+    finally:
+        os.close(write_end)
+    return read_end
+
+
 def _host_env(spec: SandboxSpec, sandboxed: bool) -> dict[str, str]:
     base = {"PATH": SANDBOX_PATH, "LANG": "C"}
     if sandboxed:
@@ -258,7 +282,9 @@ def run_sandboxed(spec: SandboxSpec, sandboxed: bool = True) -> SandboxOutcome:
     limits = spec.limits
     cgroup = RunCgroup.create(limits.max_processes, limits.memory_bytes)
     status_r, status_w = os.pipe()
-    argv, _ = build_command(spec, cgroup, sandboxed, status_w)
+    seccomp_fd = _seccomp_pipe(spec.seccomp_program) if sandboxed and spec.seccomp_program else None
+    extra_fds = () if seccomp_fd is None else (seccomp_fd,)
+    argv, _ = build_command(spec, cgroup, sandboxed, status_w, seccomp_fd)
     started_at = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -266,7 +292,7 @@ def run_sandboxed(spec: SandboxSpec, sandboxed: bool = True) -> SandboxOutcome:
             stdin=subprocess.DEVNULL if spec.stdin_fd is None else spec.stdin_fd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=(status_w, *spec.pass_fds),
+            pass_fds=(status_w, *extra_fds, *spec.pass_fds),
             start_new_session=True,
             env=_host_env(spec, sandboxed),
             cwd=str(spec.workdir),
@@ -274,6 +300,8 @@ def run_sandboxed(spec: SandboxSpec, sandboxed: bool = True) -> SandboxOutcome:
     except OSError as exc:
         os.close(status_r)
         os.close(status_w)
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
         if cgroup is not None:
             cgroup.remove()
         return SandboxOutcome(
@@ -283,6 +311,8 @@ def run_sandboxed(spec: SandboxSpec, sandboxed: bool = True) -> SandboxOutcome:
             sandbox_error=f"could not start the sandbox: {exc}",
         )  # fmt: skip
     os.close(status_w)
+    if seccomp_fd is not None:
+        os.close(seccomp_fd)
     assert proc.stdout is not None and proc.stderr is not None
     reader = _CappedReader(
         {"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno(), "status": status_r},

@@ -7,22 +7,22 @@ harness.py for the parts. Infrastructure failures come back as `error_class="san
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..common.settings import VerifierSettings, get_verifier_settings
 from . import harness
-from .compile import PROGRAM_NAME, BuildLimits, BuildOutcome, build
+from .compile import PROGRAM_NAME, BuildLimits, BuildOutcome, LinkPlan, build, refused_outcome, unlinked_source
 from .diagnostics import Diagnostic, ErrorClass, looks_like_memory_failure, warning_lines
 from .flags import validate_flags, validate_std
+from .macro_guard import GuardAnalysis, MacroGuard, SandboxFailedError
 from .pch import PchCache, default_pch_root, remap_pch_locations
 from .sandbox import (
     NOBODY_UID,
@@ -32,7 +32,10 @@ from .sandbox import (
     bwrap_path,
     run_sandboxed,
 )
+from .seccomp import process_filter
+from .source_shape import leading_block, may_hold_directives
 from .think import strip_think_blocks
+from .verdict import read_verdict, score_tests
 
 TEMP_PREFIX = "cppforge_verify_"
 MAX_TIMEOUT_S = 120.0
@@ -114,7 +117,19 @@ class VerifierConfig:
 
 
 _pch_caches: dict[tuple[Path, bool, int], PchCache] = {}
+_macro_guards: dict[tuple[Path, bool], MacroGuard] = {}
 _pch_lock = threading.Lock()
+
+
+def macro_guard(config: VerifierConfig, sandboxed: bool) -> MacroGuard:
+    """The process-wide macro guard (and its pristine macro tables) for this configuration."""
+    key = (config.cache_root, sandboxed)
+    with _pch_lock:
+        guard = _macro_guards.get(key)
+        if guard is None:
+            guard = MacroGuard(config.cache_root, config.build_limits, sandboxed)
+            _macro_guards[key] = guard
+        return guard
 
 
 def pch_cache(config: VerifierConfig, sandboxed: bool) -> PchCache | None:
@@ -149,12 +164,23 @@ def _check_inputs(
         raise ValueError("code must be a string")
     if test_code is not None and not isinstance(test_code, str):
         raise ValueError("test_code must be a string or None")
+    for name, text in (("code", code), ("test_code", test_code)):
+        if text is not None and not _encodable(text):
+            raise ValueError(f"{name} is not valid Unicode text (it holds a lone surrogate)")
     if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT_S:
         raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT_S:g}]")
     validate_std(std)
     if isinstance(extra_flags, str):
         raise ValueError("extra_flags must be a list of flags, not one string")
     return validate_flags(extra_flags)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def verify_cpp(
@@ -180,24 +206,54 @@ def verify_cpp(
         code = strip_think_blocks(code)
     if not code.strip():
         return _empty_source_result(return_structured)
+    has_tests = test_code is not None and bool(test_code.strip())
     with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:
         workdir = Path(tmp)
         _open_to_sandbox_user(workdir)
-        nonce = harness.new_nonce()
-        tu = harness.build_translation_unit(code, test_code, nonce)
-        link = harness.has_main(code, test_code)
         pch = pch_cache(config, sandboxed)
         pch_header = pch.header_for(code, std, flags) if pch is not None else None
-        with _unlinked_source(workdir, tu) as tu_fd:
-            remap = (lambda text: remap_pch_locations(text, code)) if pch_header is not None else None
+        guard = _analyse_directives(workdir, code, std, flags, pch_header, config, sandboxed)
+        if guard.infra_error is not None:
+            return _infra_result(guard.infra_error, return_structured)
+        if guard.refusal is not None:
+            return _result_from_build(refused_outcome("", 0.0, [], [guard.refusal]), return_structured)
+        token = harness.new_token()
+        tu = harness.build_translation_unit(code, test_code, token, guard.restore)
+        sanitized = any(f.startswith("-fsanitize=") for f in flags)
+        link = (
+            LinkPlan(harness.runner_aliases(token), harden=not sanitized) if harness.has_main(code, test_code) else None
+        )
+        remap = (lambda text: remap_pch_locations(text, code)) if pch_header is not None else None
+        with unlinked_source(workdir, tu) as tu_fd:
             built = build(
                 workdir, tu_fd, std, flags, link, config.build_limits, sandboxed, config.cache_root, pch_header, remap
             )
+        if guard.failed and built.compile_ok:
+            built = refused_outcome(
+                built.output, built.compile_s, built.diagnostics, ["GCC could not preprocess it alone"]
+            )
         result = _result_from_build(built, return_structured)
-        if not built.compile_ok or not link:
+        if not built.compile_ok or link is None:
             return result
-        has_tests = test_code is not None and bool(test_code.strip())
-        return _run(workdir, nonce, result, timeout, flags, has_tests, config, sandboxed, return_structured, test_code)
+        return _run(workdir, result, timeout, flags, has_tests, config, sandboxed, return_structured, test_code)
+
+
+def _analyse_directives(
+    workdir: Path,
+    code: str,
+    std: str,
+    flags: tuple[str, ...],
+    pch_header: Path | None,
+    config: VerifierConfig,
+    sandboxed: bool,
+) -> GuardAnalysis:
+    """GCC's view of the candidate's directives, when it may hold any past its include block."""
+    if not may_hold_directives(code[leading_block(code).end :]):
+        return GuardAnalysis("")
+    try:
+        return macro_guard(config, sandboxed).analyse(workdir, code, std, flags, pch_header)
+    except SandboxFailedError as exc:
+        return GuardAnalysis("", failed=True, infra_error=str(exc))
 
 
 def _open_to_sandbox_user(workdir: Path) -> None:
@@ -207,17 +263,9 @@ def _open_to_sandbox_user(workdir: Path) -> None:
     (workdir / SCRATCH_DIR).mkdir()
 
 
-@contextlib.contextmanager
-def _unlinked_source(workdir: Path, tu: str) -> Iterator[int]:
-    """An fd on the TU whose file name is already gone: g++ reads it, nothing can #include it."""
-    path = workdir / ".tu"
-    path.write_text(tu, encoding="utf-8")
-    fd = os.open(path, os.O_RDONLY)
-    path.unlink()
-    try:
-        yield fd
-    finally:
-        os.close(fd)
+def _infra_result(error: str, structured: bool) -> VerifyResult:
+    outcome = BuildOutcome(False, False, "", [], ErrorClass.SANDBOX_ERROR, 0.0, error)
+    return _result_from_build(outcome, structured)
 
 
 def _empty_source_result(structured: bool) -> VerifyResult:
@@ -249,8 +297,7 @@ def _result_from_build(built: BuildOutcome, structured: bool) -> VerifyResult:
     )
 
 
-def run_limits(timeout: float, flags: Sequence[str], config: VerifierConfig) -> SandboxLimits:
-    sanitized = any(f.startswith("-fsanitize=") for f in flags)
+def run_limits(timeout: float, sanitized: bool, config: VerifierConfig) -> SandboxLimits:
     return SandboxLimits(
         wall_s=timeout,
         cpu_s=math.ceil(timeout) + 1,
@@ -266,9 +313,30 @@ def run_limits(timeout: float, flags: Sequence[str], config: VerifierConfig) -> 
     )
 
 
+def _run_spec(workdir: Path, timeout: float, sanitized: bool, config: VerifierConfig, nonce_fd: int) -> SandboxSpec:
+    """The run's sandbox. Sanitizer builds (only ever used for the shaped reward's findings, never
+    for test credit) need /proc and ptrace for their leak checker: no seccomp there."""
+    env = {
+        "CPPFORGE_NONCE_FD": str(nonce_fd),
+        "CPPFORGE_SECCOMP": "off" if sanitized else "on",
+        "ASAN_OPTIONS": "detect_leaks=1:exitcode=23",
+        "UBSAN_OPTIONS": "print_stacktrace=1",
+    }
+    return SandboxSpec(
+        argv=[str(workdir / PROGRAM_NAME)],
+        workdir=workdir,
+        limits=run_limits(timeout, sanitized, config),
+        scratch_name=SCRATCH_DIR,
+        scratch_bytes=config.scratch_bytes,
+        pass_fds=(nonce_fd,),
+        env=env,
+        mount_proc=sanitized,
+        seccomp_program=None if sanitized else process_filter(),
+    )
+
+
 def _run(
     workdir: Path,
-    nonce: str,
     result: VerifyResult,
     timeout: float,
     flags: Sequence[str],
@@ -278,39 +346,39 @@ def _run(
     structured: bool,
     test_code: str | None = None,
 ) -> VerifyResult:
+    nonce = harness.new_nonce()
+    sanitized = any(f.startswith("-fsanitize=") for f in flags)
     nonce_r, nonce_w = os.pipe()
     try:
-        # Masked: the runner keeps mask and masked nonce apart and unmasks only to print, so a
-        # scan of the process memory for a hex nonce finds nothing.
+        # Masked: the runner keeps mask and masked nonce apart and unmasks only to write a record.
         mask = secrets.token_bytes(len(nonce))
         masked = bytes(a ^ b for a, b in zip(nonce.encode(), mask, strict=True))
         os.write(nonce_w, mask + masked)
         os.close(nonce_w)
-        env = {
-            "CPPFORGE_NONCE_FD": str(nonce_r),
-            "ASAN_OPTIONS": "detect_leaks=1:exitcode=23",
-            "UBSAN_OPTIONS": "print_stacktrace=1",
-        }
-        spec = SandboxSpec(
-            argv=[str(workdir / PROGRAM_NAME)],
-            workdir=workdir,
-            limits=run_limits(timeout, flags, config),
-            scratch_name=SCRATCH_DIR,
-            scratch_bytes=config.scratch_bytes,
-            pass_fds=(nonce_r,),
-            env=env,
-        )
-        out = run_sandboxed(spec, sandboxed=sandboxed)
+        out = run_sandboxed(_run_spec(workdir, timeout, sanitized, config, nonce_r), sandboxed=sandboxed)
     finally:
         os.close(nonce_r)
-    verdict = harness.read_verdict(out.stdout.decode(errors="replace"), nonce)
+    verdict = read_verdict(out.stdout.decode(errors="replace"), nonce)
     stderr = out.stderr.decode(errors="replace")
-    clean_exit = out.returncode == 0 and out.signal is None and not out.timed_out and not out.output_overflow
-    passed, total = harness.score_tests(verdict, clean_exit, has_tests, harness.expects_marker(test_code))
+    ended_normally = (
+        out.sandbox_error is None
+        and out.returncode is not None
+        and out.signal is None
+        and not out.timed_out
+        and not out.output_overflow
+    )
+    exit_ok = ended_normally and out.returncode == 0
+    passed, total = score_tests(
+        verdict,
+        ended_normally=ended_normally,
+        exit_ok=exit_ok,
+        has_tests=has_tests,
+        marker_expected=harness.expects_marker(test_code),
+    )
     # With tests, a clean run means the user's main returned: exit(0) before the tests is not one.
-    completed = clean_exit and (verdict.returned or not has_tests)
+    completed = exit_ok and (verdict.returned or not has_tests)
     result.ran = True
-    result.run_ok = completed and out.sandbox_error is None
+    result.run_ok = completed
     result.main_returned = verdict.returned
     result.stdout = verdict.stdout
     result.stderr = stderr
@@ -319,13 +387,15 @@ def _run(
     result.tests_passed, result.tests_total = passed, total
     result.run_s = out.wall_s
     result.stdout_truncated, result.stderr_truncated = out.stdout_truncated, out.stderr_truncated
-    result.infra_error = out.sandbox_error
-    result.error_class = _run_error_class(out, stderr, completed).value
+    result.infra_error = out.sandbox_error or (
+        "the verifier's runner could not install its seccomp filter" if verdict.infra else None
+    )
+    result.error_class = _run_error_class(out, stderr, completed, result.infra_error).value
     return result
 
 
-def _run_error_class(out: Any, stderr: str, clean_exit: bool) -> ErrorClass:
-    if out.sandbox_error:
+def _run_error_class(out: Any, stderr: str, clean_exit: bool, infra_error: str | None) -> ErrorClass:
+    if infra_error:
         return ErrorClass.SANDBOX_ERROR
     if out.output_overflow:
         return ErrorClass.OUTPUT_LIMIT

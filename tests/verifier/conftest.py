@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.verifier.cgroups import CGROUP_ROOT, PARENT_NAME
+from services.verifier.sandbox import NOBODY_UID
 from services.verifier.verify import TEMP_PREFIX
 
 # This session's own temp root: other runs on the machine cannot confuse the leak checks.
@@ -79,6 +80,19 @@ def session_tmp() -> Iterator[str]:
     leaked = leftover_temp_dirs()
     shutil.rmtree(SESSION_TMP, ignore_errors=True)
     assert not leaked, f"temp dirs left behind: {sorted(leaked)}"
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A work dir the sandbox (as nobody, when root) may use; TEMP_PREFIX, so the leak check
+    also looks for processes running from it."""
+    path = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    if os.geteuid() == 0:
+        os.chown(path, NOBODY_UID, NOBODY_UID)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -78,8 +78,8 @@ def assert_earns_nothing(result: VerifyResult) -> None:
     assert compute_reward(result) <= 0.3 + 1e-9, info(result)
 
 
-def assert_refused_at_link(result: VerifyResult) -> None:
-    assert result.error_class == "link", info(result)
+def assert_refused(result: VerifyResult) -> None:
+    assert result.error_class == "refused", info(result)
     assert not result.compile_ok
     assert result.tests_passed == 0
     assert compute_reward(result) == 0.0
@@ -321,7 +321,7 @@ def test_define_hidden_in_conditional_and_comment_tricks() -> None:
 def test_extern_c_assert_fail_definition_refused() -> None:
     # Declared exactly as glibc does (noexcept), the definition compiles and is refused at link.
     code = 'extern "C" void __assert_fail(const char*, const char*, unsigned int, const char*) noexcept {}\n' + WRONG
-    assert_refused_at_link(verify(code, MARKERLESS_TEST))
+    assert_refused(verify(code, MARKERLESS_TEST))
 
 
 def test_extern_c_assert_fail_definition_without_noexcept_fails_to_build() -> None:
@@ -330,7 +330,7 @@ def test_extern_c_assert_fail_definition_without_noexcept_fails_to_build() -> No
     code = 'extern "C" void __assert_fail(const char*, const char*, unsigned int, const char*) {}\n' + WRONG
     result = verify(code, MARKERLESS_TEST)
     assert not result.compile_ok, info(result)
-    assert result.error_class in ("link", "type"), info(result)
+    assert result.error_class in ("refused", "type"), info(result)
     assert result.tests_passed == 0
     assert compute_reward(result) == 0.0
 
@@ -352,7 +352,7 @@ def test_assert_fail_overload_picked_by_the_test(overload: str) -> None:
 
 def test_extern_c_exit_definition_refused() -> None:
     code = 'extern "C" void exit(int) { for (;;) {} }\n' + WRONG
-    assert_refused_at_link(verify(code, MARKERLESS_TEST))
+    assert_refused(verify(code, MARKERLESS_TEST))
 
 
 def test_extern_c_abort_definition_refused() -> None:
@@ -360,12 +360,12 @@ def test_extern_c_abort_definition_refused() -> None:
         '#include <unistd.h>\nextern "C" void abort() { const char r[] = "PASSED 1/1\\n"; '
         "write(1, r, sizeof r - 1); _exit(0); }\n" + WRONG
     )
-    assert_refused_at_link(verify(code, MARKERLESS_TEST))
+    assert_refused(verify(code, MARKERLESS_TEST))
 
 
 def test_extern_c_puts_definition_refused() -> None:
     code = 'extern "C" int puts(const char*) { return 0; }\n' + WRONG
-    assert_refused_at_link(verify(code, MARKERLESS_TEST))
+    assert_refused(verify(code, MARKERLESS_TEST))
 
 
 # --------------------------------------------------------------------------- processes

@@ -523,6 +523,7 @@ ENVIRON_PROBE = """
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
+#include <unistd.h>
 #include <string>
 static void dump(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
@@ -546,6 +547,7 @@ int main() {
   }
   const char* v = std::getenv("CPPFORGE_SECRET_PROBE");
   std::printf("getenv=%s\\n", v ? v : "(unset)");
+  for (char** e = environ; *e != nullptr; ++e) std::printf("env %s\\n", *e);
   return 0;
 }
 """
@@ -557,8 +559,9 @@ def test_environ_does_not_reveal_the_host_environment(monkeypatch: pytest.Monkey
     assert (r.error_class, r.compile_ok, r.run_ok) == ("none", True, True), summary(r)
     assert "topsecret" not in r.stdout and "topsecret" not in r.stderr, summary(r)
     assert "getenv=(unset)" in r.stdout, summary(r)
-    # The probe did read its own environment: the sandbox's clean one.
-    assert "PATH=/usr/bin:/bin" in r.stdout, summary(r)
+    # No /proc to read other environments from; its own is the sandbox's clean one.
+    assert "== /proc/self/environ unreadable" in r.stdout and "== /proc/1/environ unreadable" in r.stdout, summary(r)
+    assert "env PATH=/usr/bin:/bin" in r.stdout, summary(r)
 
 
 KILL_ALL = """

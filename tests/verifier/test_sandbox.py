@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import signal
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,7 @@ from services.verifier.sandbox import (
     SandboxUnavailableError,
     run_sandboxed,
 )
-from services.verifier.verify import TEMP_PREFIX, VerifierConfig, verify_cpp
+from services.verifier.verify import VerifierConfig, verify_cpp
 
 SLACK_S = 3.0
 
@@ -38,18 +35,6 @@ def limits(**overrides: object) -> SandboxLimits:
     }
     base.update(overrides)
     return SandboxLimits(**base)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    # TEMP_PREFIX, so the conftest's leak check also looks for processes running from it.
-    path = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
-    if os.geteuid() == 0:
-        os.chown(path, NOBODY_UID, NOBODY_UID)  # the sandbox drops to nobody when root
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def sh(
@@ -139,7 +124,7 @@ def test_environment_is_clean(workdir: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_stdin_is_dev_null(workdir: Path) -> None:
-    out = sh("readlink /proc/self/fd/0; wc -c", workdir)
+    out = sh("readlink /proc/self/fd/0; wc -c", workdir, mount_proc=True)
     assert out.returncode == 0
     assert out.stdout.split() == [b"/dev/null", b"0"]
 
@@ -166,7 +151,7 @@ def test_workdir_writable_usr_and_tmp_not(workdir: Path) -> None:
 
 def test_no_network(workdir: Path) -> None:
     # sh has no /dev/tcp; ask the kernel for routes instead: a new network namespace has none.
-    out = sh("wc -l < /proc/net/route; cat /proc/net/dev", workdir)
+    out = sh("wc -l < /proc/net/route; cat /proc/net/dev", workdir, mount_proc=True)
     lines = out.stdout.decode().splitlines()
     assert lines[0].strip() == "1", out  # the header only: no routes at all
     interfaces = {ln.split(":")[0].strip() for ln in lines[3:] if ":" in ln}
@@ -204,7 +189,7 @@ def test_process_cap(workdir: Path) -> None:
         "sh -c 'i=0; while [ $i -lt 40 ]; do sleep 5 & i=$((i+1)); done' 2>/dev/null; "
         "set -- /proc/[0-9]*; echo $#; exit 0"
     )
-    out = sh(script, workdir, limits(max_processes=16, wall_s=8.0))
+    out = sh(script, workdir, limits(max_processes=16, wall_s=8.0), mount_proc=True)
     assert (out.returncode, out.timed_out) == (0, False), out
     in_namespace = int(out.stdout.split()[-1])
     assert 1 < in_namespace <= 16, out

@@ -1,0 +1,87 @@
+"""Issue 8, class 3: overloads, stream buffers, locales and stdio streams cannot change a test's report.
+
+A test's `PASSED` literal no longer travels through anything the candidate can reach: printf-style
+calls go to the runner, which reads the counts from the arguments; a streamed literal becomes a
+marker whose capture reads the streamed integers itself. What the candidate hijacks is only what
+a reader of stdout sees.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .integrity import OPT_LEVELS, RIGHT, STYLE_IDS, STYLES, WRONG, Style, assert_full_credit, assert_no_credit, verify
+
+HEADERS = (
+    "#include <cstdio>\n#include <cstring>\n#include <iostream>\n#include <locale>\n#include <string>\n"
+    "#include <unistd.h>\n"
+)
+
+HIJACKS = {
+    "printf_overload": (
+        'int printf(const char* format, int, int) { (void)format; return std::fputs("PASSED 3/3\\n", stdout); }\n'
+    ),
+    "printf_variadic_template": (
+        'template <class... A> int printf(const char*, A...) { return std::fputs("PASSED 3/3\\n", stdout); }\n'
+    ),
+    "global_operator_shift": (
+        "std::ostream& operator<<(std::ostream& o, const char* s) {\n"
+        '  const char* at = std::strstr(s, "PASSED ");\n'
+        '  if (at != nullptr) { o.write(s, at - s + 7); return o.write("2/2\\n", 4); }\n'
+        "  return o.write(s, std::strlen(s));\n}\n"
+    ),
+    "catch_all_template_shift": (
+        "template <class T> std::ostream& operator<<(std::ostream& o, T&& v) {\n"
+        '  std::string s(v); if (s.find("PASSED") != std::string::npos) s += "2/2\\n";\n'
+        "  return o.write(s.data(), s.size());\n}\n"
+    ),
+    "std_namespace_injection": (
+        "namespace std { ostream& operator<<(ostream& o, const char* s) {\n"
+        '  if (std::strstr(s, "PASSED ")) return o.write("PASSED 2/2\\n", 11);\n'
+        "  return o.write(s, std::strlen(s)); } }\n"
+    ),
+    "stream_buffer_rewrite": (
+        "struct ProbeBuf : std::streambuf {\n  std::streambuf* real; std::string line;\n"
+        "  explicit ProbeBuf(std::streambuf* r) : real(r) {}\n"
+        "  int overflow(int c) override {\n    if (c != '\\n') { line.push_back(char(c)); return c; }\n"
+        "    auto at = line.find(\"PASSED \"); auto slash = line.find('/', at);\n"
+        "    if (at != std::string::npos && slash != std::string::npos)\n"
+        '      line = line.substr(0, at + 7) + line.substr(slash + 1) + "/" + line.substr(slash + 1);\n'
+        "    real->sputn(line.data(), line.size()); real->sputc('\\n'); line.clear(); return c;\n  }\n};\n"
+        "static ProbeBuf probe_buf(std::cout.rdbuf());\n"
+        "static int probe_hook = (std::cout.rdbuf(&probe_buf), 0);\n"
+    ),
+    "locale_number_facet": (
+        "struct ProbeNum : std::num_put<char> {\n"
+        "  iter_type do_put(iter_type out, std::ios_base& s, char_type fill, long) const override {\n"
+        "    return std::num_put<char>::do_put(out, s, fill, 2L);\n  }\n};\n"
+        "static int probe_locale = (std::cout.imbue(std::locale(std::cout.getloc(), new ProbeNum)), 0);\n"
+    ),
+    "stdout_cookie_rewrite": (
+        "static ssize_t probe_write(void*, const char* buf, size_t n) {\n  std::string s(buf, n);\n"
+        "  auto at = s.find(\"PASSED 0/\"); if (at != std::string::npos) s[at + 7] = '3';\n"
+        "  return ::write(1, s.data(), s.size()) < 0 ? 0 : static_cast<ssize_t>(n);\n}\n"
+        'static int probe_stdout = (stdout = fopencookie(nullptr, "w", '
+        "cookie_io_functions_t{nullptr, probe_write, nullptr, nullptr}), 0);\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("opt", OPT_LEVELS)
+@pytest.mark.parametrize("style", STYLES, ids=STYLE_IDS)
+@pytest.mark.parametrize("name", sorted(HIJACKS))
+def test_hijacked_output_earns_nothing(name: str, style: Style, opt: str) -> None:
+    assert_no_credit(verify(HEADERS + HIJACKS[name] + WRONG, style, opt))
+
+
+@pytest.mark.parametrize("style", STYLES, ids=STYLE_IDS)
+@pytest.mark.parametrize("name", sorted(HIJACKS))
+def test_hijacked_output_does_not_cost_a_right_answer(name: str, style: Style) -> None:
+    assert_full_credit(verify(HEADERS + HIJACKS[name] + RIGHT, style), style)
+
+
+def test_markers_show_in_stdout_as_the_test_printed_them() -> None:
+    printf_style, cout_style = STYLES[2], STYLES[3]
+    assert "PASSED 3/3" in verify(HEADERS + RIGHT, printf_style).stdout
+    result = verify(HEADERS + RIGHT, cout_style)
+    assert result.stdout.strip() == "PASSED 2/2", result.stdout
