@@ -35,6 +35,7 @@ OBJECT_NAME = "solution.o"
 PROGRAM_NAME = "prog"
 RUNNER_OBJECT_NAME = "cppforge_runner.o"
 ELF_TABLES_NAME = "solution.elf"
+DEMANGLED_TABLE_NAME = "solution.elf.cxx"
 
 
 @contextlib.contextmanager
@@ -133,7 +134,8 @@ LINK_SEPARATOR = "@@cppforge-link@@"
 def compile_base_command(std: str, flags: Sequence[str], max_errors: int) -> list[str]:
     """g++ and every flag that shapes the compile; a PCH must be built with exactly these."""
     cmd = ["g++", f"-std={std}", "-Wall", "-Wextra", f"-fmax-errors={max_errors}"]
-    return [*cmd, "-fno-diagnostics-color", "-fdiagnostics-urls=never", *flags]
+    # Static functions stay in the object even when inlined, so object_check sees every one.
+    return [*cmd, "-fno-diagnostics-color", "-fdiagnostics-urls=never", "-fkeep-static-functions", *flags]
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ def build_script(
     lines = [
         f"{shlex.join(compile_cmd)} || exit {_COMPILE_FAILED}",
         f"readelf -W -s -S {OBJECT_NAME} > {ELF_TABLES_NAME} || exit {_TABLES_FAILED}",
+        f"readelf -W -s -C {OBJECT_NAME} > {DEMANGLED_TABLE_NAME} || exit {_TABLES_FAILED}",
     ]
     if link is not None:
         linker = ["-fuse-ld=gold"] if shutil.which("ld.gold") else []
@@ -236,9 +239,11 @@ def _refusals(workdir: Path, compile_text: str, aliases: Mapping[str, str]) -> l
     """Why the build is refused: GCC's `cppforge-refused:` warnings (see harness.prelude), then
     the object's own tables (object_check)."""
     reasons = [m.group(1).strip() for m in _REFUSAL_WARNING.finditer(compile_text)]
-    tables = workdir / ELF_TABLES_NAME
+    tables, demangled = workdir / ELF_TABLES_NAME, workdir / DEMANGLED_TABLE_NAME
     if tables.exists():
         reasons += object_check.refusals(tables.read_text(errors="replace"), aliases)
+    if demangled.exists():
+        reasons += object_check.operator_refusals(demangled.read_text(errors="replace"))
     return list(dict.fromkeys(reasons))
 
 

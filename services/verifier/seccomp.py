@@ -16,6 +16,7 @@ from __future__ import annotations
 import platform
 import struct
 from collections.abc import Iterable
+from functools import lru_cache
 
 # linux/audit.h, linux/seccomp.h, linux/filter.h
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
@@ -65,6 +66,7 @@ def _deny(nr: int, action: int) -> Iterable[bytes]:
     yield _insn(_RET, action)
 
 
+@lru_cache(maxsize=4)
 def process_filter(arch: str | None = None) -> bytes:
     """The BPF program (see the module docstring) for `arch` (default: this machine's)."""
     arch = arch or platform.machine()

@@ -85,3 +85,52 @@ def test_markers_show_in_stdout_as_the_test_printed_them() -> None:
     assert "PASSED 3/3" in verify(HEADERS + RIGHT, printf_style).stdout
     result = verify(HEADERS + RIGHT, cout_style)
     assert result.stdout.strip() == "PASSED 2/2", result.stdout
+
+
+# --------------------------------------------------------------------------- comparisons of library types
+
+STRING_TEST = Style(
+    "string_test",
+    "#include <cassert>\n#include <vector>\nusing namespace std;\n"
+    "bool issame(vector<string> a, vector<string> b) {\n"
+    "  if (a.size() != b.size()) return false;\n"
+    "  for (size_t i = 0; i < a.size(); i++) if (a[i] != b[i]) return false;\n  return true;\n}\n"
+    'int main() {\n  assert(rev("abc") == "cba");\n  assert(issame(split("a b"), {"a", "b"}));\n}\n',
+    1,
+)
+STRING_WRONG = (
+    "#include <string>\n#include <vector>\nusing namespace std;\n"
+    "string rev(string s) { return s; }\n"
+    "vector<string> split(string s) { return {s}; }\n"
+)
+STRING_RIGHT = (
+    "#include <string>\n#include <vector>\n#include <sstream>\nusing namespace std;\n"
+    "string rev(string s) { return string(s.rbegin(), s.rend()); }\n"
+    "vector<string> split(string s) { stringstream in(s); vector<string> out; string w;"
+    " while (in >> w) out.push_back(w); return out; }\n"
+)
+COMPARISON_HIJACKS = {
+    "global_equal": "bool operator==(const std::string&, const char*) { return true; }\n",
+    "global_not_equal_by_value": "bool operator!=(std::string, std::string) { return false; }\n",
+    "static_equal": "static bool operator==(const std::string&, const char*) { return true; }\n",
+    "injected_into_std": "namespace std { bool operator==(const string&, const char*) { return true; } }\n",
+}
+
+
+@pytest.mark.parametrize("opt", OPT_LEVELS)
+@pytest.mark.parametrize("name", sorted(COMPARISON_HIJACKS))
+def test_overloading_comparisons_of_library_types_is_refused(name: str, opt: str) -> None:
+    result = verify(STRING_WRONG + COMPARISON_HIJACKS[name], STRING_TEST, opt)
+    assert result.error_class == "refused", result.compile_output
+    assert "standard" in result.compile_output, result.compile_output
+
+
+def test_comparisons_of_the_candidates_own_types_stay_allowed() -> None:
+    code = (
+        "struct Point { int x, y; };\n"
+        "bool operator==(const Point& a, const Point& b) { return a.x == b.x && a.y == b.y; }\n"
+        "Point mid(Point a, Point b) { return {(a.x + b.x) / 2, (a.y + b.y) / 2}; }\n"
+    )
+    style = Style("point_test", "#include <cassert>\nint main() { assert(mid({0, 0}, {2, 4}) == (Point{1, 2})); }\n", 1)
+    assert_full_credit(verify(code, style), style)
+    assert_full_credit(verify(STRING_RIGHT, STRING_TEST), STRING_TEST)
