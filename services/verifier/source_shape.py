@@ -3,8 +3,9 @@ and whether a stretch of text can hold any preprocessor directive or pragma at a
 
 Both answers are deliberately conservative, so that no spelling trick can make them disagree with
 GCC in the dangerous direction:
-  * `leading_block` accepts only lines of an exact canonical form (blank, `#include <name>`, or a
-    `//` comment without backslashes, trigraphs, carriage returns or NULs), so every accepted line
+  * `leading_block` accepts only lines of an exact canonical form (blank, `#include <name>`, a `//`
+    comment, or a `/* ... */` comment on lines of its own, the comments without backslashes,
+    trigraphs, carriage returns or NULs, so that they end where they seem to), so every accepted line
     means to GCC exactly what it looks like; anything else ends the block. A shorter block only
     costs speed (no precompiled header), never a different verdict.
   * `may_hold_directives` answers False only when the text, with every possible line splice
@@ -23,6 +24,8 @@ _INCLUDE_LINE = re.compile(rf"[ \t]*#[ \t]*include[ \t]*<({_HEADER_NAME})>[ \t]*
 # A `//` comment whose text cannot splice, hide a trigraph or end the line early.
 _COMMENT_LINE = re.compile(r"[ \t]*//(?:[^\\\r\n\x00?]|\?(?!\?))*\n")
 _BLANK_LINE = re.compile(r"[ \t]*\n")
+# A block comment that ends at its first `*/` (nothing inside can splice or hide a trigraph).
+_BLOCK_COMMENT = re.compile(r"[ \t]*/\*(?:[^\\\r\x00?*]|\?(?!\?)|\*(?!/))*\*/[ \t]*\n")
 # Backslash (or its trigraph) followed by any whitespace: a superset of GCC's line splices.
 _SPLICE = re.compile(r"(?:\\|\?\?/)[\s\x00]*")
 _DIRECTIVE_MARKS = ("#", "%:", "??=", "_Pragma")
@@ -36,7 +39,7 @@ class LeadingBlock:
 
 
 def leading_block(code: str) -> LeadingBlock:
-    """The canonical run of includes, blank lines and simple `//` comments that starts `code`."""
+    """The canonical run of includes, blank lines and simple comments that starts `code`."""
     headers: list[str] = []
     lines: list[int] = []
     pos = 0
@@ -48,9 +51,11 @@ def leading_block(code: str) -> LeadingBlock:
             headers.append(m.group(1))
             lines.append(line)
         elif (m := _COMMENT_LINE.match(code, pos) or _BLANK_LINE.match(code, pos)) is None:
-            break
+            m = _BLOCK_COMMENT.match(code, pos)
+            if m is None:
+                break
+        line += code.count("\n", pos, m.end())
         pos = m.end()
-        line += 1
         if headers:
             end = pos
     return LeadingBlock(tuple(headers), tuple(lines), end if headers else 0)
