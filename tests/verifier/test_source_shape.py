@@ -1,0 +1,76 @@
+"""source_shape.py: byte-level facts about untrusted code, conservative in the safe direction."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.verifier.source_shape import leading_block, may_hold_directives
+
+
+def test_leading_block_reads_includes_comments_and_blank_lines() -> None:
+    code = "/*\n doc {1, 2}\n*/\n// hi\n#include<stdio.h>\n\n#include <vector>\nusing namespace std;\n#include <set>\n"
+    block = leading_block(code)
+    assert block.headers == ("stdio.h", "vector")
+    assert block.lines == (5, 7)
+    assert code[block.end :] == "using namespace std;\n#include <set>\n"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "// comment ending in a splice \\\n#include <vector>\n",  # the include is part of the comment
+        "/* a *\\\n/ still a comment\n#include <vector>\n*/\n",  # `*\` splice `/` closes it elsewhere
+        "#include <vector>\r\n",  # CR: not the canonical form
+        "// trigraph ??/\n#include <vector>\n",
+        "#include <vector>",  # no newline after the last include
+        '#include "vector"\n',
+        "#include <../../etc/passwd>\n",
+    ],
+)
+def test_leading_block_refuses_anything_not_canonical(code: str) -> None:
+    assert leading_block(code).headers == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "#define X 1",
+        "%:define X 1",
+        "??=define X 1",
+        '_Pragma("GCC poison x")',
+        '_Pra\\\ngma("x")',
+        "%\\\f\n:define X",
+        "%??/\n:define X",
+        "int x; /* # */",  # in a comment: still a `#` byte, so the answer is a safe True
+    ],
+)
+def test_may_hold_directives_sees_every_spelling(text: str) -> None:
+    assert may_hold_directives(text)
+
+
+def test_plain_code_holds_no_directive() -> None:
+    assert not may_hold_directives("int add(int a, int b) { return a % b ? a : b; }\n")
+
+
+def _gcc_finds_directive(text: str) -> bool:
+    """GCC's own answer: does preprocessing `text` define, undefine or pragma anything?"""
+    source = "int cppforge_probe_start;\n" + text + "\n"
+    out = subprocess.run(
+        ["g++", "-std=c++11", "-E", "-dD", "-P", "-x", "c++", "-"],
+        input=source.encode(),
+        capture_output=True,
+        check=False,
+    ).stdout.decode(errors="replace")
+    tail = out.split("cppforge_probe_start;", 1)[-1]
+    return any(line.startswith(("#define", "#undef", "#pragma")) for line in tail.splitlines())
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.text(alphabet="#%:?=_Pragmdefinx \\\n\r\f\v\t()\"'/*", max_size=40))
+def test_no_directive_gcc_sees_is_ever_missed(text: str) -> None:
+    if _gcc_finds_directive(text):
+        assert may_hold_directives(text), repr(text)
