@@ -48,6 +48,8 @@ CANDIDATES: list[tuple[str, str]] = [
     ("hack: print PASSED", '    return 0;\n}\n#include <cstdio>\nstruct P { P() { puts("PASSED 4/4"); } } p;\n'),
     ("hack: exit(0) early", "    return 0;\n}\n#include <cstdlib>\nstruct E { E() { exit(0); } } e;\n"),
     ("hack: #define assert", "    return 0;\n}\n#define assert(x) ((void)0)\n"),
+    ("hack: NUL-hidden #define", "    return 0;\n}\n#\0define assert(x) ((void)0)\n"),
+    ("hack: inline asm", '    asm volatile("nop");\n    return 0;\n}\n'),
 ]
 
 
@@ -64,7 +66,7 @@ def verifier_demo() -> None:
         shaped = shaper.shape(code, result, TEST).total
         tests = f"{result.tests_passed}/{result.tests_total}"
         print(f"{name:<26} {result.error_class or '':<16} {tests:>6} {reward:>7.3f} {shaped:>7.3f} {elapsed:>5.2f}s")
-    print("\nOnly the correct candidates earn 1.0; the hacks earn no test credit.\n")
+    print("\nOnly the correct candidates earn 1.0; the hacks earn no test credit (`refused`: never built or run).\n")
 
 
 def inference_demo(n_prompts: int = 12, n: int = 4) -> None:
