@@ -227,7 +227,8 @@ def build(
             return refused_outcome(compile_text, elapsed, diags, ["a builtin that reads return addresses or frames"])
         cls = ErrorClass.MEMORY if out.memory_exceeded else classify_compile_error(diags, compile_text)
         return _failed(compile_text, elapsed, cls, diags)
-    refused = _refusals(workdir, compile_text, link.aliases if link is not None else {})
+    sanitized = any(f.startswith("-fsanitize=") for f in flags)
+    refused = _refusals(workdir, compile_text, link.aliases if link is not None else {}, sanitized)
     if refused:
         return refused_outcome(compile_text, elapsed, diags, refused)
     if out.returncode != 0:
@@ -235,13 +236,13 @@ def build(
     return BuildOutcome(True, link is not None, compile_text, diags, ErrorClass.NONE, elapsed)
 
 
-def _refusals(workdir: Path, compile_text: str, aliases: Mapping[str, str]) -> list[str]:
+def _refusals(workdir: Path, compile_text: str, aliases: Mapping[str, str], sanitized: bool) -> list[str]:
     """Why the build is refused: GCC's `cppforge-refused:` warnings (see harness.prelude), then
     the object's own tables (object_check)."""
     reasons = [m.group(1).strip() for m in _REFUSAL_WARNING.finditer(compile_text)]
     tables, demangled = workdir / ELF_TABLES_NAME, workdir / DEMANGLED_TABLE_NAME
     if tables.exists():
-        reasons += object_check.refusals(tables.read_text(errors="replace"), aliases)
+        reasons += object_check.refusals(tables.read_text(errors="replace"), aliases, sanitized)
     if demangled.exists():
         reasons += object_check.operator_refusals(demangled.read_text(errors="replace"))
     return list(dict.fromkeys(reasons))

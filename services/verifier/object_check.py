@@ -53,6 +53,7 @@ _FUNDAMENTAL = frozenset(
         "decltype(nullptr)", "...",
     }
 )  # fmt: skip
+_SANITIZER_SECTIONS = re.compile(r"^\.(?:init|fini)_array\.\d+$")
 _FORBIDDEN_SECTIONS = re.compile(r"^\.(?:preinit_array.*|init_array\..+|fini_array\..+|ctors.*|dtors.*|init|fini)$")
 
 
@@ -162,8 +163,10 @@ def operator_refusals(demangled_output: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def refusals(readelf_output: str, allowed_references: Collection[str] = ()) -> list[str]:
-    """Reasons to refuse the object, from `readelf -W -s -S` of it; empty when it may run."""
+def refusals(readelf_output: str, allowed_references: Collection[str] = (), sanitized: bool = False) -> list[str]:
+    """Reasons to refuse the object, from `readelf -W -s -S` of it; empty when it may run.
+    `sanitized`: a sanitizer build, whose instrumentation adds prioritised constructors of its own
+    (such a build feeds only the shaped reward's sanitizer finding, never test credit)."""
     found: list[str] = []
     for line in readelf_output.splitlines():
         sym = _SYMBOL_ROW.match(line)
@@ -183,7 +186,7 @@ def refusals(readelf_output: str, allowed_references: Collection[str] = ()) -> l
         sec = _SECTION_ROW.match(line)
         if sec is not None:
             name, _, flags = sec.groups()
-            if _FORBIDDEN_SECTIONS.match(name):
+            if _FORBIDDEN_SECTIONS.match(name) and not (sanitized and _SANITIZER_SECTIONS.match(name)):
                 found.append(f"has a {name} section (start-up code or ordering no solution needs)")
             elif "X" in flags and not (name == ".text" or name.startswith(".text.")):
                 found.append(f"puts code in the section {name}")

@@ -7,6 +7,7 @@ harness.py for the parts. Infrastructure failures come back as `error_class="san
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import secrets
@@ -92,6 +93,7 @@ class VerifierConfig:
     use_pch: bool = True
     pch_root: Path | None = None
     pch_min_uses: int = 2
+    pch_max_bytes: int | None = None  # None: the CPPFORGE_PCH_MAX_MB setting
 
     @classmethod
     def from_settings(cls, s: VerifierSettings | None = None) -> VerifierConfig:
@@ -109,6 +111,7 @@ class VerifierConfig:
             use_pch=s.use_pch,
             pch_root=s.pch_dir or default_pch_root(s.home),
             pch_min_uses=s.pch_min_uses,
+            pch_max_bytes=s.pch_max_mb << 20,
         )
 
     @property
@@ -116,7 +119,7 @@ class VerifierConfig:
         return BuildLimits(self.compile_timeout_s, self.compile_memory_bytes, self.output_cap_bytes, self.max_errors)
 
 
-_pch_caches: dict[tuple[Path, bool, int], PchCache] = {}
+_pch_caches: dict[tuple[Path, bool, int, int | None], PchCache] = {}
 _macro_guards: dict[tuple[Path, bool], MacroGuard] = {}
 _pch_lock = threading.Lock()
 
@@ -136,11 +139,17 @@ def pch_cache(config: VerifierConfig, sandboxed: bool) -> PchCache | None:
     """The process-wide PCH cache for this configuration (None when PCH is off)."""
     if not config.use_pch or config.pch_root is None:
         return None
-    key = (config.pch_root, sandboxed, config.pch_min_uses)
+    key = (config.pch_root, sandboxed, config.pch_min_uses, config.pch_max_bytes)
     with _pch_lock:
         cache = _pch_caches.get(key)
         if cache is None:
-            cache = PchCache(config.pch_root, config.build_limits, sandboxed, min_uses=config.pch_min_uses)
+            cache = PchCache(
+                config.pch_root,
+                config.build_limits,
+                sandboxed,
+                min_uses=config.pch_min_uses,
+                max_bytes=config.pch_max_bytes,
+            )
             _pch_caches[key] = cache
         return cache
 
@@ -207,11 +216,12 @@ def verify_cpp(
     if not code.strip():
         return _empty_source_result(return_structured)
     has_tests = test_code is not None and bool(test_code.strip())
-    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:
+    pch = pch_cache(config, sandboxed)
+    # The PCH entry is held (never evicted) until the build that reads it is done.
+    held = pch.use(code, std, flags) if pch is not None else contextlib.nullcontext(None)
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, held as pch_header:
         workdir = Path(tmp)
         _open_to_sandbox_user(workdir)
-        pch = pch_cache(config, sandboxed)
-        pch_header = pch.header_for(code, std, flags) if pch is not None else None
         guard = _analyse_directives(workdir, code, std, flags, pch_header, config, sandboxed)
         if guard.infra_error is not None:
             return _infra_result(guard.infra_error, return_structured)

@@ -10,26 +10,20 @@ database, so a run neither depends on nor leaves anything behind.
 from __future__ import annotations
 
 import json
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir
 
 from services.common.settings import VerifierServiceSettings
 from services.verifier.app import create_app
 from tests.helpers.http import error_message
 from tests.helpers.servers import serve
 
-# Hypothesis keeps caches under ./.hypothesis: keep them in this session's temp root instead
-# (conftest.py points tempfile there and removes it at the end), so the repo stays clean.
-set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "hypothesis")
 ENDPOINTS = ("/v1/verify", "/v1/verify/batch", "/v1/reward")
 MAX_SOURCE = 16 * 1024
 MAX_BATCH = 8
