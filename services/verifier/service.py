@@ -103,10 +103,16 @@ class VerifierService:
         scored = await self.verify(job)
         if not shaped:
             return scored, None
-        shaper = CompilerRewardShaper(sanitizer_fraction=sanitizer_fraction, seed=seed, use_clang_tidy=use_clang_tidy)
+        # Judged on GCC's view of the code, under the verification's own config, std and flags.
+        shaper = CompilerRewardShaper(
+            sanitizer_fraction=sanitizer_fraction, seed=seed, use_clang_tidy=use_clang_tidy, config=self.config
+        )
         code = job.normalized().code
-        shaped_reward = await asyncio.to_thread(shaper.shape, code, scored.result, job.test_code, job.std, job.timeout)
-        return scored, shaped_reward
+
+        def shape() -> ShapedReward:
+            return shaper.shape(code, scored.result, job.test_code, job.std, job.timeout, extra_flags=job.flags)
+
+        return scored, await asyncio.to_thread(shape)
 
     # -- health ----------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
+from services.verifier.compile import ToolchainError
+from services.verifier.gcc_view import CandidateView, GccViewer, count_suppressions
 from services.verifier.reward import (
     CompilerRewardShaper,
     InfrastructureError,
     ShaperWeights,
     compute_reward,
 )
-from services.verifier.tidy import TidyReport, count_suppressions
+from services.verifier.tidy import TidyReport
 from services.verifier.verify import VerifyResult, verify_cpp
 
 
@@ -51,9 +55,34 @@ def _no_tidy(code: str, std: str) -> TidyReport:
     return TidyReport(findings=[])
 
 
+class FixedViewer(GccViewer):
+    """GCC's judgement made up, for hand-built results: `warnings` g++ warnings (None: the view does
+    not compile), `text` the view the counters read, `failure` a view GCC could not make."""
+
+    def __init__(self, warnings: int | None = 0, text: str = "", failure: str | None = None) -> None:
+        self.fixed = warnings
+        self.view_text = text
+        self.failure = failure
+
+    def view(self, code: str, *, std: str, flags: Sequence[str], test_code: str | None = None) -> CandidateView:
+        return CandidateView(self.view_text, failure=self.failure)
+
+    def warnings(self, view: CandidateView, *, std: str, flags: Sequence[str]) -> int | None:
+        return self.fixed if view.ok else None
+
+
+class BrokenViewer(FixedViewer):
+    def view(self, code: str, *, std: str, flags: Sequence[str], test_code: str | None = None) -> CandidateView:
+        raise ToolchainError("the sandboxed g++ run failed: bwrap died")
+
+
 def test_shaper_components_on_hand_built_result() -> None:
-    shaper = CompilerRewardShaper(sanitizer_fraction=0.0, tidy_runner=_no_tidy, speed_reference_s=1.0)
-    res = make(tests_passed=1, tests_total=2, warnings=3, run_s=0.5)
+    # The warning component reads g++'s warnings on the view of the code alone (here made up: 3),
+    # not the result's count, which holds the trusted test code's warnings too.
+    shaper = CompilerRewardShaper(
+        sanitizer_fraction=0.0, tidy_runner=_no_tidy, speed_reference_s=1.0, viewer=FixedViewer(3)
+    )
+    res = make(tests_passed=1, tests_total=2, warnings=7, run_s=0.5)
     shaped = shaper.shape("int main(){}", res)
     c = shaped.components
     assert c["compile"] == 0.3 and c["run"] == 0.2
@@ -66,9 +95,34 @@ def test_shaper_components_on_hand_built_result() -> None:
 
 
 def test_warning_penalty_is_capped() -> None:
-    shaper = CompilerRewardShaper(sanitizer_fraction=0.0, tidy_runner=_no_tidy)
-    shaped = shaper.shape("int main(){}", make(warnings=40))
+    shaper = CompilerRewardShaper(sanitizer_fraction=0.0, tidy_runner=_no_tidy, viewer=FixedViewer(40))
+    shaped = shaper.shape("int main(){}", make())
     assert shaped.components["warnings"] == pytest.approx(-ShaperWeights().warning_cap)
+
+
+def test_view_that_does_not_compile_gets_the_maximum_penalties() -> None:
+    cap = ShaperWeights()
+    for viewer in (FixedViewer(None), FixedViewer(0, failure="g++ exited with 1")):
+        shaper = CompilerRewardShaper(sanitizer_fraction=0.0, tidy_runner=_no_tidy, viewer=viewer)
+        shaped = shaper.shape("int main(){}", make())
+        assert shaped.components["warnings"] == pytest.approx(-cap.warning_cap)
+        assert shaped.warnings == 8  # the fewest warnings that reach the cap
+    assert shaped.components["tidy"] == pytest.approx(-cap.tidy_cap)
+
+
+def test_unfinished_clang_tidy_gets_the_maximum_tidy_penalty() -> None:
+    def slow(code: str, std: str) -> TidyReport:
+        return TidyReport(findings=["view.cpp:1:1: warning: x [bugprone-x]"], complete=False)
+
+    shaper = CompilerRewardShaper(sanitizer_fraction=0.0, tidy_runner=slow, viewer=FixedViewer(0))
+    shaped = shaper.shape("int main(){}", make())
+    assert shaped.components["tidy"] == pytest.approx(-ShaperWeights().tidy_cap)
+
+
+def test_judge_failure_is_infrastructure_not_a_penalty() -> None:
+    shaper = CompilerRewardShaper(sanitizer_fraction=0.0, tidy_runner=_no_tidy, viewer=BrokenViewer())
+    with pytest.raises(InfrastructureError, match="bwrap died"):
+        shaper.shape("int main(){}", make())
 
 
 def test_silencing_warnings_does_not_raise_shaped_reward() -> None:
@@ -84,14 +138,16 @@ def test_silencing_warnings_does_not_raise_shaped_reward() -> None:
     assert b.total <= a.total + 1e-9
 
 
-def test_count_suppressions_ignores_comments_and_strings() -> None:
-    code = (
+def test_count_suppressions_on_the_view() -> None:
+    # Counted on GCC's view (gcc_view.py), which holds no comments; string literals are not told
+    # apart from code there (no lexer of ours), so one that spells a cast costs its author. The
+    # diagnostic pragma is counted where the view removes it (CandidateView.diagnostic_pragmas).
+    view = (
         "void f(int a, int b) { (void)a; static_cast<void>(b); }\n"
         "[[maybe_unused]] int g;\n"
-        '// (void)x;\nconst char* s = "(void)y;";\n'
-        '#pragma GCC diagnostic ignored "-Wunused"\n'
+        'const char* s = "(void)y;";\n'
     )
-    assert count_suppressions(code) == 4
+    assert count_suppressions(view) == 4
 
 
 def test_nolint_does_not_hide_clang_tidy_findings() -> None:
@@ -121,11 +177,31 @@ def test_sanitizer_sampling_is_seeded_and_reports_findings() -> None:
             calls.append(True)
             return make()
 
-        s = CompilerRewardShaper(sanitizer_fraction=0.1, tidy_runner=_no_tidy, seed=seed, sanitizer_runner=fake)
+        s = CompilerRewardShaper(
+            sanitizer_fraction=0.1, tidy_runner=_no_tidy, seed=seed, sanitizer_runner=fake, viewer=FixedViewer()
+        )
         return [s.shape("int main(){}", make()).sanitizer_sampled for _ in range(200)]
 
     assert picks(7) == picks(7)
     assert 5 <= sum(picks(7)) <= 40  # about 10% of 200
+
+
+@pytest.mark.parametrize(
+    "san",
+    [
+        make(compile_ok=False, ran=False, run_ok=False, error_class="syntax"),  # `#ifdef __SANITIZE_ADDRESS__`
+        make(run_ok=False, returncode=None, error_class="runtime_timeout"),  # a loop only when sanitized
+    ],
+)
+def test_dodging_the_sanitized_build_is_a_finding(san: VerifyResult) -> None:
+    def runner(code: str, test: str | None, timeout: float, std: str) -> VerifyResult:
+        return san
+
+    shaper = CompilerRewardShaper(
+        sanitizer_fraction=1.0, tidy_runner=_no_tidy, sanitizer_runner=runner, viewer=FixedViewer()
+    )
+    shaped = shaper.shape("int main(){}", make())
+    assert shaped.sanitizer_findings and shaped.components["sanitizer"] == pytest.approx(-ShaperWeights().sanitizer)
 
 
 def test_leak_is_a_sanitizer_finding() -> None:
