@@ -13,6 +13,7 @@ raises InfrastructureError: an infrastructure failure is never a 0.0 reward nor 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 
 from .compile import ToolchainError
 from .diagnostics import ErrorClass
+from .flags import MAX_FLAGS
 from .gcc_view import CandidateView, GccViewer
 from .tidy import TidyReport, run_clang_tidy
 from .verify import VerifierConfig, VerifyResult, verify_cpp
@@ -77,7 +79,9 @@ class ShapedReward:
         return asdict(self)
 
 
-SanitizerRunner = Callable[[str, str | None, float, str], VerifyResult]
+SANITIZER_FLAGS = ("-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all", "-g")
+# (code, test_code, timeout, std, the verification's own extra flags) -> the sanitized verification
+SanitizerRunner = Callable[[str, str | None, float, str, Sequence[str]], VerifyResult]
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,23 @@ class _Judgement:
     tidy_maxed: bool  # charged the whole tidy cap whatever the findings' count
 
 
-def _sanitized_verify(code: str, test_code: str | None, timeout: float, std: str) -> VerifyResult:
-    flags = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all", "-g"]
-    return verify_cpp(code, test_code, timeout=timeout, std=std, extra_flags=flags, return_structured=True)
+def sanitized_verify(
+    code: str,
+    test_code: str | None,
+    timeout: float,
+    std: str,
+    flags: Sequence[str],
+    *,
+    config: VerifierConfig | None = None,
+) -> VerifyResult:
+    """verify_cpp under ASan+UBSan with the verification's own flags: code that needs its -D/-I
+    flags must build here too (a sanitized build that fails is a finding)."""
+    extra = [*flags, *(f for f in SANITIZER_FLAGS if f not in flags)]
+    if len(extra) > MAX_FLAGS:
+        raise InfrastructureError(f"no room for the sanitizer flags: the job already has {len(flags)} flags")
+    return verify_cpp(
+        code, test_code, timeout=timeout, std=std, extra_flags=extra, return_structured=True, config=config
+    )
 
 
 class CompilerRewardShaper:
@@ -102,7 +120,7 @@ class CompilerRewardShaper:
         seed: int | None = None,
         use_clang_tidy: bool = True,
         speed_reference_s: float = 1.0,
-        sanitizer_runner: SanitizerRunner = _sanitized_verify,
+        sanitizer_runner: SanitizerRunner | None = None,
         tidy_runner: Callable[[str, str], TidyReport] = run_clang_tidy,
         *,
         viewer: GccViewer | None = None,
@@ -117,7 +135,7 @@ class CompilerRewardShaper:
         self.rng = random.Random(seed)
         self.use_clang_tidy = use_clang_tidy
         self.speed_reference_s = speed_reference_s
-        self.sanitizer_runner = sanitizer_runner
+        self.sanitizer_runner = sanitizer_runner or functools.partial(sanitized_verify, config=config)
         self.tidy_runner = tidy_runner  # called with the view's clang-tidy source, not the raw code
         self._viewer = viewer
         self._config = config
@@ -158,7 +176,7 @@ class CompilerRewardShaper:
         sampled = result.compile_ok and result.ran and self.rng.random() < self.sanitizer_fraction
         san_findings: list[str] = []
         if sampled:
-            san = self.sanitizer_runner(code, test_code, timeout, std)
+            san = self.sanitizer_runner(code, test_code, timeout, std, extra_flags)
             _require_judged(san)
             san_findings = _sanitizer_findings(san, result)
         comp["sanitizer"] = -w.sanitizer if san_findings else 0.0

@@ -173,7 +173,7 @@ def test_sanitizer_sampling_is_seeded_and_reports_findings() -> None:
     def picks(seed: int) -> list[bool]:
         calls: list[bool] = []
 
-        def fake(code: str, test: str | None, timeout: float, std: str) -> VerifyResult:
+        def fake(code: str, test: str | None, timeout: float, std: str, flags: Sequence[str]) -> VerifyResult:
             calls.append(True)
             return make()
 
@@ -194,13 +194,14 @@ def test_sanitizer_sampling_is_seeded_and_reports_findings() -> None:
     ],
 )
 def test_dodging_the_sanitized_build_is_a_finding(san: VerifyResult) -> None:
-    def runner(code: str, test: str | None, timeout: float, std: str) -> VerifyResult:
+    def runner(code: str, test: str | None, timeout: float, std: str, flags: Sequence[str]) -> VerifyResult:
+        assert flags == ("-DNEEDED",)  # the verification's own flags
         return san
 
     shaper = CompilerRewardShaper(
         sanitizer_fraction=1.0, tidy_runner=_no_tidy, sanitizer_runner=runner, viewer=FixedViewer()
     )
-    shaped = shaper.shape("int main(){}", make())
+    shaped = shaper.shape("int main(){}", make(), extra_flags=("-DNEEDED",))
     assert shaped.sanitizer_findings and shaped.components["sanitizer"] == pytest.approx(-ShaperWeights().sanitizer)
 
 
