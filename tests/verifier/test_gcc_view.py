@@ -17,7 +17,7 @@ from services.verifier.gcc_view import (
     tidy_source,
 )
 from services.verifier.pch import leading_includes
-from services.verifier.verify import VerifierConfig, pch_cache
+from services.verifier.verify import VerifierConfig, pch_cache, verify_cpp
 
 # ----------------------------------------------------------------------------- text functions
 
@@ -163,3 +163,18 @@ def test_code_that_fails_alone_is_a_failed_view(configs: tuple[VerifierConfig, V
 def test_headers_included_later_count_against_the_candidate(configs: tuple[VerifierConfig, VerifierConfig]) -> None:
     view, _ = judge(configs[0], "int x;\n#include <vector>\n")
     assert view.headers == () and "namespace std" in view.text and view.suppressions() > 0
+
+
+def test_the_view_sees_the_working_directory_the_verification_saw() -> None:
+    """Whatever `__has_include` finds in the verification's working directory, the view finds too
+    (today: the runner object where it links), so no probe can show the judge other code."""
+    code = (
+        "#include <cstdio>\n"
+        '#if __has_include("cppforge_runner.o")\nint seen() { return 1; }\n#else\nint seen() { return 0; }\n#endif\n'
+        'int main() { std::printf("seen=%d\\n", seen()); return 0; }\n'
+    )
+    result = verify_cpp(code)
+    assert result.run_ok, result.compile_output
+    view = GccViewer().view(code, std="c++17", flags=(), test_code=None)
+    judged = "return 1" in view.text
+    assert f"seen={int(judged)}" in result.stdout
