@@ -15,7 +15,7 @@ from ..common.store import RedisStore
 from .cache import ResultCache
 from .compile import ToolchainError, compiler_version
 from .metrics import VerifierMetrics
-from .pool import VerifyJob, VerifyPool
+from .pool import QueueFullError, VerifyJob, VerifyPool
 from .reward import CompilerRewardShaper, InfrastructureError, ShapedReward, compute_reward
 from .sandbox import SandboxUnavailableError
 from .verify import VerifierConfig, VerifyResult, pch_cache, sandbox_mode
@@ -55,6 +55,8 @@ class VerifierService:
             cache=self.cache,
             metrics=self.metrics,
         )
+        self._shaping = asyncio.Semaphore(self.pool.workers)
+        self._shaping_waiting = 0
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -112,7 +114,19 @@ class VerifierService:
         def shape() -> ShapedReward:
             return shaper.shape(code, scored.result, job.test_code, job.std, job.timeout, extra_flags=job.flags)
 
-        return scored, await asyncio.to_thread(shape)
+        # Shaping runs g++ and clang-tidy outside the pool: bound it the same way (cores at once,
+        # a bounded number waiting, 429 beyond), so /v1/reward cannot pile up processes.
+        if self._shaping.locked() and self._shaping_waiting >= self.settings.verifier_max_queue:
+            raise QueueFullError(self.pool.retry_after_s())
+        self._shaping_waiting += 1
+        try:
+            await self._shaping.acquire()
+        finally:
+            self._shaping_waiting -= 1
+        try:
+            return scored, await asyncio.to_thread(shape)
+        finally:
+            self._shaping.release()
 
     # -- health ----------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

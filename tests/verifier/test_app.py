@@ -379,3 +379,30 @@ def test_chunked_body_over_the_limit_is_413_without_reading_it() -> None:
         small = [b'{"code": "int main() { return 0; }', b'", "timeout": 5}']
         ok = httpx.post(base + "/v1/verify", content=iter(small), headers={"content-type": "application/json"})
         assert ok.status_code == 200 and ok.json()["run_ok"] is True
+
+
+def test_shaped_rewards_are_bounded_like_the_pool() -> None:
+    """Shaping (g++ and clang-tidy outside the pool) runs `workers` at a time with a bounded queue:
+    beyond it, 429, never an unbounded pile of processes."""
+    import asyncio
+
+    from services.common.settings import VerifierServiceSettings
+    from services.verifier.pool import QueueFullError, VerifyJob
+    from services.verifier.service import VerifierService
+
+    settings = VerifierServiceSettings(redis_url="", verifier_workers=1, verifier_max_queue=1, prebuild_pch=False)
+    service = VerifierService(settings)
+    job = VerifyJob(code="int f(int x) { int unused; return x; }\n")
+
+    async def three_at_once() -> list[object]:
+        calls = [service.reward(job, True, 0.0, False, 0) for _ in range(3)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(three_at_once())
+    finally:
+        service.close()
+    refused = [o for o in outcomes if isinstance(o, QueueFullError)]
+    shaped = [o for o in outcomes if isinstance(o, tuple)]
+    assert len(refused) == 1 and len(shaped) == 2, outcomes
+    assert all(s[1] is not None and s[1].warnings >= 1 for s in shaped)
