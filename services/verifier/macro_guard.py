@@ -11,7 +11,8 @@ include block), GCC preprocesses the candidate alone, exactly as the compile wil
   * the headers GCC really opened (the dependency file it writes, not text in the output);
   * every pragma, as a column-0 `#pragma` line (`_Pragma` included);
   * GCC's own warning for a GNU linemarker (`# 1 "x" 3`), which could make the candidate's code a
-    "system header" and silence the warnings the prelude uses to refuse asm.
+    "system header" and silence the warnings the prelude uses to refuse asm (asked for only when the
+    code may hold one at all: the warning needs -Wpedantic, which costs the precompiled header).
 The guard then `#undef`s every touched name and re-defines it as the pristine headers define it,
 but only when a header defining it was really opened: so after the guard every macro is either
 untouched or pristine, include guards of headers the candidate never opened are gone, and the test
@@ -41,6 +42,7 @@ from pathlib import Path
 from .compile import BuildLimits, compile_base_command, compile_limits, compiler_version, unlinked_source
 from .harness import CANDIDATE_FILE, candidate_prefix, reserved_macro_names
 from .sandbox import NOBODY_UID, SandboxSpec, run_sandboxed
+from .source_shape import may_hold_linemarker
 
 log = logging.getLogger(__name__)
 VIEW_NAME = "candidate.ii"
@@ -161,8 +163,15 @@ class PristineTables:
         return table
 
 
-def preprocess_command(std: str, flags: Sequence[str], max_errors: int, pch_header: Path | None) -> list[str]:
-    cmd = [*compile_base_command(std, flags, max_errors), "-Wpedantic", "-fno-diagnostics-show-caret"]
+def preprocess_command(
+    std: str, flags: Sequence[str], max_errors: int, pch_header: Path | None, linemarkers: bool
+) -> list[str]:
+    """`linemarkers`: the code may hold a GNU linemarker (source_shape.may_hold_linemarker): ask for
+    GCC's -Wpedantic warning about it. -Wpedantic changes the predefined macros, so the PCH is not
+    used then; code that cannot hold one keeps it."""
+    cmd = [*compile_base_command(std, flags, max_errors), "-fno-diagnostics-show-caret"]
+    if linemarkers:
+        cmd.append("-Wpedantic")
     if pch_header is not None:
         cmd += ["-include", str(pch_header), "-fpch-preprocess", "-fpch-deps"]
     return [*cmd, "-E", "-dD", "-MD", "-MF", DEPS_NAME, "-MT", "candidate", "-x", "c++", "-", "-o", VIEW_NAME]
@@ -224,7 +233,8 @@ class MacroGuard:
         self, workdir: Path, code: str, std: str, flags: Sequence[str], pch_header: Path | None
     ) -> GuardAnalysis:
         pristine = self.pristine.get(std, flags)
-        cmd = preprocess_command(std, flags, self.limits.max_errors, pch_header)
+        linemarkers = may_hold_linemarker(code)
+        cmd = preprocess_command(std, flags, self.limits.max_errors, pch_header, linemarkers)
         with unlinked_source(workdir, candidate_prefix(code)) as fd:
             spec = SandboxSpec(
                 argv=cmd,

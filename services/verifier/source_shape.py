@@ -11,6 +11,8 @@ GCC in the dangerous direction:
   * `may_hold_directives` answers False only when the text, with every possible line splice
     joined, contains no `#`, no `%:` digraph, no `??=` trigraph and no `_Pragma`: then GCC can find
     no directive and no pragma in it, whatever else it holds. Any doubt answers True.
+  * `may_hold_linemarker` answers False only when no `#` (in any spelling) is followed, past blanks
+    and block comments on its line, by a number: GCC reads a GNU linemarker (`# 1 "x" 3`) only there.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ _BLOCK_COMMENT = re.compile(r"[ \t]*/\*(?:[^\\\r\x00?*]|\?(?!\?)|\*(?!/))*\*/[ \
 # Backslash (or its trigraph) followed by any whitespace: a superset of GCC's line splices.
 _SPLICE = re.compile(r"(?:\\|\?\?/)[\s\x00]*")
 _DIRECTIVE_MARKS = ("#", "%:", "??=", "_Pragma")
+
+
+_HASHES = re.compile(r"#|%:|\?\?=")
+_BLANKS = frozenset(" \t\f\v\x00")
 
 
 @dataclass(frozen=True)
@@ -65,3 +71,22 @@ def may_hold_directives(text: str) -> bool:
     """False only when GCC can find no directive and no `_Pragma` in `text` (see the module doc)."""
     joined = _SPLICE.sub("", text)
     return any(mark in text or mark in joined for mark in _DIRECTIVE_MARKS)
+
+
+def may_hold_linemarker(text: str) -> bool:
+    """False only when GCC can read no GNU linemarker in `text` (see the module docstring)."""
+    joined = _SPLICE.sub("", text)
+    for m in _HASHES.finditer(joined):
+        i = m.end()
+        while i < len(joined):
+            if joined[i] in _BLANKS:
+                i += 1
+            elif joined.startswith("/*", i):
+                end = joined.find("*/", i + 2)
+                i = len(joined) if end < 0 else end + 2
+            else:
+                break
+        rest = joined[i : i + 2]
+        if rest[:1].isdigit() or (rest[:1] == "." and rest[1:].isdigit()):
+            return True
+    return False

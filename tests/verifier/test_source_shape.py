@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.verifier.source_shape import leading_block, may_hold_directives
+from services.verifier.source_shape import leading_block, may_hold_directives, may_hold_linemarker
 
 
 def test_leading_block_reads_includes_comments_and_blank_lines() -> None:
@@ -74,3 +74,33 @@ def _gcc_finds_directive(text: str) -> bool:
 def test_no_directive_gcc_sees_is_ever_missed(text: str) -> None:
     if _gcc_finds_directive(text):
         assert may_hold_directives(text), repr(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['# 1 "x" 3', '#/* c */5 "x"', '%: 5 "x"', '??=5 "x"', '# \\\n 5 "x"', "#.5", '#\t\v 7 "y" 3', '#/* a\n b */9 "z"'],
+)
+def test_may_hold_linemarker_sees_every_spelling(text: str) -> None:
+    assert may_hold_linemarker(text)
+
+
+@pytest.mark.parametrize("text", ["#include <vector>\nint x = 5;\n", "#define X 5\n", "#\n5;\n", "#\r5"])
+def test_directives_that_are_not_linemarkers(text: str) -> None:
+    assert not may_hold_linemarker(text)
+
+
+def _gcc_warns_linemarker(text: str) -> bool:
+    out = subprocess.run(
+        ["g++", "-std=c++11", "-Wpedantic", "-E", "-x", "c++", "-", "-o", "/dev/null"],
+        input=text.encode(),
+        capture_output=True,
+        check=False,
+    )
+    return b"style of line directive" in out.stderr
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.text(alphabet='#%:?=/*. 0159"x\\\n\r\t', max_size=30))
+def test_no_linemarker_gcc_reads_is_ever_missed(text: str) -> None:
+    if _gcc_warns_linemarker(text):
+        assert may_hold_linemarker(text), repr(text)
