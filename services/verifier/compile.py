@@ -39,11 +39,11 @@ DEMANGLED_TABLE_NAME = "solution.elf.cxx"
 
 
 @contextlib.contextmanager
-def unlinked_source(workdir: Path, text: str) -> Iterator[int]:
+def unlinked_source(workdir: Path, text: str | bytes) -> Iterator[int]:
     """An fd on `text` whose file name is already gone: g++ reads it on stdin, nothing can
     #include it (there is no /proc at compile time to reopen the fd either)."""
     path = workdir / f".src{time.monotonic_ns()}"
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
     fd = os.open(path, os.O_RDONLY)
     path.unlink()
     try:

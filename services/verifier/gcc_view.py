@@ -57,7 +57,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compile import RUNNER_OBJECT_NAME, ToolchainError, compile_base_command, compile_limits
+from .compile import RUNNER_OBJECT_NAME, ToolchainError, compile_base_command, compile_limits, unlinked_source
 from .diagnostics import parse_diagnostics
 from .harness import CANDIDATE_FILE, has_main
 from .sandbox import NOBODY_UID, SandboxOutcome, SandboxSpec, run_sandboxed
@@ -346,15 +346,9 @@ def _trusted_dir() -> Iterator[Path]:
 
 @contextlib.contextmanager
 def _unlinked_input(work: Path, data: bytes | None) -> Iterator[int | None]:
-    """An fd on `data` whose file name is already gone: g++ reads it, nothing can #include it."""
+    """compile.unlinked_source, or no input at all."""
     if data is None:
         yield None
         return
-    path = work / ".src"
-    path.write_bytes(data)
-    fd = os.open(path, os.O_RDONLY)
-    path.unlink()
-    try:
+    with unlinked_source(work, data) as fd:
         yield fd
-    finally:
-        os.close(fd)

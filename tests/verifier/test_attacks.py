@@ -12,6 +12,8 @@ import pytest
 from services.verifier.reward import compute_reward
 from services.verifier.verify import VerifyResult, verify_cpp
 
+from .integrity import info
+
 # HumanEval-X style: marker-less, one test, passed iff main returns 0.
 MARKERLESS_TEST = """#undef NDEBUG
 #include<assert.h>
@@ -61,15 +63,6 @@ def verify(code: str, test: str) -> VerifyResult:
     result = verify_cpp(code, test, timeout=5.0, return_structured=True)
     assert result.infra_error is None, result.infra_error
     return result
-
-
-def info(result: VerifyResult) -> str:
-    return (
-        f"error_class={result.error_class} compile_ok={result.compile_ok} run_ok={result.run_ok} "
-        f"tests={result.tests_passed}/{result.tests_total} rc={result.returncode} signal={result.signal}\n"
-        f"compile_output={result.compile_output[:1000]!r}\nstdout={result.stdout[:300]!r}\n"
-        f"stderr={result.stderr[:300]!r}"
-    )
 
 
 def assert_earns_nothing(result: VerifyResult) -> None:
