@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import object_check
 from .diagnostics import Diagnostic, ErrorClass, classify_compile_error, parse_diagnostics
-from .flags import link_flags
+from .flags import is_sanitizer_build, link_flags
 from .harness import REFUSAL_TAG
 from .sandbox import SandboxLimits, SandboxSpec, run_sandboxed
 
@@ -227,7 +227,7 @@ def build(
             return refused_outcome(compile_text, elapsed, diags, ["a builtin that reads return addresses or frames"])
         cls = ErrorClass.MEMORY if out.memory_exceeded else classify_compile_error(diags, compile_text)
         return _failed(compile_text, elapsed, cls, diags)
-    sanitized = any(f.startswith("-fsanitize=") for f in flags)
+    sanitized = is_sanitizer_build(flags)
     refused = _refusals(workdir, compile_text, link.aliases if link is not None else {}, sanitized)
     if refused:
         return refused_outcome(compile_text, elapsed, diags, refused)

@@ -81,6 +81,11 @@ def _turns_off_kept_warning(flag: str) -> bool:
     return False
 
 
+def is_sanitizer_build(flags: Iterable[str]) -> bool:
+    """Built with -fsanitize=...: such builds only feed the shaped reward's sanitizer finding."""
+    return any(f.startswith(_SANITIZE) for f in flags)
+
+
 def link_flags(flags: Iterable[str]) -> list[str]:
     """The subset of compile flags the link step also needs."""
     return [f for f in flags if f == "-pthread" or f.startswith(_SANITIZE)]

@@ -22,7 +22,7 @@ from ..common.settings import VerifierSettings, get_verifier_settings
 from . import harness
 from .compile import PROGRAM_NAME, BuildLimits, BuildOutcome, LinkPlan, build, refused_outcome, unlinked_source
 from .diagnostics import Diagnostic, ErrorClass, looks_like_memory_failure, warning_lines
-from .flags import validate_flags, validate_std
+from .flags import is_sanitizer_build, validate_flags, validate_std
 from .macro_guard import GuardAnalysis, MacroGuard, SandboxFailedError
 from .pch import PchCache, default_pch_root, remap_pch_locations
 from .sandbox import (
@@ -229,7 +229,7 @@ def verify_cpp(
             return _result_from_build(refused_outcome("", 0.0, [], [guard.refusal]), return_structured)
         token = harness.new_token()
         tu = harness.build_translation_unit(code, test_code, token, guard.restore)
-        sanitized = any(f.startswith("-fsanitize=") for f in flags)
+        sanitized = is_sanitizer_build(flags)
         link = (
             LinkPlan(harness.runner_aliases(token), harden=not sanitized) if harness.has_main(code, test_code) else None
         )
@@ -357,7 +357,7 @@ def _run(
     test_code: str | None = None,
 ) -> VerifyResult:
     nonce = harness.new_nonce()
-    sanitized = any(f.startswith("-fsanitize=") for f in flags)
+    sanitized = is_sanitizer_build(flags)
     nonce_r, nonce_w = os.pipe()
     try:
         # Masked: the runner keeps mask and masked nonce apart and unmasks only to write a record.
