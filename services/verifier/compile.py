@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import object_check
+from . import object_check, overload_check
 from .diagnostics import Diagnostic, ErrorClass, classify_compile_error, parse_diagnostics
 from .flags import is_sanitizer_build, link_flags
 from .harness import REFUSAL_TAG
@@ -186,8 +186,10 @@ def build(
     cache_root: Path,
     pch_header: Path | None = None,
     remap: Callable[[str], str] | None = None,
+    test_functions: Mapping[str, int] | None = None,
 ) -> BuildOutcome:
     """Compile the TU read from `tu_fd`, and link it when `link` is given; see the module docstring.
+    `test_functions`: the functions the test code defines (overload_check refuses other overloads).
     `pch_header`: a pch.h (with its .gch beside it) holding exactly the code's leading includes;
     `remap` rewrites the compiler's text so that it reads as it would have without the PCH."""
     started = time.monotonic()
@@ -228,7 +230,8 @@ def build(
         cls = ErrorClass.MEMORY if out.memory_exceeded else classify_compile_error(diags, compile_text)
         return _failed(compile_text, elapsed, cls, diags)
     sanitized = is_sanitizer_build(flags)
-    refused = _refusals(workdir, compile_text, link.aliases if link is not None else {}, sanitized)
+    aliases = link.aliases if link is not None else {}
+    refused = _refusals(workdir, compile_text, aliases, sanitized, test_functions or {})
     if refused:
         return refused_outcome(compile_text, elapsed, diags, refused)
     if out.returncode != 0:
@@ -236,15 +239,18 @@ def build(
     return BuildOutcome(True, link is not None, compile_text, diags, ErrorClass.NONE, elapsed)
 
 
-def _refusals(workdir: Path, compile_text: str, aliases: Mapping[str, str], sanitized: bool) -> list[str]:
+def _refusals(
+    workdir: Path, compile_text: str, aliases: Mapping[str, str], sanitized: bool, test_functions: Mapping[str, int]
+) -> list[str]:
     """Why the build is refused: GCC's `cppforge-refused:` warnings (see harness.prelude), then
-    the object's own tables (object_check)."""
+    the object's own tables (object_check, overload_check)."""
     reasons = [m.group(1).strip() for m in _REFUSAL_WARNING.finditer(compile_text)]
     tables, demangled = workdir / ELF_TABLES_NAME, workdir / DEMANGLED_TABLE_NAME
-    if tables.exists():
-        reasons += object_check.refusals(tables.read_text(errors="replace"), aliases, sanitized)
-    if demangled.exists():
-        reasons += object_check.operator_refusals(demangled.read_text(errors="replace"))
+    if tables.exists() and demangled.exists():
+        mangled_text = tables.read_text(errors="replace")
+        reasons += object_check.refusals(mangled_text, aliases, sanitized)
+        fns = overload_check.functions(mangled_text, demangled.read_text(errors="replace"))
+        reasons += overload_check.refusals(fns, test_functions)
     return list(dict.fromkeys(reasons))
 
 

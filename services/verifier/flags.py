@@ -29,6 +29,9 @@ _ALLOWED_EXACT = frozenset(
     }
 )  # fmt: skip
 MAX_FLAGS = 64
+# What a request may send: room is left for the flags the verifier adds itself (the shaped reward's
+# sanitizer build adds four), so a valid request never runs out of room later.
+MAX_REQUEST_FLAGS = MAX_FLAGS - 8
 MAX_FLAG_CHARS = 1024
 _DEFINE = re.compile(r"^-D[A-Za-z_][A-Za-z0-9_]*(=[^\x00\n]*)?$")
 _WARNING_OFF = re.compile(r"^-Wno-[a-z0-9][a-z0-9=-]*$")

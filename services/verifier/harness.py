@@ -216,6 +216,51 @@ def rewrite_includes(test_code: str, token: str) -> tuple[str, bool]:
     return "\n".join(out), header
 
 
+_DEFINITION_HEAD = re.compile(r"([A-Za-z_]\w*)\s*\($")
+_KEYWORDS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "decltype", "catch", "main"})
+
+
+def _matching_paren(text: str, start: int) -> int:
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    return -1
+
+
+def test_defined_functions(test_code: str | None) -> dict[str, int]:
+    """name -> how many non-template functions of that name the (trusted) test code defines at file
+    scope, for overload_check: the candidate may not add another function under such a name."""
+    if not test_code:
+        return {}
+    cleaned, _ = lex(test_code)
+    found: dict[str, int] = {}
+    templates: set[str] = set()
+    depth, statement_start, i = 0, 0, 0
+    while i < len(cleaned):
+        c = cleaned[i]
+        if c in "{}":
+            depth += 1 if c == "{" else -1
+            statement_start = i + 1
+        elif c == ";" and depth == 0:
+            statement_start = i + 1
+        elif c == "(" and depth == 0:
+            m = _DEFINITION_HEAD.search(cleaned, statement_start, i + 1)
+            close = _matching_paren(cleaned, i)
+            if m is not None and close > 0 and m.group(1) not in _KEYWORDS:
+                after = cleaned[close + 1 :].lstrip()
+                tail = re.match(r"(?:(?:const|noexcept|override|final)\b\s*|->[^{;]*)*\{", after)
+                if tail is not None:
+                    if re.search(r"\btemplate\b", cleaned[statement_start : m.start()]):
+                        templates.add(m.group(1))
+                    else:
+                        found[m.group(1)] = found.get(m.group(1), 0) + 1
+            i = max(i, close) if close > 0 else i
+        i += 1
+    return {name: count for name, count in found.items() if name not in templates}
+
+
 def expects_marker(test_code: str | None) -> bool:
     """Test code that prints `PASSED N/M` itself (a literal) or uses cppforge_test.h: its verdict
     is the marker, and a missing marker is a failure, never a fall-back to the exit status."""

@@ -8,11 +8,7 @@ Symbols (local ones included: a file-local function under a runtime name binds c
     run's own aliases) or to primitives that forge control flow or read code and frames: setjmp
     and longjmp, ucontext, raw syscall(), mprotect and protection keys, the dynamic loader's
     lookups, backtraces and the unwinder's IP accessors.
-  * (from the demangled table) a free operator for standard-library or built-in types only, such
-    as `bool operator==(const std::string&, const char*)`: a non-template overload beats the
-    library's template, so it would decide what the test's comparisons mean; and a non-inline
-    function defined in namespace std. Static functions are always emitted (the compile keeps
-    them); an `inline` operator that every call inlined leaves no symbol (a residual risk).
+Overloads that would change what the test's own expressions mean are overload_check.py's.
 Sections: code outside `.text*`, `.preinit_array` (runs before the runner reads its nonce), the
 priority forms `.init_array.N`/`.fini_array.N`, `.ctors`/`.dtors`, `.init`/`.fini`.
 These apply to the whole TU, so trusted test code cannot use them either.
@@ -40,17 +36,6 @@ FORBIDDEN_REFERENCES = frozenset(
         "dl_iterate_phdr", "backtrace", "backtrace_symbols", "backtrace_symbols_fd", "_Unwind_Backtrace",
         "_Unwind_GetIP", "_Unwind_GetIPInfo", "_Unwind_SetIP", "_Unwind_GetCFA", "_Unwind_ForcedUnwind",
         "_Unwind_FindEnclosingFunction", "ptrace", "process_vm_readv", "process_vm_writev",
-    }
-)  # fmt: skip
-_DEMANGLED_ROW = re.compile(r"^\s*\d+:\s+[0-9a-f]+\s+\S+\s+FUNC\s+(\w+)\s+\w+(?:\s+\[[^\]]*\])?\s+(\S+)\s+(.+?)\s*$")
-_FREE_OPERATOR = re.compile(r"^(?:(?:std|__gnu_cxx)::)?operator(?!\s*(?:new|delete)\b)(\(\)|[^\s(]+)\((.*)\)$")
-_LIBRARY_PREFIXES = ("std::", "__gnu_cxx::")
-_FUNDAMENTAL = frozenset(
-    {
-        "void", "bool", "char", "signed char", "unsigned char", "wchar_t", "char8_t", "char16_t", "char32_t",
-        "short", "unsigned short", "int", "unsigned int", "long", "unsigned long", "long long",
-        "unsigned long long", "__int128", "unsigned __int128", "float", "double", "long double",
-        "decltype(nullptr)", "...",
     }
 )  # fmt: skip
 _SANITIZER_SECTIONS = re.compile(r"^\.(?:init|fini)_array\.\d+$")
@@ -88,7 +73,7 @@ def _defined_refusal(name: str, kind: str, bind: str) -> str | None:
     if name.startswith("cppforge"):
         return f"defines {name}, reserved for the verifier"
     if not name.startswith("_Z"):
-        if name in runtime:
+        if name in runtime and kind in ("FUNC", "IFUNC", "NOTYPE"):
             return f"defines {name}, a function of the C/C++ runtime"
         if bind != "LOCAL" and (name.startswith("__") or re.match(r"^_[A-Z]", name)):
             return f"defines {name}, a name reserved for the implementation"
@@ -109,58 +94,6 @@ def _reference_refusal(name: str, allowed: Collection[str]) -> str | None:
     if name in FORBIDDEN_REFERENCES:
         return f"calls {name}, which no solution needs (it can forge control flow or read code)"
     return None
-
-
-def _split_parameters(text: str) -> list[str]:
-    """Top-level comma split of a demangled parameter list."""
-    out, depth, start = [], 0, 0
-    for i, c in enumerate(text):
-        if c in "<([":
-            depth += 1
-        elif c in ">)]":
-            depth -= 1
-        elif c == "," and depth == 0:
-            out.append(text[start:i].strip())
-            start = i + 1
-    out.append(text[start:].strip())
-    return [p for p in out if p]
-
-
-def _owned(parameter: str) -> bool:
-    """A parameter whose type the candidate itself declared (not the library's, not built in)."""
-    base = re.sub(r"\b(?:const|volatile)\b|[&*]|\[[^\]]*\]", " ", parameter)
-    base = " ".join(base.split())
-    return bool(base) and base not in _FUNDAMENTAL and not base.startswith(_LIBRARY_PREFIXES)
-
-
-def _operator_refusal(bind: str, name: str) -> str | None:
-    name = re.sub(r" \[clone [^\]]*\]$", "", name)
-    in_library = name.startswith(_LIBRARY_PREFIXES)
-    if in_library and bind != "GLOBAL":
-        return None  # the library's own inline functions (weak): the candidate's would be strong
-    m = _FREE_OPERATOR.match(name)
-    if m is not None:
-        if not any(_owned(p) for p in _split_parameters(m.group(2))):
-            return (
-                f"overloads operator{m.group(1)} for standard-library or built-in types only, "
-                "which would decide what the test's own comparisons mean"
-            )
-        return None
-    if in_library:
-        return f"defines {name.split('(', 1)[0]}, a function in the standard library's namespace"
-    return None
-
-
-def operator_refusals(demangled_output: str) -> list[str]:
-    """Reasons to refuse, from `readelf -W -s -C` (demangled names) of the object."""
-    found = []
-    for line in demangled_output.splitlines():
-        m = _DEMANGLED_ROW.match(line)
-        if m is not None and m.group(2) != "UND":
-            reason = _operator_refusal(m.group(1), m.group(3))
-            if reason:
-                found.append(reason)
-    return list(dict.fromkeys(found))
 
 
 def refusals(readelf_output: str, allowed_references: Collection[str] = (), sanitized: bool = False) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from .flags import validate_flags, validate_std
+from .flags import MAX_REQUEST_FLAGS, validate_flags, validate_std
 from .verify import MAX_TIMEOUT_S
 
 EXAMPLE_CODE = "#include <cstdio>\nint add(int a, int b) { return a + b; }\n"
@@ -56,6 +56,8 @@ class _Options(BaseModel):
     @field_validator("extra_flags")
     @classmethod
     def _flags(cls, v: list[str]) -> list[str]:
+        if len(v) > MAX_REQUEST_FLAGS:
+            raise ValueError(f"too many flags: at most {MAX_REQUEST_FLAGS}")
         return list(validate_flags(v))
 
 

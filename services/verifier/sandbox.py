@@ -75,6 +75,12 @@ class SandboxSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     # A classic-BPF seccomp program (seccomp.process_filter) bwrap installs right before it execs argv.
     seccomp_program: bytes | None = None
+    # Read ends of pipes whose write ends the command holds (via pass_fds): read like stdout, with
+    # the same cap, and returned in SandboxOutcome.captured under the same names.
+    capture_fds: Mapping[str, int] = field(default_factory=dict)
+    # Fds of the caller's that only the command should hold (the write ends of capture pipes): closed
+    # here once the command has started, so that their readers see end-of-file when it exits.
+    close_after_start: Sequence[int] = ()
 
 
 @dataclass
@@ -91,6 +97,7 @@ class SandboxOutcome:
     memory_exceeded: bool
     wall_s: float
     sandbox_error: str | None = None
+    captured: dict[str, bytes] = field(default_factory=dict)
 
 
 def bwrap_path() -> str | None:
@@ -300,8 +307,9 @@ def run_sandboxed(spec: SandboxSpec, sandboxed: bool = True) -> SandboxOutcome:
     except OSError as exc:
         os.close(status_r)
         os.close(status_w)
-        if seccomp_fd is not None:
-            os.close(seccomp_fd)
+        for fd in (seccomp_fd, *spec.close_after_start):
+            if fd is not None:
+                os.close(fd)
         if cgroup is not None:
             cgroup.remove()
         return SandboxOutcome(
@@ -313,11 +321,12 @@ def run_sandboxed(spec: SandboxSpec, sandboxed: bool = True) -> SandboxOutcome:
     os.close(status_w)
     if seccomp_fd is not None:
         os.close(seccomp_fd)
+    for fd in spec.close_after_start:
+        os.close(fd)
     assert proc.stdout is not None and proc.stderr is not None
-    reader = _CappedReader(
-        {"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno(), "status": status_r},
-        limits.output_cap_bytes,
-    )
+    streams = {"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno(), "status": status_r}
+    reader = _CappedReader({**streams, **spec.capture_fds}, limits.output_cap_bytes)
+    watched = ("stdout", "stderr", *spec.capture_fds)
     deadline = started_at + limits.wall_s
     timed_out = False
     overflow = False
@@ -330,7 +339,7 @@ def run_sandboxed(spec: SandboxSpec, sandboxed: bool = True) -> SandboxOutcome:
             if reader.open_count == 0 and proc.poll() is not None:
                 break
             reader.poll(min(0.05, deadline - now))
-            if limits.kill_on_output_overflow and (reader.truncated["stdout"] or reader.truncated["stderr"]):
+            if limits.kill_on_output_overflow and any(reader.truncated[name] for name in watched):
                 overflow = True
                 break
             if reader.open_count == 0:
@@ -352,7 +361,9 @@ def run_sandboxed(spec: SandboxSpec, sandboxed: bool = True) -> SandboxOutcome:
         memory_exceeded = cgroup.memory_exceeded() if cgroup is not None else False
         if cgroup is not None:
             cgroup.remove()
-    return _outcome(proc, reader, sandboxed, timed_out, overflow, memory_exceeded, wall)
+    outcome = _outcome(proc, reader, sandboxed, timed_out, overflow, memory_exceeded, wall)
+    outcome.captured = {name: bytes(reader.data[name]) for name in spec.capture_fds}
+    return outcome
 
 
 def _outcome(

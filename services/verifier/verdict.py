@@ -1,6 +1,7 @@
-"""Read the runner's nonce'd records out of a run's stdout and score the tests by the contract.
+"""Read the runner's nonce'd records and score the tests by the contract.
 
-Records (runtime/runner.cpp writes them with raw system calls; only the runner knows the nonce):
+Records arrive on their own pipe, never on stdout; runtime/runner.cpp writes them from the one
+instruction its seccomp filter lets write there, each carrying the run's nonce:
   `@<nonce> RETURN <status>`   the program's main returned <status> (exactly one, or none counts)
   `@<nonce> PASSED <p>/<t>`    a test reported p of t passed (the last one wins)
   `@<nonce> INFRA <code>`      the runner could not set the run up (an infrastructure failure)
@@ -18,7 +19,6 @@ _MAX_DIGITS = 18
 
 @dataclass(frozen=True)
 class RunVerdict:
-    stdout: str  # the program's output with the records removed
     returned: bool  # the user's main returned (exactly one genuine RETURN record)
     return_status: int | None
     marker_passed: int | None
@@ -26,14 +26,14 @@ class RunVerdict:
     infra: bool = False  # the runner reported that it could not set the run up
 
 
-def read_verdict(stdout: str, nonce: str) -> RunVerdict:
+def read_verdict(records: str, nonce: str) -> RunVerdict:
     record = re.compile(
         rf"\n?@{nonce} (RETURN|PASSED|INFRA) (-?\d{{1,{_MAX_DIGITS}}})(?!\d)(?:/(\d{{1,{_MAX_DIGITS}}})(?!\d))?\n?"
     )
     returns: list[int] = []
     markers: list[tuple[int, int]] = []
     infra = False
-    for m in record.finditer(stdout):
+    for m in record.finditer(records):
         kind, first, second = m.group(1), int(m.group(2)), m.group(3)
         if kind == "RETURN" and second is None:
             returns.append(first)
@@ -45,7 +45,6 @@ def read_verdict(stdout: str, nonce: str) -> RunVerdict:
     returned = len(returns) == 1
     passed, total = markers[-1] if markers else (None, None)
     return RunVerdict(
-        stdout=record.sub("", stdout),
         returned=returned,
         return_status=returns[0] if returned else None,
         marker_passed=passed,

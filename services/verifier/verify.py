@@ -236,7 +236,17 @@ def verify_cpp(
         remap = (lambda text: remap_pch_locations(text, code)) if pch_header is not None else None
         with unlinked_source(workdir, tu) as tu_fd:
             built = build(
-                workdir, tu_fd, std, flags, link, config.build_limits, sandboxed, config.cache_root, pch_header, remap
+                workdir,
+                tu_fd,
+                std,
+                flags,
+                link,
+                config.build_limits,
+                sandboxed,
+                config.cache_root,
+                pch_header,
+                remap,
+                test_functions=harness.test_defined_functions(test_code),
             )
         if guard.failed and built.compile_ok:
             built = refused_outcome(
@@ -323,11 +333,15 @@ def run_limits(timeout: float, sanitized: bool, config: VerifierConfig) -> Sandb
     )
 
 
-def _run_spec(workdir: Path, timeout: float, sanitized: bool, config: VerifierConfig, nonce_fd: int) -> SandboxSpec:
-    """The run's sandbox. Sanitizer builds (only ever used for the shaped reward's findings, never
-    for test credit) need /proc and ptrace for their leak checker: no seccomp there."""
+def _run_spec(
+    workdir: Path, timeout: float, sanitized: bool, config: VerifierConfig, nonce_fd: int, verdict: tuple[int, int]
+) -> SandboxSpec:
+    """The run's sandbox. `verdict`: (read end, write end) of the records' pipe. Sanitizer builds need
+    /proc and ptrace for their leak checker: no seccomp there, and so no test credit either."""
+    verdict_r, verdict_w = verdict
     env = {
         "CPPFORGE_NONCE_FD": str(nonce_fd),
+        "CPPFORGE_VERDICT_FD": str(verdict_w),
         "CPPFORGE_SECCOMP": "off" if sanitized else "on",
         "ASAN_OPTIONS": "detect_leaks=1:exitcode=23",
         "UBSAN_OPTIONS": "print_stacktrace=1",
@@ -338,10 +352,12 @@ def _run_spec(workdir: Path, timeout: float, sanitized: bool, config: VerifierCo
         limits=run_limits(timeout, sanitized, config),
         scratch_name=SCRATCH_DIR,
         scratch_bytes=config.scratch_bytes,
-        pass_fds=(nonce_fd,),
+        pass_fds=(nonce_fd, verdict_w),
         env=env,
         mount_proc=sanitized,
         seccomp_program=None if sanitized else process_filter(),
+        capture_fds={"verdict": verdict_r},
+        close_after_start=(verdict_w,),
     )
 
 
@@ -359,16 +375,19 @@ def _run(
     nonce = harness.new_nonce()
     sanitized = is_sanitizer_build(flags)
     nonce_r, nonce_w = os.pipe()
+    verdict_r, verdict_w = os.pipe()
     try:
         # Masked: the runner keeps mask and masked nonce apart and unmasks only to write a record.
         mask = secrets.token_bytes(len(nonce))
         masked = bytes(a ^ b for a, b in zip(nonce.encode(), mask, strict=True))
         os.write(nonce_w, mask + masked)
         os.close(nonce_w)
-        out = run_sandboxed(_run_spec(workdir, timeout, sanitized, config, nonce_r), sandboxed=sandboxed)
+        spec = _run_spec(workdir, timeout, sanitized, config, nonce_r, (verdict_r, verdict_w))
+        out = run_sandboxed(spec, sandboxed=sandboxed)
     finally:
         os.close(nonce_r)
-    verdict = read_verdict(out.stdout.decode(errors="replace"), nonce)
+        os.close(verdict_r)
+    verdict = read_verdict(out.captured.get("verdict", b"").decode(errors="replace"), nonce)
     stderr = out.stderr.decode(errors="replace")
     ended_normally = (
         out.sandbox_error is None
@@ -385,12 +404,14 @@ def _run(
         has_tests=has_tests,
         marker_expected=harness.expects_marker(test_code),
     )
+    if sanitized:
+        passed = 0  # no seccomp in a sanitizer run: its records prove nothing (see _run_spec)
     # With tests, a clean run means the user's main returned: exit(0) before the tests is not one.
     completed = exit_ok and (verdict.returned or not has_tests)
     result.ran = True
     result.run_ok = completed
     result.main_returned = verdict.returned
-    result.stdout = verdict.stdout
+    result.stdout = out.stdout.decode(errors="replace")
     result.stderr = stderr
     result.returncode = out.returncode
     result.signal = out.signal
@@ -398,7 +419,7 @@ def _run(
     result.run_s = out.wall_s
     result.stdout_truncated, result.stderr_truncated = out.stdout_truncated, out.stderr_truncated
     result.infra_error = out.sandbox_error or (
-        "the verifier's runner could not install its seccomp filter" if verdict.infra else None
+        "the verifier's runner could not install its seccomp filter" if verdict.infra and not sanitized else None
     )
     result.error_class = _run_error_class(out, stderr, completed, result.infra_error).value
     return result

@@ -67,9 +67,9 @@ HIJACKS = {
 }
 
 
-# Operators for library types only are refused outright (object_check); their `inline` forms leave no
-# symbol once every call is inlined (-O2), and then the capture alone must hold.
-REFUSED_HIJACKS = ("global_operator_shift", "std_namespace_injection")
+# A function the candidate defines in namespace std is refused outright (overload_check); the
+# `inline` forms leave no symbol once every call is inlined (-O2), and then the capture alone holds.
+REFUSED_HIJACKS = ("std_namespace_injection",)
 HIJACKS["inline_global_operator_shift"] = "inline " + HIJACKS["global_operator_shift"]
 HIJACKS["inline_std_namespace_injection"] = HIJACKS["std_namespace_injection"].replace(
     "namespace std { ostream&", "namespace std { inline ostream&"
@@ -146,3 +146,48 @@ def test_comparisons_of_the_candidates_own_types_stay_allowed() -> None:
     style = Style("point_test", "#include <cassert>\nint main() { assert(mid({0, 0}, {2, 4}) == (Point{1, 2})); }\n", 1)
     assert_full_credit(verify(code, style), style)
     assert_full_credit(verify(STRING_RIGHT, STRING_TEST), STRING_TEST)
+
+
+def test_a_more_specialised_template_comparison_is_refused_at_the_default_level() -> None:
+    # Every call inlined at -O2 leaves no symbol of it: that stays a residual risk (docs/verifier.md).
+    code = STRING_WRONG + "template <class C> bool operator==(const std::basic_string<C>&, const C*) { return true; }\n"
+    result = verify(code, STRING_TEST, "-O0")
+    assert result.error_class == "refused", result.compile_output
+
+
+ISSAME_TEST = Style(
+    "issame_test",
+    "#include <cassert>\n#include <vector>\nusing namespace std;\n"
+    "bool issame(vector<int> a, vector<int> b) {\n  if (a.size() != b.size()) return false;\n"
+    "  for (size_t i = 0; i < a.size(); i++) if (a[i] != b[i]) return false;\n  return true;\n}\n"
+    "int main() { assert(issame(f(3), {1, 2, 3})); }\n",
+    1,
+)
+
+
+@pytest.mark.parametrize("opt", OPT_LEVELS)
+def test_an_overload_of_the_tests_own_helper_is_refused(opt: str) -> None:
+    code = (
+        "#include <vector>\n#include <initializer_list>\nusing namespace std;\n"
+        "vector<int> f(int n) { return vector<int>(n, 0); }\n"
+        "bool issame(const vector<int>&, initializer_list<int>) { return true; }\n"
+    )
+    result = verify(code, ISSAME_TEST, opt)
+    assert result.error_class == "refused" and "issame" in result.compile_output, result.compile_output
+    right = (
+        "#include <vector>\nusing namespace std;\n"
+        "vector<int> f(int n) { vector<int> v; for (int i = 1; i <= n; ++i) v.push_back(i); return v; }\n"
+    )
+    assert_full_credit(verify(right, ISSAME_TEST, opt), ISSAME_TEST)
+
+
+def test_other_operators_on_library_types_stay_allowed() -> None:
+    # Competitive-programming idioms: printing a vector, adding pairs.
+    code = (
+        "#include <iostream>\n#include <vector>\n#include <utility>\nusing namespace std;\n"
+        "ostream& operator<<(ostream& o, const vector<int>& v) { for (int x : v) o << x << ' '; return o; }\n"
+        "pair<int, int> operator+(pair<int, int> a, pair<int, int> b) {\n"
+        "  return {a.first + b.first, a.second + b.second};\n}\n"
+        + RIGHT
+    )
+    assert_full_credit(verify(code, STYLES[0]), STYLES[0])

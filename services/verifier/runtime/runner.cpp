@@ -6,23 +6,27 @@
 // the "API" section, which the verifier's guard block reaches only under per-run names (the linker
 // aliases them with --defsym; an object that references these real names is refused before linking).
 //
-// Nothing here trusts the C library on a verdict path: records and assertion failures are written
-// with raw system calls, so a candidate that rewrites the GOT or replaces `stdout` cannot alter or
-// read them. The nonce arrives on a pipe (fd number in CPPFORGE_NONCE_FD) read from .preinit_array,
-// before any constructor of the program and before any library constructor; it is kept as a mask and
-// a masked copy, apart, and exists in clear only on the stack while a record is written.
+// Records go to their own file descriptor (CPPFORGE_VERDICT_FD, the write end of a pipe the verifier
+// reads), never to stdout, and the kernel decides who may write there: the seccomp filter the runner
+// installs lets exactly one instruction write to that fd (the `syscall` in cppforge_verdict_syscall
+// below, checked by the instruction pointer) and forbids closing it or duplicating another fd onto it.
+// So a candidate that knows the nonce, redirects stdout, rewrites the GOT or reads all of memory still
+// cannot write a record. The nonce (CPPFORGE_NONCE_FD, read from .preinit_array before any code of
+// the program or of a library constructor runs; kept as a mask and a masked copy, apart) stays as a
+// second lock. Assertion failures are written and the process ended with raw system calls.
 //
-// Right after reading the nonce the runner installs a seccomp filter (unless CPPFORGE_SECCOMP=off,
-// which the verifier sets for sanitizer builds): no new executable memory and no change to the
-// protection of code (mmap/mprotect/pkey_mprotect with PROT_EXEC, shmat with SHM_EXEC), no exec, no
-// personality change, no new process other than a thread, no ptrace, no cross-process memory access.
+// The filter, installed right after the nonce is read (unless CPPFORGE_SECCOMP=off, which the
+// verifier sets for sanitizer builds, which never earn test credit): no new executable memory and no
+// change to the protection of code (mmap/mprotect/pkey_mprotect with PROT_EXEC, shmat with SHM_EXEC),
+// no exec, no personality change, no new process other than a thread, no ptrace, no cross-process
+// memory access, and no signal handler: rt_sigaction is refused and rt_sigreturn kills the process,
+// so no handler's saved context can be edited to jump into the runner.
 #include <cerrno>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <iostream>
 
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -70,6 +74,52 @@ void write_all(int fd, const char* data, size_t len) {
 
 [[noreturn]] void exit_now(int status) {
   for (;;) raw_syscall(SYS_exit_group, status, 0, 0);
+}
+
+}  // namespace
+
+// The only instruction the filter lets write to the verdict fd: write(fd, buf, len), its address
+// just past the system call is cppforge_verdict_after. Local symbols: nothing outside can name them.
+#if defined(__x86_64__)
+asm(".text\n"
+    ".p2align 4\n"
+    ".type cppforge_verdict_syscall, @function\n"
+    "cppforge_verdict_syscall:\n"
+    "  mov $1, %eax\n"  // SYS_write
+    "  syscall\n"
+    "cppforge_verdict_after:\n"
+    "  ret\n"
+    ".size cppforge_verdict_syscall, .-cppforge_verdict_syscall\n");
+#elif defined(__aarch64__)
+asm(".text\n"
+    ".p2align 2\n"
+    ".type cppforge_verdict_syscall, %function\n"
+    "cppforge_verdict_syscall:\n"
+    "  mov x8, #64\n"  // SYS_write
+    "  svc #0\n"
+    "cppforge_verdict_after:\n"
+    "  ret\n"
+    ".size cppforge_verdict_syscall, .-cppforge_verdict_syscall\n");
+#endif
+extern "C" long cppforge_verdict_syscall(long fd, const char* buf, long len);
+extern "C" const char cppforge_verdict_after[];
+
+namespace {
+
+int g_verdict_fd = -1;
+
+void write_verdict(const char* data, size_t len) {
+#if defined(__x86_64__) || defined(__aarch64__)
+  while (g_verdict_fd >= 0 && len > 0) {
+    long n = cppforge_verdict_syscall(g_verdict_fd, data, static_cast<long>(len));
+    if (n == -EINTR) continue;
+    if (n <= 0) return;
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+#else
+  if (g_verdict_fd >= 0) write_all(g_verdict_fd, data, len);
+#endif
 }
 
 // A small fixed buffer that never allocates and never calls into libc.
@@ -124,7 +174,7 @@ void emit_record(const char* kind, long long a, const long long* b) {
     line.put(*b);
   }
   line.put('\n');
-  write_all(1, line.data, line.len);
+  write_verdict(line.data, line.len);
 }
 
 // ------------------------------------------------------------------------------- seccomp
@@ -140,7 +190,7 @@ constexpr uint32_t kArch = 0;
 constexpr uint32_t kDeny = SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
 
 struct Filter {
-  sock_filter code[160];
+  sock_filter code[256];
   unsigned short len = 0;
   bool overflow = false;
   void add(sock_filter f) {
@@ -154,6 +204,26 @@ struct Filter {
     add(BPF_STMT(BPF_RET | BPF_K, action));
   }
   // Deny `nr` when (low word of) argument `arg` has any bit of `mask` set (or clear, if !when_set).
+  // Deny `nr` when argument `arg` equals `fd` (its low word: fds are small).
+  void deny_fd(long nr, unsigned arg, uint32_t fd) {
+    add(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 4));
+    add(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * arg)));
+    add(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, fd, 0, 1));
+    add(BPF_STMT(BPF_RET | BPF_K, kDeny));
+    add(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  }
+  // `nr` may write to `fd` (argument 0) only from the instruction just before `ip`.
+  void only_from(long nr, uint32_t fd, uint64_t ip) {
+    add(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 8));
+    add(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, args))));
+    add(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, fd, 0, 5));  // another fd: allow
+    add(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, instruction_pointer))));
+    add(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(ip), 0, 2));
+    add(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, instruction_pointer) + 4)));
+    add(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(ip >> 32), 1, 0));
+    add(BPF_STMT(BPF_RET | BPF_K, kDeny));
+    add(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  }
   void deny_arg(long nr, unsigned arg, uint32_t mask, bool when_set = true) {
     add(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 4));
     add(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * arg)));
@@ -187,11 +257,33 @@ bool install_seccomp() {
   // A new process only as a thread of this one.
   f.deny_arg(SYS_clone, 0, CLONE_THREAD, /*when_set=*/false);
   f.deny(SYS_clone3, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));  // glibc falls back to clone
+  // The verdict fd: written only by cppforge_verdict_syscall, never closed, never replaced.
+  if (g_verdict_fd >= 0) {
+    const uint32_t v = static_cast<uint32_t>(g_verdict_fd);
+    f.only_from(SYS_write, v, reinterpret_cast<uint64_t>(cppforge_verdict_after));
+    const long other_writers[][2] = {
+        {SYS_writev, 0}, {SYS_pwrite64, 0}, {SYS_pwritev, 0}, {SYS_pwritev2, 0}, {SYS_sendfile, 0},
+        {SYS_copy_file_range, 2}, {SYS_splice, 2}, {SYS_tee, 1}, {SYS_vmsplice, 0}, {SYS_dup3, 1},
+        {SYS_close, 0},
+#if defined(__x86_64__)
+        {SYS_dup2, 1},
+#endif
+    };
+    for (const auto& w : other_writers) f.deny_fd(w[0], static_cast<unsigned>(w[1]), v);
+  }
+  // No signal handler may be installed now, so no legitimate rt_sigreturn remains: one would be a
+  // forged signal frame.
+  f.deny(SYS_rt_sigaction);
+  f.deny(SYS_rt_sigreturn, SECCOMP_RET_KILL_PROCESS);
   const long denied[] = {
       SYS_execve, SYS_execveat, SYS_personality, SYS_remap_file_pages, SYS_ptrace, SYS_process_vm_readv,
       SYS_process_vm_writev, SYS_userfaultfd, SYS_perf_event_open, SYS_bpf, SYS_io_uring_setup,
       SYS_io_uring_enter, SYS_io_uring_register, SYS_kcmp, SYS_mount, SYS_umount2, SYS_pivot_root,
-      SYS_chroot, SYS_unshare, SYS_setns, SYS_keyctl, SYS_add_key, SYS_request_key,
+      SYS_chroot, SYS_unshare, SYS_setns, SYS_keyctl, SYS_add_key, SYS_request_key, SYS_close_range,
+      SYS_io_setup, SYS_io_submit,
+#if defined(__x86_64__)
+      SYS_modify_ldt,
+#endif
   };
   for (long nr : denied) f.deny(nr);
   f.add(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
@@ -243,6 +335,13 @@ void preinit(int argc, char** argv, char** envp) {
     volatile unsigned char* wipe = buf;
     for (size_t i = 0; i < sizeof(buf); ++i) wipe[i] = 0;
     entry[0] = '_';  // the variable no longer names anything the program could look for
+  }
+  static const char kVerdict[] = "CPPFORGE_VERDICT_FD=";
+  const char* verdict_text = env_value(envp, kVerdict, sizeof(kVerdict) - 1, nullptr);
+  if (verdict_text != nullptr && *verdict_text >= '0' && *verdict_text <= '9') {
+    int fd = 0;
+    for (const char* p = verdict_text; *p >= '0' && *p <= '9' && fd < 100000; ++p) fd = fd * 10 + (*p - '0');
+    g_verdict_fd = fd;
   }
   static const char kSeccomp[] = "CPPFORGE_SECCOMP=";
   const char* mode = env_value(envp, kSeccomp, sizeof(kSeccomp) - 1, nullptr);
@@ -419,36 +518,24 @@ extern "C" [[noreturn]] void cppforge_api_assert_fail(const char* expr, const ch
   exit_now(134);
 }
 
+// The counts are read before anything of libc runs: printing is for the reader only.
 extern "C" int cppforge_api_vprintf(const char* fmt, va_list ap) {
-  va_list shown;
-  va_copy(shown, ap);
-  int n = std::vprintf(fmt, shown);  // for the reader only; the verdict comes from the arguments
-  va_end(shown);
   report_printf_markers(fmt, ap);
-  return n;
+  return std::vprintf(fmt, ap);
 }
 
 extern "C" int cppforge_api_vfprintf(std::FILE* stream, const char* fmt, va_list ap) {
-  va_list shown;
-  va_copy(shown, ap);
-  int n = std::vfprintf(stream, fmt, shown);
-  va_end(shown);
   report_printf_markers(fmt, ap);
-  return n;
+  return std::vfprintf(stream, fmt, ap);
 }
 
 extern "C" int cppforge_api_puts(const char* text) {
-  int n = std::puts(text);
   report_markers(text, nullptr);
-  return n;
+  return std::puts(text);
 }
 
 extern "C" int __wrap_main(int argc, char** argv, char** envp) {
   int status = __real_main(argc, argv, envp);
-  // Keep the program's own output ahead of the record.
-  std::cout.flush();
-  std::cerr.flush();
-  std::fflush(nullptr);
   emit_record("RETURN", status, nullptr);
   return status;
 }

@@ -1,0 +1,151 @@
+"""Refuse declarations that would change what the trusted test code's own expressions mean.
+
+The test is compiled in the candidate's translation unit, so overload resolution in the test sees
+every function the candidate defines. From the object's symbol table (its `readelf -W -s` rows,
+mangled and demangled, paired by number), a build is refused when it defines:
+  * a comparison operator (`==`, `!=`, `<`, `>`, `<=`, `>=`, `<=>`, `!`) outside a class whose
+    parameters are all standard-library or built-in types, template or not, in any namespace: such an
+    overload can beat the library's own (a non-template, or a more specialised template) and decide
+    the test's `assert(f(x) == expected)`. Operators on the candidate's own types stay allowed, as do
+    other operators (`<<` to print a vector, `+` on pairs);
+  * a non-inline function in a library namespace (`std::...` defined by the candidate);
+  * another function under a name the test code itself defines (its `issame` helper, say): an
+    overload with a better conversion would be called instead of the test's.
+Only emitted functions leave symbols: static functions always do (the compile keeps them), and an
+`inline` one that every call inlined leaves none, which stays a residual risk (docs/verifier.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_ROW = re.compile(r"^\s*(\d+):\s+[0-9a-f]+\s+\S+\s+(\w+)\s+(\w+)\s+\w+(?:\s+\[[^\]]*\])?\s+(\S+)\s+(.+?)\s*$")
+_CLONE = re.compile(r"(?: \[clone [^\]]*\])+$")
+_COMPARISON = re.compile(r"operator(<=>|==|!=|<=|>=|<(?!<)|>(?!>)|!(?!=))(\s*<.*>)?$")
+LIBRARY_NAMESPACES = ("std::", "__gnu_cxx::", "__gnu_pbds::", "__gnu_debug::", "__cxxabiv1::")
+_FUNDAMENTAL = frozenset(
+    {
+        "void", "bool", "char", "signed char", "unsigned char", "wchar_t", "char8_t", "char16_t", "char32_t",
+        "short", "unsigned short", "int", "unsigned int", "long", "unsigned long", "long long",
+        "unsigned long long", "__int128", "unsigned __int128", "float", "double", "long double",
+        "decltype(nullptr)", "...",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Function:
+    bind: str  # LOCAL, GLOBAL, WEAK
+    mangled: str
+    head: str  # the demangled text before the parameter list (return type, qualified name, template args)
+    parameters: tuple[str, ...]
+
+
+def _split_parameters(text: str) -> tuple[str, ...]:
+    """Top-level comma split of a demangled parameter list."""
+    out, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        if c in "<([":
+            depth += 1
+        elif c in ">)]":
+            depth -= 1
+        elif c == "," and depth == 0:
+            out.append(text[start:i].strip())
+            start = i + 1
+    out.append(text[start:].strip())
+    return tuple(p for p in out if p and p != "void")
+
+
+def _parse_demangled(name: str) -> tuple[str, tuple[str, ...]] | None:
+    """(head, parameters) of a demangled function name, or None when it is not one."""
+    name = _CLONE.sub("", name)
+    name = re.sub(r"(?:\s+(?:const|volatile|&&|&))+$", "", name)
+    if not name.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(name) - 1, -1, -1):
+        if name[i] == ")":
+            depth += 1
+        elif name[i] == "(":
+            depth -= 1
+            if depth == 0:
+                return name[:i], _split_parameters(name[i + 1 : -1])
+    return None
+
+
+def functions(mangled_table: str, demangled_table: str) -> list[Function]:
+    """Defined functions of the object, from `readelf -W -s` and `readelf -W -s -C` of it."""
+    demangled = {int(m.group(1)): m.group(5) for m in map(_ROW.match, demangled_table.splitlines()) if m}
+    out = []
+    for m in map(_ROW.match, mangled_table.splitlines()):
+        if m is None or m.group(2) != "FUNC" or m.group(4) == "UND":
+            continue
+        parsed = _parse_demangled(demangled.get(int(m.group(1)), ""))
+        if parsed is not None:
+            out.append(Function(m.group(3), m.group(5), parsed[0], parsed[1]))
+    return out
+
+
+def _owned(parameter: str) -> bool:
+    """A parameter whose type the candidate itself declared (not the library's, not built in)."""
+    base = re.sub(r"\b(?:const|volatile)\b|[&*]|\[[^\]]*\]", " ", parameter)
+    base = " ".join(base.split())
+    return bool(base) and base not in _FUNDAMENTAL and not base.startswith(LIBRARY_NAMESPACES)
+
+
+def _qualified_name(head: str) -> str:
+    """`bool ns::issame<int>` -> `ns::issame` (the last word, template arguments dropped)."""
+    while head.endswith(">"):
+        depth = 0
+        for i in range(len(head) - 1, -1, -1):
+            depth += {">": 1, "<": -1}.get(head[i], 0)
+            if depth == 0:
+                head = head[:i].rstrip()
+                break
+        else:
+            break
+    return head.rsplit(" ", 1)[-1]
+
+
+def _in_library(name: str) -> bool:
+    return name.startswith(LIBRARY_NAMESPACES)
+
+
+def _operator_refusal(fn: Function) -> str | None:
+    m = _COMPARISON.search(fn.head)
+    if m is None:
+        return None
+    free_arity = 1 if m.group(1) == "!" else 2  # a member has one parameter fewer (its own object)
+    name = _qualified_name(fn.head)
+    if len(fn.parameters) != free_arity or (fn.bind == "WEAK" and _in_library(name)):
+        return None
+    if any(_owned(p) for p in fn.parameters):
+        return None
+    return (
+        f"overloads operator{m.group(1)} for standard-library or built-in types only, which would decide "
+        "what the test's own comparisons mean"
+    )
+
+
+def refusals(fns: list[Function], test_functions: Mapping[str, int]) -> list[str]:
+    """Reasons to refuse (see the module docstring); `test_functions`: name -> how many functions of
+    that name the test code defines (harness.test_defined_functions)."""
+    found: list[str] = []
+    signatures: dict[str, set[str]] = defaultdict(set)
+    for fn in fns:
+        reason = _operator_refusal(fn)
+        if reason:
+            found.append(reason)
+        name = _qualified_name(fn.head)
+        if fn.bind == "GLOBAL" and _in_library(name):
+            found.append(f"defines {name}, a function in the standard library's namespace")
+        base = name.rsplit("::", 1)[-1]
+        if base in test_functions:
+            signatures[base].add(f"{fn.head}({', '.join(fn.parameters)})")
+    for base, seen in signatures.items():
+        if len(seen) > test_functions[base]:
+            found.append(f"declares another {base}, a function the test code defines: it could be called instead")
+    return list(dict.fromkeys(found))
