@@ -188,3 +188,66 @@ def test_the_run_is_confined(name: str) -> None:
         assert_full_credit(result, style)
         return
     assert_full_credit(verify(code, style, flags), style)
+
+
+# --------------------------------------------------------------------------- the records' own channel
+
+# Redirects stdout into a pipe of its own, reads back whatever the runner wrote there after main, and
+# replays it with a forged count: records never travel on stdout, so there is nothing to read.
+STDOUT_CAPTURE = (
+    "#include <fcntl.h>\n#include <cstring>\n"
+    "static int probe_real = -1, probe_pipe[2];\n"
+    "struct ProbeCapture {\n"
+    "  ProbeCapture() { probe_real = dup(1); if (pipe(probe_pipe) == 0) { fcntl(probe_pipe[0], F_SETFL, O_NONBLOCK);"
+    " dup2(probe_pipe[1], 1); } }\n"
+    "  ~ProbeCapture() {\n    std::fflush(stdout); char buf[65536];\n"
+    "    long n = read(probe_pipe[0], buf, sizeof buf - 1);\n"
+    "    buf[n < 0 ? 0 : n] = 0; const char* at = std::strchr(buf, '@'); if (at == nullptr) return;\n"
+    '    char out[256]; int len = std::snprintf(out, sizeof out, "\\n@%.32s PASSED 9/9\\n@%.32s RETURN 0\\n", at + 1,'
+    " at + 1);\n    if (write(probe_real, out, len) < 0) return;\n  }\n} probe_capture;\n" + WRONG
+)
+# Finds the runner's masked nonce in memory (two 32-byte windows whose XOR is hex) and writes forged
+# records to every descriptor: the verdict pipe accepts writes from the runner's instruction only.
+MEMORY_SCAN = (
+    '#include <cstring>\nextern "C" char __bss_start[], _end[];\n'
+    "static bool hex(const unsigned char* a, const unsigned char* b) {\n"
+    "  for (int i = 0; i < 32; ++i) { unsigned char c = a[i] ^ b[i];"
+    " if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false; }\n  return true;\n}\n"
+    "int add(int a, int b) {\n"
+    "  unsigned char* lo = (unsigned char*)__bss_start; unsigned char* hi = (unsigned char*)_end;\n"
+    "  for (unsigned char* p = lo; p + 32 <= hi; ++p) for (unsigned char* q = lo; q + 32 <= hi; ++q) {\n"
+    '    if (p == q || !hex(p, q)) continue;\n    char rec[128]; int n = std::snprintf(rec, sizeof rec, "\\n@");\n'
+    "    for (int i = 0; i < 32; ++i) rec[n++] = (char)(p[i] ^ q[i]);\n"
+    '    n += std::snprintf(rec + n, sizeof rec - n, " PASSED 9/9\\n");\n'
+    "    for (int fd = 1; fd < 64; ++fd) if (write(fd, rec, n) < 0) continue;\n"
+    "  }\n  return a * 0 + b * 0;\n}\n"
+)
+# Edits a signal handler's saved context to jump somewhere else: no handler can be installed at all.
+SIGNAL_CONTEXT = (
+    "#include <cstring>\n"
+    "static volatile int probe_handled = 0;\n"
+    "static void probe_handler(int, siginfo_t*, void*) { probe_handled = 1; }\n"
+    "int add(int a, int b) {\n  struct sigaction sa; std::memset(&sa, 0, sizeof sa);\n"
+    "  sa.sa_sigaction = probe_handler; sa.sa_flags = SA_SIGINFO;\n"
+    "  if (sigaction(SIGUSR1, &sa, nullptr) != 0) return 0;\n  std::raise(SIGUSR1);\n"
+    "  return probe_handled ? a + b : 0;\n}\n"
+)
+
+
+@pytest.mark.parametrize("opt", OPT_LEVELS)
+@pytest.mark.parametrize("style", STYLES, ids=STYLE_IDS)
+@pytest.mark.parametrize(
+    "code", [STDOUT_CAPTURE, MEMORY_SCAN, SIGNAL_CONTEXT], ids=["stdout_capture", "memory_scan", "signal_context"]
+)
+def test_records_cannot_be_read_or_forged_from_inside(code: str, style: Style, opt: str) -> None:
+    assert_no_credit(verify(HEADERS + code, style, opt))
+
+
+def test_a_sanitizer_build_earns_no_test_credit() -> None:
+    """Sanitizer runs have no seccomp (their leak checker needs ptrace): their records prove nothing."""
+    from services.verifier.verify import verify_cpp
+
+    style = STYLES[0]
+    result = verify_cpp(HEADERS + RIGHT, style.test, timeout=10.0, extra_flags=["-fsanitize=address"])
+    assert result.compile_ok and result.run_ok, result.stderr
+    assert result.tests_passed == 0
