@@ -152,7 +152,8 @@ def build_script(
     std: str, flags: Sequence[str], link: LinkPlan | None, max_errors: int, pch_header: Path | None = None
 ) -> str:
     """One sandboxed shell script: compile the TU from stdin, dump the object's symbol and section
-    tables for object_check; when linking, link it behind the runner with `--wrap=main`."""
+    tables for object_check; with a link plan, and when the object defines `main` (GCC's own view of
+    whether there is a program to run), link it behind the runner with `--wrap=main`."""
     compile_cmd = compile_base_command(std, flags, max_errors)
     if pch_header is not None:
         compile_cmd += ["-include", str(pch_header)]
@@ -168,7 +169,9 @@ def build_script(
         hardening = ["-s"] if link.harden else []
         link_cmd = ["g++", *linker, *link_flags(flags), "-Wl,--wrap=main", *defsyms, *hardening]
         link_cmd += [RUNNER_OBJECT_NAME, OBJECT_NAME, "-o", PROGRAM_NAME]
-        lines += [f"echo {LINK_SEPARATOR} >&2", f"{shlex.join(link_cmd)} || exit $?"]
+        # A symbol row `... <section index> main`: defined here (an undefined one says UND).
+        defines_main = f"grep -Eq '[[:space:]][0-9]+ main$' {ELF_TABLES_NAME}"
+        lines += [f"{defines_main} || exit 0", f"echo {LINK_SEPARATOR} >&2", f"{shlex.join(link_cmd)} || exit $?"]
         if link.harden:
             # Executable but not readable: the program cannot read its own code or tables.
             lines.append(f"chmod 0111 {PROGRAM_NAME}")
@@ -236,7 +239,7 @@ def build(
         return refused_outcome(compile_text, elapsed, diags, refused)
     if out.returncode != 0:
         return _failed(compile_text + link_text, elapsed, ErrorClass.LINK, diags + parse_diagnostics(link_text))
-    return BuildOutcome(True, link is not None, compile_text, diags, ErrorClass.NONE, elapsed)
+    return BuildOutcome(True, bool(sep), compile_text, diags, ErrorClass.NONE, elapsed)
 
 
 def _refusals(

@@ -59,7 +59,7 @@ from pathlib import Path
 
 from .compile import RUNNER_OBJECT_NAME, ToolchainError, compile_base_command, compile_limits, unlinked_source
 from .diagnostics import parse_diagnostics
-from .harness import CANDIDATE_FILE, has_main
+from .harness import CANDIDATE_FILE
 from .sandbox import NOBODY_UID, SandboxOutcome, SandboxSpec, run_sandboxed
 from .source_shape import leading_block
 from .verify import TEMP_PREFIX, VerifierConfig, pch_cache, sandbox_mode
@@ -193,12 +193,12 @@ class GccViewer:
         self.config = config or VerifierConfig.from_settings()
 
     def view(self, code: str, *, std: str, flags: Sequence[str], test_code: str | None = None) -> CandidateView:
-        """GCC's view of `code` alone; `test_code` only tells whether the verification linked."""
+        """GCC's view of `code` alone (`test_code` is accepted for the callers' convenience; unused)."""
         headers = leading_block(code).headers
         pch_header = self._ready_pch(code, std, flags, headers)
         # As in the verification's translation unit: `__FILE__` must read the same in both.
         source = f'#line 1 "{CANDIDATE_FILE}"\n{code}'.encode()
-        with _workdir(link=has_main(code, test_code)) as work:
+        with _workdir() as work:
             if pch_header is not None:
                 view = self._view_with_pch(work, source, std, flags, headers, pch_header)
                 if view is not None:
@@ -281,7 +281,7 @@ class GccViewer:
         # -S, not -fsyntax-only: the middle end's warnings (-Wuninitialized, -Warray-bounds...) count too.
         argv = [*self._base(std, flags), "-fpreprocessed", "-S", "-o", "/dev/null", "-fno-diagnostics-show-caret"]
         source = (prelude + text).encode(errors="surrogateescape")
-        with _workdir(link=False) as work:
+        with _workdir() as work:
             out = self._run([*argv, "-x", "c++", "-"], work, source, binds, self.config.output_cap_bytes)
         if _failure(out) is not None or out.stderr_truncated:
             return None
@@ -321,14 +321,13 @@ def _failure(out: SandboxOutcome) -> str | None:
 
 
 @contextlib.contextmanager
-def _workdir(*, link: bool) -> Iterator[Path]:
+def _workdir() -> Iterator[Path]:
     """A fresh working directory that shows `__has_include` what the verification's showed: nothing
-    but the runner object's name when it linked (the contents cannot matter: including an object
-    file does not compile)."""
+    but the runner object's name (the contents cannot matter: including an object file does not
+    compile)."""
     with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX + "view_") as tmp:
         work = Path(tmp)
-        if link:
-            (work / RUNNER_OBJECT_NAME).touch()
+        (work / RUNNER_OBJECT_NAME).touch()
         if os.geteuid() == 0:
             os.chown(work, NOBODY_UID, NOBODY_UID)
         yield work

@@ -44,7 +44,6 @@ POISONED_BUILTINS = (
 ASM_KEYWORDS = ("asm", "__asm", "__asm__")
 # Attributes whose string argument GCC writes into the assembly as it is.
 STRING_ATTRIBUTES = ("section", "alias", "weakref", "ifunc", "symver")
-_MAIN_DEF = re.compile(r"\bint\s+main\s*\(")
 _TEST_HEADER_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]cppforge_test\.h[>"][^\n]*$', re.MULTILINE)
 _ASSERT_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*[<\"](?:assert\.h|cassert)[>\"][^\n]*$", re.MULTILINE)
 
@@ -56,11 +55,6 @@ def new_nonce() -> str:
 def new_token() -> str:
     """The per-run suffix of the runner's entry-point names in the TU."""
     return secrets.token_hex(8)
-
-
-def has_main(code: str, test_code: str | None) -> bool:
-    """The contract's rule: link and run only when the source has `int main(`."""
-    return bool(_MAIN_DEF.search(code) or (test_code and _MAIN_DEF.search(test_code)))
 
 
 def reserved_macro_names() -> frozenset[str]:

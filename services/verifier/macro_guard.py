@@ -27,6 +27,7 @@ functions the test calls), diagnostic pragmas aimed at the warnings the verifier
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -46,6 +47,9 @@ from .source_shape import may_hold_linemarker
 
 log = logging.getLogger(__name__)
 VIEW_NAME = "candidate.ii"
+# GCC's view of one candidate is read whole: past this it is refused, not read.
+VIEW_CAP_BYTES = 16 << 20
+TOO_LARGE = f"code that preprocesses to more than {VIEW_CAP_BYTES >> 20} MiB"
 DEPS_NAME = "candidate.d"
 LINEMARKER_WARNING = "style of line directive is a GCC extension"
 _DIRECTIVE = re.compile(r"^#(define|undef) ([^\s(]+)", re.MULTILINE)
@@ -177,11 +181,16 @@ def preprocess_command(
     return [*cmd, "-E", "-dD", "-MD", "-MF", DEPS_NAME, "-MT", "candidate", "-x", "c++", "-", "-o", VIEW_NAME]
 
 
-def _candidate_region(view: str) -> str:
-    """The view after our `#line 1 "solution.cpp"` (GCC's first linemarker for it)."""
+def _candidate_start(view: str) -> int:
+    """Where the view passes our `#line 1 "solution.cpp"` (GCC's first linemarker for it)."""
     marker = f'\n# 1 "{CANDIDATE_FILE}"'
     at = view.find(marker)
-    return "" if at < 0 else view[at + len(marker) :]
+    return len(view) if at < 0 else at + len(marker)
+
+
+def _utf8(latin1: str) -> str:
+    """A name read from the latin-1 view, back as the UTF-8 text GCC wrote."""
+    return latin1.encode("latin-1").decode("utf-8", errors="replace")
 
 
 def _deps(text: str) -> set[str]:
@@ -189,9 +198,9 @@ def _deps(text: str) -> set[str]:
     return {_normalise(w) for w in words if not w.endswith(":") and w != "\\"}
 
 
-def _pragma_refusal(region: str) -> str | None:
-    for m in _PRAGMA.finditer(region):
-        body = m.group(1)
+def _pragma_refusal(view: str, start: int) -> str | None:
+    for m in _PRAGMA.finditer(view, start):
+        body = _utf8(m.group(1))
         if body.split()[:1] == ["redefine_extname"]:
             return "#pragma redefine_extname (it renames the C functions the test calls)"
         if body.startswith("GCC diagnostic") and any(w in body for w in _GUARDED_WARNINGS):
@@ -200,14 +209,15 @@ def _pragma_refusal(region: str) -> str | None:
 
 
 def analyse(view: str, deps_text: str, stderr: str, pristine: dict[str, PristineMacro]) -> GuardAnalysis:
-    """The guard for a candidate, from GCC's -E -dD view of it, its deps and its warnings."""
+    """The guard for a candidate, from GCC's -E -dD view of it (decoded as latin-1: one character
+    a byte, whatever the code holds), its deps and its warnings."""
     if LINEMARKER_WARNING in stderr:
         return GuardAnalysis("", refusal='a GNU linemarker (# <line> "file" <flags>)')
-    region = _candidate_region(view)
-    refusal = _pragma_refusal(region)
+    start = _candidate_start(view)
+    refusal = _pragma_refusal(view, start)
     if refusal is not None:
         return GuardAnalysis("", refusal=refusal)
-    touched = {m.group(2) for m in _DIRECTIVE.finditer(region)}
+    touched = {_utf8(m.group(2)) for m in _DIRECTIVE.finditer(view, start)}
     reserved = sorted(touched & reserved_macro_names())
     if reserved:
         return GuardAnalysis("", refusal=f"redefines {reserved[0]!r}, which the verifier reserves")
@@ -236,10 +246,11 @@ class MacroGuard:
         linemarkers = may_hold_linemarker(code)
         cmd = preprocess_command(std, flags, self.limits.max_errors, pch_header, linemarkers)
         with unlinked_source(workdir, candidate_prefix(code)) as fd:
+            limits = dataclasses.replace(compile_limits(self.limits), file_size_bytes=VIEW_CAP_BYTES + 1)
             spec = SandboxSpec(
                 argv=cmd,
                 workdir=workdir,
-                limits=compile_limits(self.limits),
+                limits=limits,
                 ro_binds=(pch_header.parent,) if pch_header is not None else (),
                 minimal_dev=True,
                 stdin_fd=fd,
@@ -249,9 +260,12 @@ class MacroGuard:
         try:
             if out.sandbox_error:
                 raise SandboxFailedError(out.sandbox_error)
+            # g++ reports a cc1plus killed at the file-size limit as a plain failure: ask the file.
+            if view_path.exists() and view_path.stat().st_size >= VIEW_CAP_BYTES:
+                return GuardAnalysis("", refusal=TOO_LARGE)
             if out.returncode != 0 or out.timed_out:
                 return GuardAnalysis("", failed=True)
-            view = view_path.read_text(errors="replace")
+            view = view_path.read_bytes().decode("latin-1")
             deps = deps_path.read_text(errors="replace")
         finally:
             for path in (view_path, deps_path):

@@ -114,13 +114,23 @@ def _in_library(name: str) -> bool:
     return name.startswith(LIBRARY_NAMESPACES)
 
 
+_INTERNAL_TYPE = re.compile(r"\{lambda|\{unnamed type|\(anonymous namespace\)")
+
+
+def _library_own(fn: Function, name: str) -> bool:
+    """The library's own instantiations: weak ones, and local ones for internal types (a lambda's)."""
+    if not _in_library(name):
+        return False
+    return fn.bind == "WEAK" or (fn.bind == "LOCAL" and any(_INTERNAL_TYPE.search(p) for p in fn.parameters))
+
+
 def _operator_refusal(fn: Function) -> str | None:
     m = _COMPARISON.search(fn.head)
     if m is None:
         return None
     free_arity = 1 if m.group(1) == "!" else 2  # a member has one parameter fewer (its own object)
     name = _qualified_name(fn.head)
-    if len(fn.parameters) != free_arity or (fn.bind == "WEAK" and _in_library(name)):
+    if len(fn.parameters) != free_arity or _library_own(fn, name):
         return None
     if any(_owned(p) for p in fn.parameters):
         return None

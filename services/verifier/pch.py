@@ -41,7 +41,7 @@ from .source_shape import leading_block
 
 log = logging.getLogger(__name__)
 PCH_HEADER = "pch.h"
-EAGER_HEADERS = frozenset({("bits/stdc++.h",)})
+EAGER_HEADERS = frozenset({("#include <bits/stdc++.h>",)})
 BUILD_PREFIX = "cppforge_verify_pch_"
 STALE_BUILD_S = 3600.0  # a build dir this old belongs to a process that died mid-build
 MAX_TRACKED = 4096  # header sets whose sightings (and failures) are remembered: bounded under a flood
@@ -52,6 +52,11 @@ def leading_includes(code: str) -> tuple[str, ...]:
     """The standard headers `code` includes before anything else, read byte-exactly (see
     source_shape.leading_block); empty when the code does not start that way."""
     return leading_block(code).headers
+
+
+def as_items(headers: Sequence[str]) -> tuple[str, ...]:
+    """Header names as the leading block's items (`#include <name>` lines)."""
+    return tuple(f"#include <{h}>" for h in headers)
 
 
 _PCH_LOCATION = re.compile(r"\bpch\.h:(\d+)")
@@ -81,7 +86,7 @@ def default_pch_root(home: Path) -> Path:
 class PchKey:
     std: str
     flags: tuple[str, ...]
-    headers: tuple[str, ...]
+    headers: tuple[str, ...]  # the leading block's items: `#include <h>` and safe `#pragma GCC` lines
 
     def digest(self) -> str:
         text = "\0".join([compiler_version(), self.std, *self.flags, "|", *self.headers])
@@ -176,7 +181,7 @@ class PchCache:
                 self._unpin(header.parent.name)
 
     def _acquire(self, code: str, std: str, flags: Sequence[str], *, pin: bool) -> Path | None:
-        headers = leading_includes(code)
+        headers = leading_block(code).items
         if not headers:
             return None
         key = PchKey(std, tuple(flags), headers)
@@ -226,13 +231,13 @@ class PchCache:
         return self._build_locks[int(digest[:8], 16) % BUILD_LOCK_STRIPES]
 
     def prebuild(self, std: str, flags: Sequence[str], headers: Sequence[str]) -> bool:
-        key = PchKey(std, tuple(flags), tuple(headers))
+        key = PchKey(std, tuple(flags), as_items(headers))
         entry = self.root / key.digest()
         with self._build_lock(key.digest()):
             return self._take(entry, pin=False) is not None or self._build(key, entry) is _Outcome.PUBLISHED
 
     def ready(self, std: str = "c++17", flags: Sequence[str] = (), headers: Sequence[str] = ("bits/stdc++.h",)) -> bool:
-        key = PchKey(std, tuple(flags), tuple(headers))
+        key = PchKey(std, tuple(flags), as_items(headers))
         return (self.root / key.digest() / (PCH_HEADER + ".gch")).exists()
 
     # -- building ----------------------------------------------------------------------------
@@ -243,7 +248,7 @@ class PchCache:
             if not self._room_for(self._smallest_built):  # hopeless: do not spend the build
                 self.skipped += 1
                 return _Outcome.NO_ROOM
-        text = "".join(f"#include <{h}>\n" for h in key.headers)
+        text = "".join(f"{item}\n" for item in key.headers)
         # ignore_cleanup_errors: on success the directory is renamed into place, nothing to clean.
         with tempfile.TemporaryDirectory(prefix=BUILD_PREFIX, dir=self.root, ignore_cleanup_errors=True) as tmp:
             work = Path(tmp)

@@ -5,9 +5,12 @@ Both answers are deliberately conservative, so that no spelling trick can make t
 GCC in the dangerous direction:
   * `leading_block` accepts only lines of an exact canonical form (blank, `#include <name>`, a `//`
     comment, or a `/* ... */` comment on lines of its own, the comments without backslashes,
-    trigraphs, carriage returns or NULs, so that they end where they seem to), so every accepted line
-    means to GCC exactly what it looks like; anything else ends the block. A shorter block only
-    costs speed (no precompiled header), never a different verdict.
+    trigraphs, carriage returns or NULs, so that they end where they seem to, and the competitive
+    programmer's `#pragma GCC optimize("O3")`/`target("avx2")` with options that keep floating-point
+    semantics), so every accepted line means to GCC exactly what it looks like; anything else ends
+    the block. A shorter block only costs speed (no precompiled header), never a different verdict.
+  * `tampers_then_includes` answers True when the code after the block may both set a macro or a
+    pragma and include a header: the header would be compiled under them.
   * `may_hold_directives` answers False only when the text, with every possible line splice
     joined, contains no `#`, no `%:` digraph, no `??=` trigraph and no `_Pragma`: then GCC can find
     no directive and no pragma in it, whatever else it holds. Any doubt answers True.
@@ -26,6 +29,18 @@ _INCLUDE_LINE = re.compile(rf"[ \t]*#[ \t]*include[ \t]*<({_HEADER_NAME})>[ \t]*
 # A `//` comment whose text cannot splice, hide a trigraph or end the line early.
 _COMMENT_LINE = re.compile(r"[ \t]*//(?:[^\\\r\n\x00?]|\?(?!\?))*\n")
 _BLANK_LINE = re.compile(r"[ \t]*\n")
+_PRAGMA_LINE = re.compile(r"[ \t]*#[ \t]*pragma[ \t]+GCC[ \t]+(optimize|target)[ \t]*\(([^()\\\n]*)\)[ \t]*\n")
+_PRAGMA_ARGUMENT = re.compile(r'[ \t]*"([A-Za-z0-9.,=+ -]*)"[ \t]*(?:,|$)')
+# Options that change speed or instruction choice, never what the code computes (no fast-math).
+_SAFE_OPTIONS = {
+    "optimize": re.compile(
+        r"-?(?:O[0-3sg]?|unroll-loops|unroll-all-loops|inline|inline-functions|tree-vectorize|peel-loops"
+        r"|omit-frame-pointer)"
+    ),
+    "target": re.compile(
+        r"avx[0-9a-z]*|sse[0-9.]*|ssse3|popcnt|lzcnt|bmi2?|fma|f16c|mmx|movbe|aes|pclmul|(?:tune|arch)=native"
+    ),
+}
 # A block comment that ends at its first `*/` (nothing inside can splice or hide a trigraph).
 _BLOCK_COMMENT = re.compile(r"[ \t]*/\*(?:[^\\\r\x00?*]|\?(?!\?)|\*(?!/))*\*/[ \t]*\n")
 # Backslash (or its trigraph) followed by any whitespace: a superset of GCC's line splices.
@@ -40,21 +55,37 @@ _BLANKS = frozenset(" \t\f\v\x00")
 @dataclass(frozen=True)
 class LeadingBlock:
     headers: tuple[str, ...]  # in order, as included
-    lines: tuple[int, ...]  # the 1-based line of each include
+    items: tuple[str, ...]  # every directive of the block as GCC must see it: includes and pragmas
+    lines: tuple[int, ...]  # the 1-based line of each item
     end: int  # offset just past the block's last line
 
 
+def _safe_pragma(kind: str, arguments: str) -> bool:
+    options = [o.strip() for m in _PRAGMA_ARGUMENT.finditer(arguments) for o in m.group(1).split(",")]
+    joined = ",".join(f'"{m.group(1)}"' for m in _PRAGMA_ARGUMENT.finditer(arguments))
+    if not options or joined.replace(" ", "") != arguments.replace(" ", "").replace("\t", ""):
+        return False
+    return all(_SAFE_OPTIONS[kind].fullmatch(o) for o in options)
+
+
 def leading_block(code: str) -> LeadingBlock:
-    """The canonical run of includes, blank lines and simple comments that starts `code`."""
+    """The canonical run of includes, safe pragmas, blank lines and simple comments that starts `code`."""
     headers: list[str] = []
+    items: list[str] = []
     lines: list[int] = []
     pos = 0
     line = 1
     end = 0
     while pos < len(code):
         m = _INCLUDE_LINE.match(code, pos)
+        pragma = _PRAGMA_LINE.match(code, pos) if m is None else None
         if m is not None:
             headers.append(m.group(1))
+            items.append(f"#include <{m.group(1)}>")
+            lines.append(line)
+        elif pragma is not None and _safe_pragma(pragma.group(1), pragma.group(2)):
+            m = pragma
+            items.append(f"#pragma GCC {pragma.group(1)}({pragma.group(2).strip()})")
             lines.append(line)
         elif (m := _COMMENT_LINE.match(code, pos) or _BLANK_LINE.match(code, pos)) is None:
             m = _BLOCK_COMMENT.match(code, pos)
@@ -64,7 +95,9 @@ def leading_block(code: str) -> LeadingBlock:
         pos = m.end()
         if headers:
             end = pos
-    return LeadingBlock(tuple(headers), tuple(lines), end if headers else 0)
+    if not headers:
+        return LeadingBlock((), (), (), 0)
+    return LeadingBlock(tuple(headers), tuple(items), tuple(lines), end)
 
 
 def may_hold_directives(text: str) -> bool:
@@ -90,3 +123,20 @@ def may_hold_linemarker(text: str) -> bool:
         if rest[:1].isdigit() or (rest[:1] == "." and rest[1:].isdigit()):
             return True
     return False
+
+
+def _directive(names: str) -> re.Pattern[str]:
+    """`#` in any spelling, then blanks and block comments, then one of `names`: how GCC reads one."""
+    return re.compile(rf"(?:#|%:|\?\?=)[ \t\f\v\x00]*(?:/\*.*?\*/[ \t\f\v\x00]*)*(?:{names})", re.DOTALL)
+
+
+_INCLUDE_DIRECTIVE = _directive("include|import")
+_TAMPER_DIRECTIVE = _directive("define|undef|pragma")
+
+
+def tampers_then_includes(text: str) -> bool:
+    """True when `text` may both set a macro or pragma and include a header (in any order: doubt
+    answers True), the way GCC would read its directives."""
+    joined = _SPLICE.sub("", text)
+    tampers = bool(_TAMPER_DIRECTIVE.search(joined)) or "_Pragma" in joined
+    return tampers and bool(_INCLUDE_DIRECTIVE.search(joined))

@@ -34,7 +34,7 @@ from .sandbox import (
     run_sandboxed,
 )
 from .seccomp import process_filter
-from .source_shape import leading_block, may_hold_directives
+from .source_shape import leading_block, may_hold_directives, tampers_then_includes
 from .think import strip_think_blocks
 from .verdict import read_verdict, score_tests
 
@@ -119,6 +119,10 @@ class VerifierConfig:
         return BuildLimits(self.compile_timeout_s, self.compile_memory_bytes, self.output_cap_bytes, self.max_errors)
 
 
+TAMPERED_HEADERS = (
+    "a header included after a macro or pragma of the candidate's (past its leading #include block, code "
+    "may set macros and pragmas or include headers, not both)"
+)
 _pch_caches: dict[tuple[Path, bool, int, int | None], PchCache] = {}
 _macro_guards: dict[tuple[Path, bool], MacroGuard] = {}
 _pch_lock = threading.Lock()
@@ -230,9 +234,7 @@ def verify_cpp(
         token = harness.new_token()
         tu = harness.build_translation_unit(code, test_code, token, guard.restore)
         sanitized = is_sanitizer_build(flags)
-        link = (
-            LinkPlan(harness.runner_aliases(token), harden=not sanitized) if harness.has_main(code, test_code) else None
-        )
+        link = LinkPlan(harness.runner_aliases(token), harden=not sanitized)
         remap = (lambda text: remap_pch_locations(text, code)) if pch_header is not None else None
         with unlinked_source(workdir, tu) as tu_fd:
             built = build(
@@ -253,7 +255,7 @@ def verify_cpp(
                 built.output, built.compile_s, built.diagnostics, ["GCC could not preprocess it alone"]
             )
         result = _result_from_build(built, return_structured)
-        if not built.compile_ok or link is None:
+        if not built.compile_ok or not built.linked:
             return result
         return _run(workdir, result, timeout, flags, has_tests, config, sandboxed, return_structured, test_code)
 
@@ -268,8 +270,13 @@ def _analyse_directives(
     sandboxed: bool,
 ) -> GuardAnalysis:
     """GCC's view of the candidate's directives, when it may hold any past its include block."""
-    if not may_hold_directives(code[leading_block(code).end :]):
+    rest = code[leading_block(code).end :]
+    if not may_hold_directives(rest):
         return GuardAnalysis("")
+    if tampers_then_includes(rest):
+        # The header would be compiled under the candidate's macros or pragmas, and with it the
+        # library code the test's own comparisons run.
+        return GuardAnalysis("", refusal=TAMPERED_HEADERS)
     try:
         return macro_guard(config, sandboxed).analyse(workdir, code, std, flags, pch_header)
     except SandboxFailedError as exc:

@@ -406,6 +406,25 @@ CORPUS: list[Case] = [
     Case("stderr_then_clean_exit", STDERR_CLEAN, None, "none", 0.5, True, True, stdout_contains="done"),
     # ---- compiles, nothing to run: 0.3
     Case("no_main_library_only", NO_MAIN, None, "none", 0.3, True, False),
+    # Whether there is a program to run is GCC's call (the object defines `main`), not a text match.
+    Case(
+        "main_only_in_a_comment",
+        "// usage: int main() { return f(); }\nint f() { return 1; }\n",
+        None,
+        "none",
+        0.3,
+        True,
+        False,
+    ),
+    Case(
+        "signed_main_runs",
+        "#define int long long\nsigned main() { int x = 1; return (int)(x - 1); }\n",
+        None,
+        "none",
+        0.5,
+        True,
+        True,
+    ),
     # ---- runs but fails, no tests: 0.3
     Case("nonzero_return_from_main", NONZERO_RETURN, None, "runtime_crash", 0.3, True, False),
     Case("uncaught_exception", UNCAUGHT_EXCEPTION, None, "runtime_crash", 0.3, True, False, expected_signal=SIGABRT),

@@ -110,7 +110,7 @@ def test_include_guards_of_headers_never_opened_are_dropped() -> None:
 
 
 def test_undefining_a_header_macro_is_repaired() -> None:
-    code = "#include <vector>\n#undef _GLIBCXX_VECTOR\n#include <cstdio>\n" + RIGHT
+    code = "#include <vector>\n#include <cstdio>\n#undef _GLIBCXX_VECTOR\n" + RIGHT
     style = Style("vector_test", "#include <vector>\n#include <cassert>\nint main(){ std::vector<int> v{add(1,2)};"
                   " assert(v[0] == 3); }\n", 1)  # fmt: skip
     assert_full_credit(verify(code, style), style)
@@ -179,3 +179,49 @@ def test_tampering_with_the_verifiers_own_checks_is_refused(code: str) -> None:
 def test_a_line_directive_alone_is_harmless() -> None:
     result = verify(HEADERS + '#line 100 "elsewhere.cpp"\n' + RIGHT, STYLES[0])
     assert_full_credit(result, STYLES[0])
+
+
+VECTOR_TEST = Style(
+    "vector_equal_test",
+    "#include <cassert>\n#include <vector>\nusing namespace std;\n"
+    "int main(){ assert(f(3) == vector<int>({1, 2, 3})); }\n",
+    1,
+)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "#define __builtin_memcmp(a, b, n) 0\n",
+        "#define false true\n",
+        '#pragma GCC optimize("fast-math")\n',
+        '_Pragma("GCC optimize(\\"fast-math\\")")\n',
+    ],
+    ids=["builtin_macro", "keyword_macro", "fast_math_pragma", "fast_math__Pragma"],
+)
+def test_headers_compiled_under_the_candidates_macros_are_refused(tamper: str) -> None:
+    # The library code the test's comparison runs would be compiled under them.
+    code = (
+        tamper
+        + "#include <vector>\n#include <algorithm>\nstd::vector<int> f(int n) { return std::vector<int>(n, 7); }\n"
+    )
+    assert_refused(verify(code, VECTOR_TEST), "header included after a macro or pragma")
+
+
+def test_the_competitive_programmers_header_stays_allowed() -> None:
+    code = (
+        '#pragma GCC optimize("O3,unroll-loops")\n#pragma GCC target("avx2,bmi,popcnt")\n'
+        "#include <bits/stdc++.h>\nusing namespace std;\n#define ll long long\n"
+        "vector<int> f(int n) { vector<int> v; for (ll i = 1; i <= n; ++i) v.push_back((int)i); return v; }\n"
+    )
+    assert_full_credit(verify(code, VECTOR_TEST), VECTOR_TEST)
+
+
+def test_a_macro_bomb_is_refused_without_reading_its_expansion() -> None:
+    """8 KiB of source that preprocesses to 240 MB: refused at the view's cap, never read whole."""
+    literal = '"' + "a" * 8000 + '"'
+    levels = ["#define L0 " + literal]
+    levels += [f"#define L{i} " + " ".join([f"L{i - 1}"] * 10) for i in (1, 2, 3)]
+    code = 'const char* probe_wide = "\U0001f600";\n' + "\n".join(levels) + "\nconst char* probe_big = L3 L3 L3;\n"
+    result = verify(code, STYLES[0])
+    assert_refused(result, "preprocesses to more than")

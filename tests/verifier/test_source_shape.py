@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.verifier.source_shape import leading_block, may_hold_directives, may_hold_linemarker
+from services.verifier.source_shape import (
+    leading_block,
+    may_hold_directives,
+    may_hold_linemarker,
+    tampers_then_includes,
+)
 
 
 def test_leading_block_reads_includes_comments_and_blank_lines() -> None:
@@ -104,3 +109,40 @@ def _gcc_warns_linemarker(text: str) -> bool:
 def test_no_linemarker_gcc_reads_is_ever_missed(text: str) -> None:
     if _gcc_warns_linemarker(text):
         assert may_hold_linemarker(text), repr(text)
+
+
+def test_safe_optimisation_pragmas_belong_to_the_leading_block() -> None:
+    code = '#pragma GCC optimize("O3,unroll-loops")\n#pragma GCC target("avx2")\n#include <vector>\nint x;\n'
+    block = leading_block(code)
+    assert block.headers == ("vector",)
+    assert block.items == ('#pragma GCC optimize("O3,unroll-loops")', '#pragma GCC target("avx2")', "#include <vector>")
+    assert code[block.end :] == "int x;\n"
+
+
+@pytest.mark.parametrize(
+    "pragma",
+    [
+        '#pragma GCC optimize("Ofast")',
+        '#pragma GCC optimize("fast-math")',
+        '#pragma GCC target("fpmath=387")',
+        '#pragma GCC optimize("O3") x',
+        "#pragma GCC optimize(O3)",
+    ],
+)
+def test_pragmas_that_change_results_end_the_block(pragma: str) -> None:
+    assert leading_block(pragma + "\n#include <vector>\n").headers == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("#define X 1\n#include <vector>\n", True),
+        ("#include <vector>\n#undef Y\n", True),  # order is not considered: doubt answers True
+        ('_Pragma("x")\n%:/* c */ import <v>\n', True),
+        ("#define ll long long\nint main() {}\n", False),
+        ("// define the answer; include the ends\n", False),
+        ("#include <set>\nint x;\n", False),
+    ],
+)
+def test_tampers_then_includes(text: str, expected: bool) -> None:
+    assert tampers_then_includes(text) is expected
