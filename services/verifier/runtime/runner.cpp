@@ -19,8 +19,8 @@
 // verifier sets for sanitizer builds, which never earn test credit): no new executable memory and no
 // change to the protection of code (mmap/mprotect/pkey_mprotect with PROT_EXEC, shmat with SHM_EXEC),
 // no exec, no personality change, no new process other than a thread, no ptrace, no cross-process
-// memory access, and no signal handler: rt_sigaction is refused and rt_sigreturn kills the process,
-// so no handler's saved context can be edited to jump into the runner.
+// memory access, and no return from a signal handler: rt_sigreturn kills the process, so no handler's
+// saved context can be edited to jump into the runner.
 #include <cerrno>
 #include <cstdarg>
 #include <cstddef>
@@ -271,9 +271,8 @@ bool install_seccomp() {
     };
     for (const auto& w : other_writers) f.deny_fd(w[0], static_cast<unsigned>(w[1]), v);
   }
-  // No signal handler may be installed now, so no legitimate rt_sigreturn remains: one would be a
-  // forged signal frame.
-  f.deny(SYS_rt_sigaction);
+  // Returning from a signal handler ends the process: the saved context a handler could edit (to
+  // jump into the runner) is only ever applied by rt_sigreturn. SIG_IGN and SIG_DFL keep working.
   f.deny(SYS_rt_sigreturn, SECCOMP_RET_KILL_PROCESS);
   const long denied[] = {
       SYS_execve, SYS_execveat, SYS_personality, SYS_remap_file_pages, SYS_ptrace, SYS_process_vm_readv,
