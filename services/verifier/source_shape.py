@@ -10,7 +10,8 @@ GCC in the dangerous direction:
     semantics), so every accepted line means to GCC exactly what it looks like; anything else ends
     the block. A shorter block only costs speed (no precompiled header), never a different verdict.
   * `tampers_then_includes` answers True when the code after the block may both set a macro or a
-    pragma and include a header: the header would be compiled under them.
+    pragma and include a header: the header would be compiled under them. A line that is exactly
+    `#undef NDEBUG` does not count: it can only put assert.h back the way the verifier builds it.
   * `may_hold_directives` answers False only when the text, with every possible line splice
     joined, contains no `#`, no `%:` digraph, no `??=` trigraph and no `_Pragma`: then GCC can find
     no directive and no pragma in it, whatever else it holds. Any doubt answers True.
@@ -132,11 +133,14 @@ def _directive(names: str) -> re.Pattern[str]:
 
 _INCLUDE_DIRECTIVE = _directive("include|import")
 _TAMPER_DIRECTIVE = _directive("define|undef|pragma")
+# `#undef NDEBUG` alone on its line, the test suites' idiom before `#include <assert.h>`: it only
+# returns assert.h (the one standard header that reads NDEBUG) to the verifier's own default.
+_UNDEF_NDEBUG_LINE = re.compile(r"^[ \t]*#[ \t]*undef[ \t]+NDEBUG[ \t]*$", re.MULTILINE)
 
 
 def tampers_then_includes(text: str) -> bool:
     """True when `text` may both set a macro or pragma and include a header (in any order: doubt
     answers True), the way GCC would read its directives."""
     joined = _SPLICE.sub("", text)
-    tampers = bool(_TAMPER_DIRECTIVE.search(joined)) or "_Pragma" in joined
+    tampers = bool(_TAMPER_DIRECTIVE.search(_UNDEF_NDEBUG_LINE.sub("", joined))) or "_Pragma" in joined
     return tampers and bool(_INCLUDE_DIRECTIVE.search(joined))

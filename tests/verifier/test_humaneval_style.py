@@ -378,3 +378,24 @@ def test_think_block_does_not_rescue_a_wrong_completion() -> None:
     result = check(task.prompt + THINK_GARBAGE + task.wrong, task.test)
     assert result.tests_passed == 0, info(result)
     assert compute_reward(result) < 1.0
+
+
+# Some published canonical solutions end with the test's own first lines: the completion is judged
+# as written, and the line that only undoes NDEBUG must not turn a right answer into a refusal.
+ASSERT_TAIL = "#undef NDEBUG\n#include<assert.h>\n"
+
+
+def test_completion_ending_with_the_tests_assert_lines_is_judged() -> None:
+    task = TASKS[0]
+    right = check(task.prompt + task.solution + ASSERT_TAIL, task.test)
+    assert (right.tests_passed, right.tests_total) == (1, 1), info(right)
+    wrong = check(task.prompt + task.wrong + ASSERT_TAIL, task.test)
+    assert (wrong.tests_passed, wrong.tests_total) == (0, 1), info(wrong)
+    assert wrong.error_class == "runtime_crash", info(wrong)
+
+
+def test_completion_that_defines_ndebug_before_assert_h_is_refused() -> None:
+    task = TASKS[0]
+    result = check(task.prompt + task.wrong + "#define NDEBUG\n#include<assert.h>\n", task.test)
+    assert result.error_class == "refused", info(result)
+    assert result.tests_passed == 0

@@ -142,6 +142,13 @@ def test_pragmas_that_change_results_end_the_block(pragma: str) -> None:
         ("#define ll long long\nint main() {}\n", False),
         ("// define the answer; include the ends\n", False),
         ("#include <set>\nint x;\n", False),
+        # HumanEval-X's idiom: assert.h back to the verifier's default, nothing else touched.
+        ("int f();\n#undef NDEBUG\n#include<assert.h>\n", False),
+        ("#undef NDEBUG\n#define NDEBUG\n#include <assert.h>\n", True),
+        ("#undef NDEBUG_X\n#include <assert.h>\n", True),
+        ("#undef NDEBUG\\\n_X\n#include <assert.h>\n", True),  # the splice makes it another name
+        ("#undef NDEBUG /* c */ \n#include <assert.h>\n", True),  # only the exact line is spared
+        ("%:undef NDEBUG\n#include <assert.h>\n", True),
     ],
 )
 def test_tampers_then_includes(text: str, expected: bool) -> None:
