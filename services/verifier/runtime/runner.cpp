@@ -158,7 +158,7 @@ size_t g_have = 0;
 const char* g_program = "prog";
 unsigned char g_masked[kNonceLen];
 
-// A record the verifier trusts: "\n@<nonce> <kind> <a>[/<b>]\n" on fd 1, written in one call.
+// A record the verifier trusts: "\n@<nonce> <kind> <a>[/<b>]\n" on the verdict fd, in one call.
 void emit_record(const char* kind, long long a, const long long* b) {
   if (g_have != kNonceLen) return;
   Line line;
