@@ -169,6 +169,24 @@ CONFINEMENT_PROBES = {
         "#include <cstring>\nint add(int a, int b) {\n  char name[64] = {0};\n"
         '  gethostname(name, sizeof name - 1);\n  return std::strcmp(name, "cppforge") == 0 ? a + b : 0;\n}\n'
     ),
+    # Every way the kernel offers to copy the verdict fd to another number (which the write rule
+    # would not know) fails: dup, dup2, dup3, fcntl F_DUPFD, SCM_RIGHTS and pidfd_getfd.
+    "verdict_fd_cannot_be_copied": (
+        "#include <fcntl.h>\n#include <cstring>\n#include <sys/socket.h>\n"
+        '// glibc 2.36 has these wrappers but no header for them.\nextern "C" int pidfd_open(pid_t, unsigned);\n'
+        'extern "C" int pidfd_getfd(int, int, unsigned);\n'
+        "static int probe_scm(int fd) {\n  int sv[2]; if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return -1;\n"
+        "  char c = 'x'; iovec io{&c, 1}; alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];\n"
+        "  msghdr m{}; m.msg_iov = &io; m.msg_iovlen = 1; m.msg_control = ctl; m.msg_controllen = sizeof ctl;\n"
+        "  cmsghdr* h = CMSG_FIRSTHDR(&m); h->cmsg_level = SOL_SOCKET; h->cmsg_type = SCM_RIGHTS;\n"
+        "  h->cmsg_len = CMSG_LEN(sizeof(int)); std::memcpy(CMSG_DATA(h), &fd, sizeof fd);\n"
+        "  return sendmsg(sv[0], &m, 0) == 1 ? 1 : -1;\n}\n"
+        "int add(int a, int b) {\n  const char* v = std::getenv(\"CPPFORGE_VERDICT_FD\"); if (v == nullptr) return 0;\n"
+        "  int fd = std::atoi(v); int pidfd = pidfd_open(getpid(), 0);\n"
+        "  long copies[] = {dup(fd), dup2(fd, 200), dup3(fd, 201, 0), fcntl(fd, F_DUPFD, 202),\n"
+        "                  fcntl(fd, F_DUPFD_CLOEXEC, 203), probe_scm(fd), pidfd < 0 ? -1 : pidfd_getfd(pidfd, fd, 0)};\n"
+        "  for (long c : copies) if (c >= 0) return 0;\n  return a + b;\n}\n"
+    ),
     "threads_still_work": (
         "#include <thread>\n"
         "int add(int a, int b) { int r = 0; std::thread t([&] { r = a + b; }); t.join(); return r; }\n"
@@ -207,7 +225,8 @@ STDOUT_CAPTURE = (
     " at + 1);\n    if (write(probe_real, out, len) < 0) return;\n  }\n} probe_capture;\n" + WRONG
 )
 # Finds the runner's masked nonce in memory (two 32-byte windows whose XOR is hex) and writes forged
-# records to every descriptor: the verdict pipe accepts writes from the runner's instruction only.
+# records to every descriptor and a copy of it: the verdict pipe accepts writes from the runner's
+# instruction only, and cannot be copied.
 MEMORY_SCAN = (
     '#include <cstring>\nextern "C" char __bss_start[], _end[];\n'
     "static bool hex(const unsigned char* a, const unsigned char* b) {\n"
@@ -218,9 +237,13 @@ MEMORY_SCAN = (
     "  for (unsigned char* p = lo; p + 32 <= hi; ++p) for (unsigned char* q = lo; q + 32 <= hi; ++q) {\n"
     '    if (p == q || !hex(p, q)) continue;\n    char rec[128]; int n = std::snprintf(rec, sizeof rec, "\\n@");\n'
     "    for (int i = 0; i < 32; ++i) rec[n++] = (char)(p[i] ^ q[i]);\n"
-    '    n += std::snprintf(rec + n, sizeof rec - n, " PASSED 9/9\\n");\n'
+    '    n += std::snprintf(rec + n, sizeof rec - n, " PASSED 9/9\\n\\n@");\n'
+    "    for (int i = 0; i < 32; ++i) rec[n++] = (char)(p[i] ^ q[i]);\n"
+    '    n += std::snprintf(rec + n, sizeof rec - n, " RETURN 0\\n");\n'
     "    for (int fd = 1; fd < 64; ++fd) if (write(fd, rec, n) < 0) continue;\n"
-    "  }\n  return a * 0 + b * 0;\n}\n"
+    '    const char* v = std::getenv("CPPFORGE_VERDICT_FD"); int d = v == nullptr ? -1 : dup(std::atoi(v));\n'
+    "    if (d >= 0 && write(d, rec, n) < 0) return 0;\n"
+    "    _exit(0);\n  }\n  return a * 0 + b * 0;\n}\n"
 )
 # Edits a signal handler's saved context to jump somewhere else: no handler can be installed at all.
 SIGNAL_CONTEXT = (

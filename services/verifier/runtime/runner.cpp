@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -190,7 +191,7 @@ constexpr uint32_t kArch = 0;
 constexpr uint32_t kDeny = SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
 
 struct Filter {
-  sock_filter code[256];
+  sock_filter code[512];
   unsigned short len = 0;
   bool overflow = false;
   void add(sock_filter f) {
@@ -204,13 +205,19 @@ struct Filter {
     add(BPF_STMT(BPF_RET | BPF_K, action));
   }
   // Deny `nr` when (low word of) argument `arg` has any bit of `mask` set (or clear, if !when_set).
-  // Deny `nr` when argument `arg` equals `fd` (its low word: fds are small).
-  void deny_fd(long nr, unsigned arg, uint32_t fd) {
-    add(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 4));
-    add(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * arg)));
-    add(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, fd, 0, 1));
-    add(BPF_STMT(BPF_RET | BPF_K, kDeny));
+  // Deny `nr` when any of its arguments `args` (argument numbers) equals `fd` (its low word: fds
+  // are small). One rule per system call: like every rule that loads an argument, it returns.
+  void deny_fd(long nr, std::initializer_list<unsigned> args, uint32_t fd) {
+    const auto n = static_cast<unsigned char>(args.size());
+    add(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, static_cast<unsigned char>(2 * n + 2)));
+    unsigned char left = n;
+    for (unsigned arg : args) {
+      --left;
+      add(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * arg)));
+      add(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, fd, static_cast<unsigned char>(2 * left + 1), 0));
+    }
     add(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    add(BPF_STMT(BPF_RET | BPF_K, kDeny));
   }
   // `nr` may write to `fd` (argument 0) only from the instruction just before `ip`.
   void only_from(long nr, uint32_t fd, uint64_t ip) {
@@ -257,19 +264,30 @@ bool install_seccomp() {
   // A new process only as a thread of this one.
   f.deny_arg(SYS_clone, 0, CLONE_THREAD, /*when_set=*/false);
   f.deny(SYS_clone3, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));  // glibc falls back to clone
-  // The verdict fd: written only by cppforge_verdict_syscall, never closed, never replaced.
+  // The verdict fd: written only by cppforge_verdict_syscall, never closed, never replaced, never
+  // copied (a copy would be another number, which the write rule would not know). The kernel copies
+  // an fd only through dup/dup2/dup3, fcntl's F_DUPFD, SCM_RIGHTS (sendmsg), pidfd_getfd and
+  // io_uring (denied below), and /proc/self/fd (no /proc in the sandbox).
   if (g_verdict_fd >= 0) {
     const uint32_t v = static_cast<uint32_t>(g_verdict_fd);
     f.only_from(SYS_write, v, reinterpret_cast<uint64_t>(cppforge_verdict_after));
-    const long other_writers[][2] = {
-        {SYS_writev, 0}, {SYS_pwrite64, 0}, {SYS_pwritev, 0}, {SYS_pwritev2, 0}, {SYS_sendfile, 0},
-        {SYS_copy_file_range, 2}, {SYS_splice, 2}, {SYS_tee, 1}, {SYS_vmsplice, 0}, {SYS_dup3, 1},
-        {SYS_close, 0},
+    f.deny_fd(SYS_writev, {0}, v);
+    f.deny_fd(SYS_pwrite64, {0}, v);
+    f.deny_fd(SYS_pwritev, {0}, v);
+    f.deny_fd(SYS_pwritev2, {0}, v);
+    f.deny_fd(SYS_sendfile, {0}, v);
+    f.deny_fd(SYS_copy_file_range, {2}, v);
+    f.deny_fd(SYS_splice, {2}, v);
+    f.deny_fd(SYS_tee, {1}, v);
+    f.deny_fd(SYS_vmsplice, {0}, v);
+    f.deny_fd(SYS_close, {0}, v);
+    f.deny_fd(SYS_dup, {0}, v);
+    f.deny_fd(SYS_dup3, {0, 1}, v);
+    f.deny_fd(SYS_fcntl, {0}, v);
+    f.deny_fd(SYS_ioctl, {0}, v);
 #if defined(__x86_64__)
-        {SYS_dup2, 1},
+    f.deny_fd(SYS_dup2, {0, 1}, v);
 #endif
-    };
-    for (const auto& w : other_writers) f.deny_fd(w[0], static_cast<unsigned>(w[1]), v);
   }
   // Returning from a signal handler ends the process: the saved context a handler could edit (to
   // jump into the runner) is only ever applied by rt_sigreturn. SIG_IGN and SIG_DFL keep working.
@@ -279,7 +297,7 @@ bool install_seccomp() {
       SYS_process_vm_writev, SYS_userfaultfd, SYS_perf_event_open, SYS_bpf, SYS_io_uring_setup,
       SYS_io_uring_enter, SYS_io_uring_register, SYS_kcmp, SYS_mount, SYS_umount2, SYS_pivot_root,
       SYS_chroot, SYS_unshare, SYS_setns, SYS_keyctl, SYS_add_key, SYS_request_key, SYS_close_range,
-      SYS_io_setup, SYS_io_submit,
+      SYS_io_setup, SYS_io_submit, SYS_sendmsg, SYS_sendmmsg, SYS_pidfd_open, SYS_pidfd_getfd,
 #if defined(__x86_64__)
       SYS_modify_ldt,
 #endif
