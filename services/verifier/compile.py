@@ -157,7 +157,8 @@ def build_script(
     compile_cmd = compile_base_command(std, flags, max_errors)
     if pch_header is not None:
         compile_cmd += ["-include", str(pch_header)]
-    compile_cmd += ["-x", "c++", "-", "-c", "-o", OBJECT_NAME]
+    # GCC names every namespace user code opens (never one inside a system header): see _refusals.
+    compile_cmd += ["-Wnamespaces", "-x", "c++", "-", "-c", "-o", OBJECT_NAME]
     lines = [
         f"{shlex.join(compile_cmd)} || exit {_COMPILE_FAILED}",
         f"readelf -W -s -S {OBJECT_NAME} > {ELF_TABLES_NAME} || exit {_TABLES_FAILED}",
@@ -217,6 +218,7 @@ def build(
     compile_text, sep, link_text = text.rpartition(LINK_SEPARATOR + "\n")
     if not sep:
         compile_text, link_text = text, ""
+    compile_text, opened = split_namespace_warnings(compile_text)
     diags = parse_diagnostics(compile_text)
     if out.timed_out:
         return _failed(
@@ -234,7 +236,7 @@ def build(
         return _failed(compile_text, elapsed, cls, diags)
     sanitized = is_sanitizer_build(flags)
     aliases = link.aliases if link is not None else {}
-    refused = _refusals(workdir, compile_text, aliases, sanitized, test_functions or {})
+    refused = _namespace_refusals(opened) + _refusals(workdir, compile_text, aliases, sanitized, test_functions or {})
     if refused:
         return refused_outcome(compile_text, elapsed, diags, refused)
     if out.returncode != 0:
@@ -253,8 +255,36 @@ def _refusals(
         mangled_text = tables.read_text(errors="replace")
         reasons += object_check.refusals(mangled_text, aliases, sanitized)
         fns = overload_check.functions(mangled_text, demangled.read_text(errors="replace"))
-        reasons += overload_check.refusals(fns, test_functions)
+        reasons += overload_check.refusals(fns, test_functions, object_check.runtime_symbols())
     return list(dict.fromkeys(reasons))
+
+
+# `solution.cpp:4:11: warning: namespace 'std' entered [-Wnamespaces]` (quotes as the locale has them)
+# and the source and caret lines GCC shows under it.
+_NAMESPACE_WARNING = re.compile(
+    r"^[^\n]*: warning: namespace .(?P<name>[^\n]*?). entered \[-Wnamespaces\]\n(?:[ \t]+[0-9]* *\|[^\n]*\n)*",
+    re.MULTILINE,
+)
+
+
+def split_namespace_warnings(compile_text: str) -> tuple[str, list[str]]:
+    """The compiler's text without its -Wnamespaces warnings (the verifier's own probe, not the
+    candidate's diagnostics), and the namespaces they name."""
+    opened = [m.group("name") for m in _NAMESPACE_WARNING.finditer(compile_text)]
+    return _NAMESPACE_WARNING.sub("", compile_text), opened
+
+
+def _namespace_refusals(opened: Sequence[str]) -> list[str]:
+    """Code that opens a library namespace can add overloads and templates the test's own calls
+    would pick, inlined at any optimisation level; GCC names each namespace user code opens."""
+    for name in opened:
+        if f"{name}::".startswith(overload_check.LIBRARY_NAMESPACES):
+            return [
+                f"opens namespace {name} (declarations there change what the test's calls mean; to "
+                "specialise a library template, use the qualified form outside it: "
+                "`template<> struct std::hash<T> {...};`)"
+            ]
+    return []
 
 
 _POISONED_USE = re.compile(r'error: attempt to use poisoned "__builtin_')

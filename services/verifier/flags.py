@@ -6,7 +6,7 @@ refused with a ValueError naming the flag; the HTTP layer turns that into a 422.
 than MAX_FLAGS flags or one longer than MAX_FLAG_CHARS (the build script is one argument of
 `sh -c`, and the kernel caps one argument at 128 KiB), and so is a bare
 `-I` (g++ would take the next argument as its directory), and so is turning off the diagnostics
-the verifier reads to detect refused constructs (`-Wcpp`, `-Wpedantic`, `-Wpragmas`).
+the verifier reads to detect refused constructs (`-Wcpp`, `-Wpedantic`, `-Wpragmas`, `-Wnamespaces`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ _WARNING_OFF = re.compile(r"^-Wno-[a-z0-9][a-z0-9=-]*$")
 # A directory is required (a bare -I swallows the next argument) and may not look like a flag.
 _INCLUDE_DIR = re.compile(r"^-I(?![/-])(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_./-]+$")
 # Diagnostics the verifier relies on: neither off (-Wno-X) nor demoted from errors (-Wno-error=X).
-KEPT_WARNINGS = frozenset({"cpp", "pedantic", "pragmas"})
+KEPT_WARNINGS = frozenset({"cpp", "pedantic", "pragmas", "namespaces"})
 _SANITIZE = "-fsanitize="
 
 
@@ -65,8 +65,8 @@ def validate_flags(flags: Iterable[str]) -> tuple[str, ...]:
             raise ValueError(f"flag {flag!r} is refused: give the directory in the same argument, e.g. -Iinclude")
         if _turns_off_kept_warning(flag):
             raise ValueError(
-                f"flag {flag!r} is refused: the verifier relies on the -Wcpp (#warning), -Wpedantic and "
-                "-Wpragmas diagnostics to detect refused constructs, so they cannot be turned off"
+                f"flag {flag!r} is refused: the verifier relies on the -Wcpp (#warning), -Wpedantic, "
+                "-Wpragmas and -Wnamespaces diagnostics to detect refused constructs, so they cannot be turned off"
             )
         if not (flag in _ALLOWED_EXACT or _DEFINE.match(flag) or _WARNING_OFF.match(flag) or _INCLUDE_DIR.match(flag)):
             raise ValueError(

@@ -2,8 +2,9 @@
 
 One TU, the HumanEval-X convention: candidate code, then trusted test code. Around the candidate:
   * the prelude (before it) poisons the builtins that read return addresses and frames, and turns
-    every use of `asm`/`__asm`/`__asm__` and of the attributes that pass strings to the assembler
-    (section, alias, weakref, ifunc, symver) into a warning tagged `cppforge-refused:`. GCC itself
+    every use of `asm`/`__asm`/`__asm__`, of the attributes that pass strings to the assembler
+    (section, alias, weakref, ifunc, symver) and of those that leave no symbol to check
+    (always_inline, gnu_inline) into a warning tagged `cppforge-refused:`. GCC itself
     finds every use, however it is spelled (splices, token pasting, macros); it stays silent for
     the same names inside real system headers, and compile.py refuses any build that printed one;
   * the guard (after it) undoes what the candidate did to the preprocessor (`restore`, computed by
@@ -44,6 +45,9 @@ POISONED_BUILTINS = (
 ASM_KEYWORDS = ("asm", "__asm", "__asm__")
 # Attributes whose string argument GCC writes into the assembly as it is.
 STRING_ATTRIBUTES = ("section", "alias", "weakref", "ifunc", "symver")
+# Attributes that make GCC inline a function into every caller, or emit no copy of it, even at -O0:
+# the function then leaves no symbol for overload_check and object_check to see.
+INLINING_ATTRIBUTES = ("always_inline", "gnu_inline")
 _TEST_HEADER_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]cppforge_test\.h[>"][^\n]*$', re.MULTILINE)
 _ASSERT_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*[<\"](?:assert\.h|cassert)[>\"][^\n]*$", re.MULTILINE)
 
@@ -59,7 +63,7 @@ def new_token() -> str:
 
 def reserved_macro_names() -> frozenset[str]:
     """Names the prelude defines or poisons: a candidate that touches one is refused."""
-    attributes = {name for a in STRING_ATTRIBUTES for name in (a, f"__{a}__")}
+    attributes = {name for a in (*STRING_ATTRIBUTES, *INLINING_ATTRIBUTES) for name in (a, f"__{a}__")}
     return frozenset({*ASM_KEYWORDS, *attributes, *POISONED_BUILTINS})
 
 
@@ -70,13 +74,19 @@ def _refusal(what: str) -> str:
 @lru_cache(maxsize=1)
 def prelude() -> str:
     """Trusted text before the candidate's code (see the module docstring)."""
-    lines = ["#pragma GCC poison " + " ".join(POISONED_BUILTINS)]
+    # glibc's sys/cdefs.h asks `__has_attribute(__always_inline__)` in an #if, where a refusal macro
+    # cannot expand: read it (as every libc header would) before those macros exist.
+    lines = ["#if __has_include(<features.h>)", "#include <features.h>", "#endif"]
+    lines.append("#pragma GCC poison " + " ".join(POISONED_BUILTINS))
     asm = _refusal("inline assembly or an asm label")
     lines += [f"#define {kw} {asm} {kw}" for kw in ASM_KEYWORDS]
     for name in STRING_ATTRIBUTES:
         refusal = _refusal(f"the {name} attribute")
         lines.append(f"#define __{name}__ {refusal} __{name}__")
         lines.append(f"#define {name}(...) {refusal} {name}(__VA_ARGS__)")
+    for name in INLINING_ATTRIBUTES:
+        refusal = _refusal(f"the {name} attribute")
+        lines += [f"#define __{name}__ {refusal} __{name}__", f"#define {name} {refusal} {name}"]
     return "\n".join(lines) + "\n"
 
 

@@ -20,8 +20,10 @@ code and any header it includes afresh see the preprocessor as if the candidate 
 its headers. The pristine definitions come from preprocessing a broad set of standard, POSIX and
 GNU headers once per (compiler, std, flags), cached on disk.
 Refused: touching a name the prelude reserves, `#pragma redefine_extname` (it renames the C
-functions the test calls), diagnostic pragmas aimed at the warnings the verifier relies on
-(-Wcpp, -Wpedantic, -Wpragmas), and GNU linemarkers.
+functions the test calls), `#pragma weak` (an alias, as the refused attribute), an identifier that
+starts with `_Z` once macros are expanded (a mangled symbol's name), diagnostic pragmas aimed at
+the warnings the verifier relies on (-Wcpp, -Wpedantic, -Wpragmas, -Wnamespaces), and GNU
+linemarkers.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from pathlib import Path
 from .compile import BuildLimits, compile_base_command, compile_limits, compiler_version, unlinked_source
 from .harness import CANDIDATE_FILE, candidate_prefix, reserved_macro_names
 from .sandbox import NOBODY_UID, SandboxSpec, run_sandboxed
-from .source_shape import may_hold_linemarker
+from .source_shape import may_hold_linemarker, may_name_mangled_symbol
 
 log = logging.getLogger(__name__)
 VIEW_NAME = "candidate.ii"
@@ -51,11 +53,12 @@ VIEW_NAME = "candidate.ii"
 VIEW_CAP_BYTES = 16 << 20
 TOO_LARGE = f"code that preprocesses to more than {VIEW_CAP_BYTES >> 20} MiB"
 DEPS_NAME = "candidate.d"
+MANGLED_NAME = "an identifier that starts with _Z: it would name a library function's mangled symbol directly"
 LINEMARKER_WARNING = "style of line directive is a GCC extension"
 _DIRECTIVE = re.compile(r"^#(define|undef) ([^\s(]+)", re.MULTILINE)
 _PRAGMA = re.compile(r"^#pragma[ \t]+(.*)$", re.MULTILINE)
 _LINEMARKER = re.compile(r'^# \d+ "((?:[^"\\]|\\.)*)"(.*)$')
-_GUARDED_WARNINGS = ("-Wcpp", "-Wpedantic", "-Wpragmas")
+_GUARDED_WARNINGS = ("-Wcpp", "-Wpedantic", "-Wpragmas", "-Wnamespaces")
 
 # The headers whose pristine macros the guard can restore; one missing on this machine is skipped.
 UNIVERSAL_HEADERS = (
@@ -203,6 +206,8 @@ def _pragma_refusal(view: str, start: int) -> str | None:
         body = _utf8(m.group(1))
         if body.split()[:1] == ["redefine_extname"]:
             return "#pragma redefine_extname (it renames the C functions the test calls)"
+        if body.split()[:1] == ["weak"]:
+            return "#pragma weak (it makes aliases, of library functions too, as the refused alias attribute would)"
         if body.startswith("GCC diagnostic") and any(w in body for w in _GUARDED_WARNINGS):
             return f"a diagnostic pragma aimed at the verifier's own checks ({body.strip()[:80]})"
     return None
@@ -217,6 +222,8 @@ def analyse(view: str, deps_text: str, stderr: str, pristine: dict[str, Pristine
     refusal = _pragma_refusal(view, start)
     if refusal is not None:
         return GuardAnalysis("", refusal=refusal)
+    if may_name_mangled_symbol(view[start:]):
+        return GuardAnalysis("", refusal=MANGLED_NAME)
     touched = {_utf8(m.group(2)) for m in _DIRECTIVE.finditer(view, start)}
     reserved = sorted(touched & reserved_macro_names())
     if reserved:

@@ -78,10 +78,12 @@ def _defined_refusal(name: str, kind: str, bind: str) -> str | None:
         if bind != "LOCAL" and (name.startswith("__") or re.match(r"^_[A-Z]", name)):
             return f"defines {name}, a name reserved for the implementation"
         return None
-    strong = bind == "GLOBAL" and kind != "NOTYPE"
     if bind != "LOCAL" and _MANGLED_RESERVED.match(name):
         return f"defines {name}, a name reserved for the implementation"
-    if strong and name in runtime and not _OPERATOR_NEW_DELETE.match(name):
+    # A weak function under a runtime name can be the headers' own template instance
+    # (overload_check tells those apart); anything else under that name replaces the library's.
+    interposes = bind != "WEAK" and kind != "NOTYPE" and not (bind == "GLOBAL" and _OPERATOR_NEW_DELETE.match(name))
+    if interposes and name in runtime:
         return f"defines {name}, a function of the C/C++ runtime"
     return None
 

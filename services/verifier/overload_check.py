@@ -9,6 +9,8 @@ mangled and demangled, paired by number), a build is refused when it defines:
     the test's `assert(f(x) == expected)`. Operators on the candidate's own types stay allowed, as do
     other operators (`<<` to print a vector, `+` on pairs);
   * a non-inline function in a library namespace (`std::...` defined by the candidate);
+  * a weak function under a name the C/C++ runtime exports that is not a function template's
+    instance (the only kind the headers emit): an `inline` copy would replace the library's own;
   * another function under a name the test code itself defines (its `issame` helper, say): an
     overload with a better conversion would be called instead of the test's.
 Only emitted functions leave symbols: static functions always do (the compile keeps them), and an
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 _ROW = re.compile(r"^\s*(\d+):\s+[0-9a-f]+\s+\S+\s+(\w+)\s+(\w+)\s+\w+(?:\s+\[[^\]]*\])?\s+(\S+)\s+(.+?)\s*$")
@@ -89,11 +91,19 @@ def functions(mangled_table: str, demangled_table: str) -> list[Function]:
     return out
 
 
-def _owned(parameter: str) -> bool:
-    """A parameter whose type the candidate itself declared (not the library's, not built in)."""
-    base = re.sub(r"\b(?:const|volatile)\b|[&*]|\[[^\]]*\]", " ", parameter)
+def _owned_name(part: str) -> bool:
+    base = re.sub(r"\b(?:const|volatile)\b|[&*()]|\[[^\]]*\]", " ", part)
     base = " ".join(base.split())
     return bool(base) and base not in _FUNDAMENTAL and not base.startswith(LIBRARY_NAMESPACES)
+
+
+def _owned(parameter: str) -> bool:
+    """A parameter whose type involves one the candidate itself declared (not the library's, not
+    built in), a template argument included: `std::vector<Point>` is the candidate's to compare."""
+    # Split at template brackets and commas; a part that starts with `::` names a member of the
+    # template before it (`std::vector<int>::iterator`), the library's.
+    parts = re.split(r"[<>,]", parameter)
+    return any(_owned_name(p) for p in parts if not p.strip().startswith("::"))
 
 
 def _qualified_name(head: str) -> str:
@@ -140,15 +150,32 @@ def _operator_refusal(fn: Function) -> str | None:
     )
 
 
-def refusals(fns: list[Function], test_functions: Mapping[str, int]) -> list[str]:
+# A function template's instance: template arguments right before the parameter list (and not the
+# `>` of an operator's own name).
+_TEMPLATE_INSTANCE = re.compile(r"(?<!operator)(?<!operator-)(?<!operator>)(?<!operator<=)>$")
+
+
+def _runtime_refusal(fn: Function, runtime: Collection[str]) -> str | None:
+    """A weak definition under a name the C/C++ runtime exports replaces the library's own. The
+    headers emit such names only as instances of function templates (`_M_construct<char const*>`):
+    anything else is the candidate's."""
+    if fn.bind != "WEAK" or fn.mangled not in runtime or _TEMPLATE_INSTANCE.search(fn.head):
+        return None
+    return f"defines {fn.mangled}, a function of the C/C++ runtime"
+
+
+def refusals(
+    fns: list[Function], test_functions: Mapping[str, int], runtime: Collection[str] = frozenset()
+) -> list[str]:
     """Reasons to refuse (see the module docstring); `test_functions`: name -> how many functions of
-    that name the test code defines (harness.test_defined_functions)."""
+    that name the test code defines (harness.test_defined_functions); `runtime`: the names the C/C++
+    runtime exports (object_check.runtime_symbols)."""
     found: list[str] = []
     signatures: dict[str, set[str]] = defaultdict(set)
     for fn in fns:
-        reason = _operator_refusal(fn)
-        if reason:
-            found.append(reason)
+        for reason in (_operator_refusal(fn), _runtime_refusal(fn, runtime)):
+            if reason:
+                found.append(reason)
         name = _qualified_name(fn.head)
         if fn.bind == "GLOBAL" and _in_library(name):
             found.append(f"defines {name}, a function in the standard library's namespace")

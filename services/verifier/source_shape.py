@@ -9,9 +9,10 @@ GCC in the dangerous direction:
     programmer's `#pragma GCC optimize("O3")`/`target("avx2")` with options that keep floating-point
     semantics), so every accepted line means to GCC exactly what it looks like; anything else ends
     the block. A shorter block only costs speed (no precompiled header), never a different verdict.
-  * `tampers_then_includes` answers True when the code after the block may both set a macro or a
-    pragma and include a header: the header would be compiled under them. A line that is exactly
+  * `tampers_then_includes` answers True when the code after the block may set a macro or a pragma
+    and later include a header: the header would be compiled under them. A line that is exactly
     `#undef NDEBUG` does not count: it can only put assert.h back the way the verifier builds it.
+  * `may_name_mangled_symbol` answers False only when no identifier can start with `_Z`.
   * `may_hold_directives` answers False only when the text, with every possible line splice
     joined, contains no `#`, no `%:` digraph, no `??=` trigraph and no `_Pragma`: then GCC can find
     no directive and no pragma in it, whatever else it holds. Any doubt answers True.
@@ -139,8 +140,25 @@ _UNDEF_NDEBUG_LINE = re.compile(r"^[ \t]*#[ \t]*undef[ \t]+NDEBUG[ \t]*$", re.MU
 
 
 def tampers_then_includes(text: str) -> bool:
-    """True when `text` may both set a macro or pragma and include a header (in any order: doubt
-    answers True), the way GCC would read its directives."""
-    joined = _SPLICE.sub("", text)
-    tampers = bool(_TAMPER_DIRECTIVE.search(_UNDEF_NDEBUG_LINE.sub("", joined))) or "_Pragma" in joined
-    return tampers and bool(_INCLUDE_DIRECTIVE.search(joined))
+    """True when `text` may set a macro or pragma and then include a header, the way GCC would read
+    its directives. Every directive GCC can find is among the matches here (the matches are a
+    superset, spliced lines joined), and GCC reads them in text order: so when the first possible
+    tampering comes after the last possible include, no header can have been read under it."""
+    joined = _UNDEF_NDEBUG_LINE.sub("", _SPLICE.sub("", text))
+    starts = [m.start() for m in _TAMPER_DIRECTIVE.finditer(joined)]
+    pragma = joined.find("_Pragma")
+    if pragma >= 0:
+        starts.append(pragma)
+    includes = [m.start() for m in _INCLUDE_DIRECTIVE.finditer(joined)]
+    return bool(starts) and bool(includes) and min(starts) < max(includes)
+
+
+# An identifier that starts `_Z` (reserved): spelled in source, it names a C++ symbol directly, an
+# `extern "C"` function named like a library function's mangled symbol, say.
+_MANGLED_IDENTIFIER = re.compile(r"(?<![A-Za-z0-9_$])_Z")
+
+
+def may_name_mangled_symbol(text: str) -> bool:
+    """False only when no identifier in `text`, spliced lines joined, can start with `_Z` (a match
+    inside a comment or string only costs a refusal of text no solution needs)."""
+    return bool(_MANGLED_IDENTIFIER.search(text) or _MANGLED_IDENTIFIER.search(_SPLICE.sub("", text)))

@@ -23,7 +23,7 @@ from . import harness
 from .compile import PROGRAM_NAME, BuildLimits, BuildOutcome, LinkPlan, build, refused_outcome, unlinked_source
 from .diagnostics import Diagnostic, ErrorClass, looks_like_memory_failure, warning_lines
 from .flags import is_sanitizer_build, validate_flags, validate_std
-from .macro_guard import GuardAnalysis, MacroGuard, SandboxFailedError
+from .macro_guard import MANGLED_NAME, GuardAnalysis, MacroGuard, SandboxFailedError
 from .pch import PchCache, default_pch_root, remap_pch_locations
 from .sandbox import (
     NOBODY_UID,
@@ -34,14 +34,14 @@ from .sandbox import (
     run_sandboxed,
 )
 from .seccomp import process_filter
-from .source_shape import leading_block, may_hold_directives, tampers_then_includes
+from .source_shape import leading_block, may_hold_directives, may_name_mangled_symbol, tampers_then_includes
 from .think import strip_think_blocks
 from .verdict import read_verdict, score_tests
 
 TEMP_PREFIX = "cppforge_verify_"
 MAX_TIMEOUT_S = 120.0
 SCRATCH_DIR = "scratch"
-VERIFIER_VERSION = "0.2.0"  # part of every cache key: bump when verdicts may change
+VERIFIER_VERSION = "0.2.1"  # part of every cache key: bump when verdicts may change
 
 
 @dataclass
@@ -120,8 +120,8 @@ class VerifierConfig:
 
 
 TAMPERED_HEADERS = (
-    "a header included after a macro or pragma of the candidate's (past its leading #include block, code "
-    "may set macros and pragmas or include headers, not both)"
+    "a header included after a macro or pragma of the candidate's (past its leading #include block, "
+    "macros and pragmas may come after the last #include, not before it)"
 )
 _pch_caches: dict[tuple[Path, bool, int, int | None], PchCache] = {}
 _macro_guards: dict[tuple[Path, bool], MacroGuard] = {}
@@ -272,7 +272,8 @@ def _analyse_directives(
     """GCC's view of the candidate's directives, when it may hold any past its include block."""
     rest = code[leading_block(code).end :]
     if not may_hold_directives(rest):
-        return GuardAnalysis("")
+        # No macro can build an identifier here: the text is what GCC reads.
+        return GuardAnalysis("", refusal=MANGLED_NAME if may_name_mangled_symbol(rest) else None)
     if tampers_then_includes(rest):
         # The header would be compiled under the candidate's macros or pragmas, and with it the
         # library code the test's own comparisons run.

@@ -33,8 +33,9 @@ def test_lexer_blanks_comments_and_strings_but_keeps_length() -> None:
 
 def test_prelude_poisons_and_tags_every_refused_construct() -> None:
     text = prelude()
-    assert text.startswith("#pragma GCC poison " + " ".join(POISONED_BUILTINS))
-    for name in ("asm", "__asm", "__asm__", "__section__", "section", "alias", "ifunc", "symver", "weakref"):
+    assert "\n#pragma GCC poison " + " ".join(POISONED_BUILTINS) + "\n" in text
+    names = ("asm", "__asm", "__asm__", "__section__", "section", "alias", "ifunc", "symver", "weakref")
+    for name in (*names, "always_inline", "__always_inline__", "gnu_inline", "__gnu_inline__"):
         assert re.search(rf"^#define {re.escape(name)}\b", text, re.MULTILINE), name
     assert text.count(REFUSAL_TAG) == len(reserved_macro_names() - set(POISONED_BUILTINS))
 

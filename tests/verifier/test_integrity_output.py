@@ -187,7 +187,6 @@ def test_other_operators_on_library_types_stay_allowed() -> None:
         "#include <iostream>\n#include <vector>\n#include <utility>\nusing namespace std;\n"
         "ostream& operator<<(ostream& o, const vector<int>& v) { for (int x : v) o << x << ' '; return o; }\n"
         "pair<int, int> operator+(pair<int, int> a, pair<int, int> b) {\n"
-        "  return {a.first + b.first, a.second + b.second};\n}\n"
-        + RIGHT
+        "  return {a.first + b.first, a.second + b.second};\n}\n" + RIGHT
     )
     assert_full_credit(verify(code, STYLES[0]), STYLES[0])

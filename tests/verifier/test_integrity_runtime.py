@@ -181,10 +181,11 @@ CONFINEMENT_PROBES = {
         "  cmsghdr* h = CMSG_FIRSTHDR(&m); h->cmsg_level = SOL_SOCKET; h->cmsg_type = SCM_RIGHTS;\n"
         "  h->cmsg_len = CMSG_LEN(sizeof(int)); std::memcpy(CMSG_DATA(h), &fd, sizeof fd);\n"
         "  return sendmsg(sv[0], &m, 0) == 1 ? 1 : -1;\n}\n"
-        "int add(int a, int b) {\n  const char* v = std::getenv(\"CPPFORGE_VERDICT_FD\"); if (v == nullptr) return 0;\n"
+        'int add(int a, int b) {\n  const char* v = std::getenv("CPPFORGE_VERDICT_FD"); if (v == nullptr) return 0;\n'
         "  int fd = std::atoi(v); int pidfd = pidfd_open(getpid(), 0);\n"
         "  long copies[] = {dup(fd), dup2(fd, 200), dup3(fd, 201, 0), fcntl(fd, F_DUPFD, 202),\n"
-        "                  fcntl(fd, F_DUPFD_CLOEXEC, 203), probe_scm(fd), pidfd < 0 ? -1 : pidfd_getfd(pidfd, fd, 0)};\n"
+        "                  fcntl(fd, F_DUPFD_CLOEXEC, 203), probe_scm(fd),\n"
+        "                  pidfd < 0 ? -1 : pidfd_getfd(pidfd, fd, 0)};\n"
         "  for (long c : copies) if (c >= 0) return 0;\n  return a + b;\n}\n"
     ),
     "threads_still_work": (

@@ -137,7 +137,10 @@ def test_pragmas_that_change_results_end_the_block(pragma: str) -> None:
     ("text", "expected"),
     [
         ("#define X 1\n#include <vector>\n", True),
-        ("#include <vector>\n#undef Y\n", True),  # order is not considered: doubt answers True
+        ("#include <vector>\n#undef Y\n", False),  # no header is read after the macro
+        ("#include <vector>\n#undef Y\n#include <set>\n", True),
+        ('#include <vector>\nconst char* s = "#define X";\n#include <set>\n', True),  # doubt answers True
+        ("#define X /*\n#include <set>\n*/\n", True),
         ('_Pragma("x")\n%:/* c */ import <v>\n', True),
         ("#define ll long long\nint main() {}\n", False),
         ("// define the answer; include the ends\n", False),
