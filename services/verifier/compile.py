@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import object_check, overload_check
+from . import debug_check, object_check, overload_check
 from .diagnostics import Diagnostic, ErrorClass, classify_compile_error, parse_diagnostics
 from .flags import is_sanitizer_build, link_flags
 from .harness import REFUSAL_TAG
@@ -36,6 +36,8 @@ PROGRAM_NAME = "prog"
 RUNNER_OBJECT_NAME = "cppforge_runner.o"
 ELF_TABLES_NAME = "solution.elf"
 DEMANGLED_TABLE_NAME = "solution.elf.cxx"
+DEBUG_RAW_NAME = "solution.debug.raw"
+LINE_TABLE_NAME = "solution.lines"
 
 
 @contextlib.contextmanager
@@ -134,8 +136,11 @@ LINK_SEPARATOR = "@@cppforge-link@@"
 def compile_base_command(std: str, flags: Sequence[str], max_errors: int) -> list[str]:
     """g++ and every flag that shapes the compile; a PCH must be built with exactly these."""
     cmd = ["g++", f"-std={std}", "-Wall", "-Wextra", f"-fmax-errors={max_errors}"]
-    # Static functions stay in the object even when inlined, so object_check sees every one.
-    return [*cmd, "-fno-diagnostics-color", "-fdiagnostics-urls=never", "-fkeep-static-functions", *flags]
+    # Static functions stay in the object even when inlined, so object_check sees every one; the
+    # debug information (last, so no request flag can lower it) names every function the candidate
+    # wrote, inlined ones too (debug_check).
+    cmd += ["-fno-diagnostics-color", "-fdiagnostics-urls=never", "-fkeep-static-functions"]
+    return [*cmd, *flags, *debug_check.DEBUG_FLAGS]
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,12 @@ def build_script(
         f"{shlex.join(compile_cmd)} || exit {_COMPILE_FAILED}",
         f"readelf -W -s -S {OBJECT_NAME} > {ELF_TABLES_NAME} || exit {_TABLES_FAILED}",
         f"readelf -W -s -C {OBJECT_NAME} > {DEMANGLED_TABLE_NAME} || exit {_TABLES_FAILED}",
+        f"readelf -W --debug-dump=info {OBJECT_NAME} > {DEBUG_RAW_NAME} || exit {_TABLES_FAILED}",
+        f"c++filt < {DEBUG_RAW_NAME} > {debug_check.DEBUG_INFO_NAME} || exit {_TABLES_FAILED}",
+        # Only the file table is read; the line program after it can be large.
+        f"readelf -W --debug-dump=line {OBJECT_NAME} > {LINE_TABLE_NAME} || exit {_TABLES_FAILED}",
+        f"sed '/Line Number Statements/q' {LINE_TABLE_NAME} > {debug_check.FILE_TABLE_NAME} || exit {_TABLES_FAILED}",
+        f"rm -f {DEBUG_RAW_NAME} {LINE_TABLE_NAME}",
     ]
     if link is not None:
         linker = ["-fuse-ld=gold"] if shutil.which("ld.gold") else []
@@ -255,6 +266,13 @@ def _refusals(
         mangled_text = tables.read_text(errors="replace")
         reasons += object_check.refusals(mangled_text, aliases, sanitized)
         fns = overload_check.functions(mangled_text, demangled.read_text(errors="replace"))
+        info, files = workdir / debug_check.DEBUG_INFO_NAME, workdir / debug_check.FILE_TABLE_NAME
+        if info.exists() and files.exists():
+            written = debug_check.candidate_functions(
+                info.read_text(errors="replace"), files.read_text(errors="replace")
+            )
+            reasons += debug_check.library_refusals(written)
+            fns += debug_check.as_functions(written)
         reasons += overload_check.refusals(fns, test_functions, object_check.runtime_symbols())
     return list(dict.fromkeys(reasons))
 

@@ -21,9 +21,10 @@ its headers. The pristine definitions come from preprocessing a broad set of sta
 GNU headers once per (compiler, std, flags), cached on disk.
 Refused: touching a name the prelude reserves, `#pragma redefine_extname` (it renames the C
 functions the test calls), `#pragma weak` (an alias, as the refused attribute), an identifier that
-starts with `_Z` once macros are expanded (a mangled symbol's name), diagnostic pragmas aimed at
-the warnings the verifier relies on (-Wcpp, -Wpedantic, -Wpragmas, -Wnamespaces), and GNU
-linemarkers.
+starts with `_Z` once macros are expanded (a mangled symbol's name), a `#line` that may name a
+file (source_shape.may_name_file: debug_check trusts GCC's record of where each function was
+written), diagnostic pragmas aimed at the warnings the verifier relies on (-Wcpp, -Wpedantic,
+-Wpragmas, -Wnamespaces), and GNU linemarkers.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from pathlib import Path
 from .compile import BuildLimits, compile_base_command, compile_limits, compiler_version, unlinked_source
 from .harness import CANDIDATE_FILE, candidate_prefix, reserved_macro_names
 from .sandbox import NOBODY_UID, SandboxSpec, run_sandboxed
-from .source_shape import may_hold_linemarker, may_name_mangled_symbol
+from .source_shape import may_hold_linemarker, may_name_file, may_name_mangled_symbol
 
 log = logging.getLogger(__name__)
 VIEW_NAME = "candidate.ii"
@@ -58,6 +59,7 @@ LINEMARKER_WARNING = "style of line directive is a GCC extension"
 _DIRECTIVE = re.compile(r"^#(define|undef) ([^\s(]+)", re.MULTILINE)
 _PRAGMA = re.compile(r"^#pragma[ \t]+(.*)$", re.MULTILINE)
 _LINEMARKER = re.compile(r'^# \d+ "((?:[^"\\]|\\.)*)"(.*)$')
+RENAMED_FILE = "a #line directive that names a file: GCC would record the code that follows as written elsewhere"
 _GUARDED_WARNINGS = ("-Wcpp", "-Wpedantic", "-Wpragmas", "-Wnamespaces")
 
 # The headers whose pristine macros the guard can restore; one missing on this machine is skipped.
@@ -249,6 +251,8 @@ class MacroGuard:
     def analyse(
         self, workdir: Path, code: str, std: str, flags: Sequence[str], pch_header: Path | None
     ) -> GuardAnalysis:
+        if may_name_file(code):
+            return GuardAnalysis("", refusal=RENAMED_FILE)
         pristine = self.pristine.get(std, flags)
         linemarkers = may_hold_linemarker(code)
         cmd = preprocess_command(std, flags, self.limits.max_errors, pch_header, linemarkers)

@@ -14,7 +14,8 @@ mangled and demangled, paired by number), a build is refused when it defines:
   * another function under a name the test code itself defines (its `issame` helper, say): an
     overload with a better conversion would be called instead of the test's.
 Only emitted functions leave symbols: static functions always do (the compile keeps them), and an
-`inline` one that every call inlined leaves none, which stays a residual risk (docs/verifier.md).
+`inline` one that every call inlined leaves none; debug_check feeds the same rules the functions
+GCC's debug information says the candidate wrote, inlined ones included.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _split_parameters(text: str) -> tuple[str, ...]:
     return tuple(p for p in out if p and p != "void")
 
 
-def _parse_demangled(name: str) -> tuple[str, tuple[str, ...]] | None:
+def parse_demangled(name: str) -> tuple[str, tuple[str, ...]] | None:
     """(head, parameters) of a demangled function name, or None when it is not one."""
     name = _CLONE.sub("", name)
     name = re.sub(r"(?:\s+(?:const|volatile|&&|&))+$", "", name)
@@ -85,7 +86,7 @@ def functions(mangled_table: str, demangled_table: str) -> list[Function]:
     for m in map(_ROW.match, mangled_table.splitlines()):
         if m is None or m.group(2) != "FUNC" or m.group(4) == "UND":
             continue
-        parsed = _parse_demangled(demangled.get(int(m.group(1)), ""))
+        parsed = parse_demangled(demangled.get(int(m.group(1)), ""))
         if parsed is not None:
             out.append(Function(m.group(3), m.group(5), parsed[0], parsed[1]))
     return out
@@ -97,7 +98,7 @@ def _owned_name(part: str) -> bool:
     return bool(base) and base not in _FUNDAMENTAL and not base.startswith(LIBRARY_NAMESPACES)
 
 
-def _owned(parameter: str) -> bool:
+def owned(parameter: str) -> bool:
     """A parameter whose type involves one the candidate itself declared (not the library's, not
     built in), a template argument included: `std::vector<Point>` is the candidate's to compare."""
     # Split at template brackets and commas; a part that starts with `::` names a member of the
@@ -142,7 +143,7 @@ def _operator_refusal(fn: Function) -> str | None:
     name = _qualified_name(fn.head)
     if len(fn.parameters) != free_arity or _library_own(fn, name):
         return None
-    if any(_owned(p) for p in fn.parameters):
+    if any(owned(p) for p in fn.parameters):
         return None
     return (
         f"overloads operator{m.group(1)} for standard-library or built-in types only, which would decide "
@@ -157,9 +158,14 @@ _TEMPLATE_INSTANCE = re.compile(r"(?<!operator)(?<!operator-)(?<!operator>)(?<!o
 
 def _runtime_refusal(fn: Function, runtime: Collection[str]) -> str | None:
     """A weak definition under a name the C/C++ runtime exports replaces the library's own. The
-    headers emit such names only as instances of function templates (`_M_construct<char const*>`):
-    anything else is the candidate's."""
+    headers emit such names only as instances of function templates (`_M_construct<char const*>`)
+    and as members of class templates' instances: anything else is the candidate's."""
     if fn.bind != "WEAK" or fn.mangled not in runtime or _TEMPLATE_INSTANCE.search(fn.head):
+        return None
+    # A member of a class template's instance (`basic_string<char, ...>::size() const`, emitted weak
+    # at C++20 where it is constexpr): the library's own; a candidate's explicit specialisation of
+    # one is refused by where GCC says it was written (debug_check).
+    if ">::" in fn.head:
         return None
     return f"defines {fn.mangled}, a function of the C/C++ runtime"
 

@@ -36,6 +36,7 @@ from typing import Any
 
 from ..common.settings import get_verifier_settings
 from .compile import BuildLimits, compile_base_command, compile_limits, compiler_version
+from .debug_check import DEBUG_FLAGS
 from .sandbox import NOBODY_UID, SandboxSpec, run_sandboxed
 from .source_shape import leading_block
 
@@ -89,7 +90,8 @@ class PchKey:
     headers: tuple[str, ...]  # the leading block's items: `#include <h>` and safe `#pragma GCC` lines
 
     def digest(self) -> str:
-        text = "\0".join([compiler_version(), self.std, *self.flags, "|", *self.headers])
+        # The compile's own debug flags are part of what a PCH must match.
+        text = "\0".join([compiler_version(), self.std, *self.flags, *DEBUG_FLAGS, "|", *self.headers])
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

@@ -18,6 +18,10 @@ GCC in the dangerous direction:
     no directive and no pragma in it, whatever else it holds. Any doubt answers True.
   * `may_hold_linemarker` answers False only when no `#` (in any spelling) is followed, past blanks
     and block comments on its line, by a number: GCC reads a GNU linemarker (`# 1 "x" 3`) only there.
+  * `may_name_file` answers False only when GCC can read no `#line` that names a file: every `#`
+    (in any spelling) followed, past blanks and block comments, by `line`, with and without line
+    splices joined, is on a line of exactly `#line <digits>` (which can only keep the file's name,
+    or, spliced into another line or inside a literal, be no directive at all).
 """
 
 from __future__ import annotations
@@ -133,6 +137,8 @@ def _directive(names: str) -> re.Pattern[str]:
 
 
 _INCLUDE_DIRECTIVE = _directive("include|import")
+_LINE_DIRECTIVE = _directive("line")
+_LINE_NUMBER_ONLY = re.compile(r"^[ \t]*#[ \t]*line[ \t]+[0-9]+[ \t]*$", re.MULTILINE)
 _TAMPER_DIRECTIVE = _directive("define|undef|pragma")
 # `#undef NDEBUG` alone on its line, the test suites' idiom before `#include <assert.h>`: it only
 # returns assert.h (the one standard header that reads NDEBUG) to the verifier's own default.
@@ -162,3 +168,9 @@ def may_name_mangled_symbol(text: str) -> bool:
     """False only when no identifier in `text`, spliced lines joined, can start with `_Z` (a match
     inside a comment or string only costs a refusal of text no solution needs)."""
     return bool(_MANGLED_IDENTIFIER.search(text) or _MANGLED_IDENTIFIER.search(_SPLICE.sub("", text)))
+
+
+def may_name_file(text: str) -> bool:
+    """False only when GCC can read no `#line` naming a file in `text` (see the module docstring)."""
+    rest = _LINE_NUMBER_ONLY.sub("", text)
+    return any(_LINE_DIRECTIVE.search(t) for t in (rest, _SPLICE.sub("", rest)))

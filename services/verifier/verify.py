@@ -41,7 +41,7 @@ from .verdict import read_verdict, score_tests
 TEMP_PREFIX = "cppforge_verify_"
 MAX_TIMEOUT_S = 120.0
 SCRATCH_DIR = "scratch"
-VERIFIER_VERSION = "0.2.1"  # part of every cache key: bump when verdicts may change
+VERIFIER_VERSION = "0.2.2"  # part of every cache key: bump when verdicts may change
 
 
 @dataclass

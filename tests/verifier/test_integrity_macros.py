@@ -176,9 +176,10 @@ def test_tampering_with_the_verifiers_own_checks_is_refused(code: str) -> None:
     assert_refused(verify(HEADERS + code, STYLES[0]))
 
 
-def test_a_line_directive_alone_is_harmless() -> None:
-    result = verify(HEADERS + '#line 100 "elsewhere.cpp"\n' + RIGHT, STYLES[0])
-    assert_full_credit(result, STYLES[0])
+def test_a_line_directive_is_harmless_unless_it_names_a_file() -> None:
+    assert_full_credit(verify(HEADERS + "#line 100\n" + RIGHT, STYLES[0]), STYLES[0])
+    # A file name would make GCC's debug information place what follows elsewhere (debug_check).
+    assert_refused(verify(HEADERS + '#line 100 "elsewhere.cpp"\n' + RIGHT, STYLES[0]), "#line")
 
 
 VECTOR_TEST = Style(

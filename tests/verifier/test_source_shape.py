@@ -12,6 +12,7 @@ from services.verifier.source_shape import (
     leading_block,
     may_hold_directives,
     may_hold_linemarker,
+    may_name_file,
     tampers_then_includes,
 )
 
@@ -156,3 +157,25 @@ def test_pragmas_that_change_results_end_the_block(pragma: str) -> None:
 )
 def test_tampers_then_includes(text: str, expected: bool) -> None:
     assert tampers_then_includes(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("#line 100\n", False),
+        ("  #  line 7  \nint x;\n", False),
+        ("int x;\n", False),
+        ('#line 1 "x.h"\n', True),
+        ("#line 1 FILE\n", True),
+        ("#line LINE\n", True),
+        ('# /* c */ line 1 "x.h"\n', True),
+        ('%:line 1 "x.h"\n', True),
+        ('??=line 1 "x.h"\n', True),
+        ('#li\\\nne 1 "x.h"\n', True),
+        ('#\x00line 1 "x.h"\n', True),
+        ('#line 1 \\\n"x.h"\n', True),
+        ('#line 5\n#line 6 "y"\n', True),
+    ],
+)
+def test_may_name_file(text: str, names: bool) -> None:
+    assert may_name_file(text) is names

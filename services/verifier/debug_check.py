@@ -1,0 +1,134 @@
+"""GCC's debug information says which functions the candidate's own source defines.
+
+The symbol table (overload_check) sees only functions that keep a symbol: an inline one that every
+call inlined leaves none at -O1 and above, and an explicit specialisation of a library template
+(`template <> inline bool std::operator==<char, ...>(...)`) has exactly the symbol the library's
+own instance would have. The compile therefore always writes `-g1` debug information (function
+names, declaring file and line; no types or locals), and GCC records there every function it
+emitted or inlined, with the file its definition was written in. Whatever the candidate's code
+defines is in `solution.cpp` (the harness's `#line`; a `#line` naming another file is refused by
+the macro guard), whether it got there through a macro, a namespace opened under a system header's
+macro, a qualified specialisation or an inlined call. Refused, when written in `solution.cpp`:
+  * a function in a library namespace (`std::`, `__gnu_cxx::`, ...) whose name holds none of the
+    candidate's own types: the library's behaviour is the library's (a `std::hash` specialisation,
+    which can change no comparison, stays allowed, as does `std::less<Point>::operator()`);
+  * what overload_check refuses of a symbol (comparison operators for library types only, overloads
+    of the test's helpers), now also when inlined.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .harness import CANDIDATE_FILE
+from .overload_check import LIBRARY_NAMESPACES, Function, owned, parse_demangled
+
+# Always last on the compile line: no request flag can lower it (request -g flags raise it only).
+DEBUG_FLAGS = ("-g1",)
+DEBUG_INFO_NAME = "solution.debug"
+FILE_TABLE_NAME = "solution.files"
+
+_DIE_START = re.compile(r"^ <\d+><([0-9a-f]+)>: Abbrev Number: \d+ \((\w+)\)", re.MULTILINE)
+_ATTRIBUTE = re.compile(r"^\s+<[0-9a-f]+>\s+(DW_AT_\w+)\s*:\s*(.*)$", re.MULTILINE)
+# readelf shows a string attribute as `(strp) (offset: 0x..): text` or `(string) text`.
+_STRING_VALUE = re.compile(r"^(?:\((?:[a-z_]+)\)\s+)?(?:\((?:indirect [a-z ]+, )?offset: 0x[0-9a-f]+\):\s*)?(.*)$")
+# A file-table row: `  5	(udata)	0	(line_strp)	(offset: 0xaa): solution.cpp` (DWARF 5) or
+# `  5	0	0	0	solution.cpp` (DWARF 4).
+_FILE_ROW = re.compile(r"^\s+(\d+)\s+.*?(?:\):\s*|\s)(\S+)\s*$")
+# Specialising `std::hash` cannot change what a comparison means, and competitive code does it.
+_HARMLESS_LIBRARY_SCOPES = ("std::hash<",)
+
+
+@dataclass(frozen=True)
+class CandidateFunction:
+    name: str  # DW_AT_name: unqualified, with template arguments
+    linkage: str  # the demangled linkage name ("" for extern "C" functions and main)
+
+
+def candidate_file_indices(file_table: str) -> frozenset[int]:
+    """Indices of the line table's file entries named like the candidate's source."""
+    found = set()
+    in_table = False
+    for line in file_table.splitlines():
+        if "The File Name Table" in line:
+            in_table = True
+            continue
+        if in_table:
+            m = _FILE_ROW.match(line)
+            if m is None:
+                in_table = bool(line.strip()) and line.strip().startswith("Entry")
+                continue
+            if m.group(2).rsplit("/", 1)[-1] == CANDIDATE_FILE:
+                found.add(int(m.group(1)))
+    return frozenset(found)
+
+
+def _string(value: str) -> str:
+    m = _STRING_VALUE.match(value.strip())
+    return m.group(1).strip() if m else value.strip()
+
+
+def candidate_functions(debug_info: str, file_table: str) -> list[CandidateFunction]:
+    """Every subprogram GCC records as declared in the candidate's source, from
+    `readelf -W --debug-dump=info` (through c++filt) and the line table's file names."""
+    files = candidate_file_indices(file_table)
+    starts = list(_DIE_START.finditer(debug_info))
+    out = []
+    for i, start in enumerate(starts):
+        if start.group(2) != "DW_TAG_subprogram":
+            continue
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(debug_info)
+        attrs = dict(_ATTRIBUTE.findall(debug_info, start.end(), end))
+        decl_file = attrs.get("DW_AT_decl_file", "").split()
+        if not decl_file or not decl_file[-1].isdigit() or int(decl_file[-1]) not in files:
+            continue
+        out.append(
+            CandidateFunction(_string(attrs.get("DW_AT_name", "")), _string(attrs.get("DW_AT_linkage_name", "")))
+        )
+    return out
+
+
+def _scope(fn: CandidateFunction) -> str | None:
+    """The qualified scope (`std::`, `std::hash<Point>::`, `` for the global namespace) from the
+    demangled linkage name, whose unqualified tail is GCC's DW_AT_name; None when not found."""
+    tails = list(re.finditer(re.escape(fn.name) + r"(?:\[abi:[^\]]*\])*\(", fn.linkage))
+    if not fn.name or not tails:
+        return None
+    prefix = fn.linkage[: tails[-1].start()]
+    # A function template's instance is printed with its return type first: cut at the last space
+    # outside brackets.
+    depth, cut = 0, 0
+    for i, c in enumerate(prefix):
+        if c in "<(":
+            depth += 1
+        elif c in ">)":
+            depth -= 1
+        elif c == " " and depth == 0:
+            cut = i + 1
+    return prefix[cut:]
+
+
+def library_refusals(fns: list[CandidateFunction]) -> list[str]:
+    found = []
+    for fn in fns:
+        scope = _scope(fn)
+        if scope is None or not scope.startswith(LIBRARY_NAMESPACES) or scope.startswith(_HARMLESS_LIBRARY_SCOPES):
+            continue
+        if owned(scope + fn.name):
+            continue
+        found.append(
+            f"defines {scope}{fn.name} in the standard library's namespace (a specialisation or an "
+            "overload the test's own calls would reach)"
+        )
+    return found
+
+
+def as_functions(fns: list[CandidateFunction]) -> list[Function]:
+    """The candidate's functions in overload_check's form (bind `DEBUG`: never the library's own)."""
+    out = []
+    for fn in fns:
+        parsed = parse_demangled(fn.linkage) if fn.linkage else None
+        if parsed is not None:
+            out.append(Function("DEBUG", fn.linkage, parsed[0], parsed[1]))
+    return out
