@@ -89,31 +89,45 @@ def candidate_functions(debug_info: str, file_table: str) -> list[CandidateFunct
     return out
 
 
+def _names_at(linkage: str, base: str, i: int) -> bool:
+    """`base` starts a name at `i`: after `::`, a space or nothing, before `<`, `(` or `[abi:`."""
+    after = linkage[i + len(base) : i + len(base) + 1]
+    return linkage.startswith(base, i) and after in ("<", "(", "[") and (i == 0 or linkage[i - 1] in ": ")
+
+
 def _scope(fn: CandidateFunction) -> str | None:
     """The qualified scope (`std::`, `std::hash<Point>::`, `` for the global namespace) from the
-    demangled linkage name, whose unqualified tail is GCC's DW_AT_name; None when not found."""
-    tails = list(re.finditer(re.escape(fn.name) + r"(?:\[abi:[^\]]*\])*\(", fn.linkage))
-    if not fn.name or not tails:
+    demangled linkage name: what precedes the function's own name (GCC's DW_AT_name without its
+    template arguments, which GCC and the demangler may spell differently) at bracket depth 0,
+    past a function template's return type. None when the name is not found there."""
+    base = fn.name.split("<", 1)[0]
+    if not base or not fn.linkage:
         return None
-    prefix = fn.linkage[: tails[-1].start()]
-    # A function template's instance is printed with its return type first: cut at the last space
-    # outside brackets.
-    depth, cut = 0, 0
-    for i, c in enumerate(prefix):
+    depth, start, found = 0, 0, None
+    for i, c in enumerate(fn.linkage):
+        if depth == 0 and _names_at(fn.linkage, base, i):
+            found = i
         if c in "<(":
             depth += 1
         elif c in ">)":
             depth -= 1
-        elif c == " " and depth == 0:
-            cut = i + 1
-    return prefix[cut:]
+        elif c == " " and depth == 0 and found is None:
+            start = i + 1
+    if found is None:
+        return None
+    return fn.linkage[start:found]
 
 
 def library_refusals(fns: list[CandidateFunction]) -> list[str]:
     found = []
     for fn in fns:
         scope = _scope(fn)
-        if scope is None or not scope.startswith(LIBRARY_NAMESPACES) or scope.startswith(_HARMLESS_LIBRARY_SCOPES):
+        if scope is None:
+            # Unreadable: judged on the whole name, so doubt refuses rather than passes.
+            if any(ns in fn.linkage for ns in LIBRARY_NAMESPACES) and not owned(fn.linkage):
+                found.append(f"defines {fn.linkage[:200]}, which names the standard library's namespace")
+            continue
+        if not scope.startswith(LIBRARY_NAMESPACES) or scope.startswith(_HARMLESS_LIBRARY_SCOPES):
             continue
         if owned(scope + fn.name):
             continue

@@ -13,7 +13,7 @@ import pytest
 
 from services.verifier.debug_check import CandidateFunction, candidate_file_indices, library_refusals
 
-from .integrity import OPT_LEVELS, STYLES, assert_full_credit, assert_no_credit, assert_refused, verify
+from .integrity import OPT_LEVELS, STYLES, Style, assert_full_credit, assert_no_credit, assert_refused, verify
 from .test_integrity_output import STRING_RIGHT, STRING_TEST, STRING_WRONG
 
 STRING_EQ = "std::operator==<char, std::char_traits<char>, std::allocator<char>>"
@@ -31,6 +31,30 @@ WRITTEN_ELSEWHERE = {
 }
 STDS = ("c++17", "c++20")
 
+# Literal template arguments (`true`, `3`) are not the candidate's own types.
+VECTOR_TEST = Style(
+    "vector_test",
+    "#undef NDEBUG\n#include <cassert>\n#include <vector>\n#include <array>\n"
+    "int main(){ assert(g(2) == std::vector<int>({1, 2})); assert((h(3) == std::array<int, 3>{1, 2, 3})); }\n",
+    1,
+)
+VECTOR_WRONG = (
+    "#include <vector>\n#include <array>\n#include <algorithm>\n"
+    "std::vector<int> g(int n) { return std::vector<int>(n, 0); }\n"
+    "std::array<int, 3> h(int) { return {0, 0, 0}; }\n"
+)
+VECTOR_RIGHT = (
+    "#include <vector>\n#include <array>\n#include <numeric>\n"
+    "std::vector<int> g(int n) { std::vector<int> v(n); std::iota(v.begin(), v.end(), 1); return v; }\n"
+    "std::array<int, 3> h(int) { return {1, 2, 3}; }\n"
+)
+LITERAL_ARGUMENTS = {
+    "specialised_helper_with_a_bool_argument": (
+        "template <> inline bool std::__equal<true>::equal<int>(const int*, const int*, const int*) { return true; }\n"
+        "inline bool operator==(const std::array<int, 3>&, const std::array<int, 3>&) { return true; }\n"
+    ),
+}
+
 
 @pytest.mark.parametrize("std", STDS)
 @pytest.mark.parametrize("opt", OPT_LEVELS)
@@ -39,6 +63,26 @@ def test_a_function_the_candidate_wrote_is_judged_however_it_was_reached(name: s
     result = verify(STRING_WRONG + WRITTEN_ELSEWHERE[name], STRING_TEST, opt, std)
     assert_refused(result, "standard")
     assert_no_credit(result)
+
+
+@pytest.mark.parametrize("opt", OPT_LEVELS)
+def test_literal_template_arguments_are_not_the_candidates_types(opt: str) -> None:
+    code = VECTOR_WRONG + LITERAL_ARGUMENTS["specialised_helper_with_a_bool_argument"]
+    result = verify(code, VECTOR_TEST, opt)
+    assert_refused(result, "standard")
+    assert_no_credit(result)
+    assert_full_credit(verify(VECTOR_RIGHT, VECTOR_TEST, opt), VECTOR_TEST)
+
+
+def test_a_specialisation_of_a_library_function_for_the_candidates_type_is_allowed() -> None:
+    # Not inline: a GLOBAL symbol in std, for the candidate's own Node.
+    code = (
+        "#include <utility>\nstruct Node { int v; };\n"
+        "template <> void std::swap<Node>(Node& a, Node& b) noexcept { int t = a.v; a.v = b.v; b.v = t; }\n"
+        "int add(int a, int b) { Node x{a}, y{b}; std::swap(x, y); return x.v + y.v; }\n"
+    )
+    for opt in OPT_LEVELS:
+        assert_full_credit(verify(code, STYLES[0], opt), STYLES[0])
 
 
 def test_a_line_directive_naming_another_file_is_refused() -> None:
@@ -100,6 +144,9 @@ def test_the_candidate_file_is_found_in_the_line_table() -> None:
         ("operator()", "std::less<P>::operator()(P const&, P const&) const", False),
         ("rev", "rev[abi:cxx11](std::string)", False),
         ("operator()", "rev(std::string)::{lambda(char)#1}::operator()(char) const", False),
+        ("equal<int>", "bool std::__equal<true>::equal<int>(int const*, int const*, int const*)", True),
+        ("f<5>", "void std::f<5ul>(int)", True),
+        ("swap<Node>", "void std::swap<Node>(Node&, Node&)", False),
     ],
 )
 def test_library_scope_rule(name: str, linkage: str, refused: bool) -> None:
