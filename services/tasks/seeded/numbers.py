@@ -114,6 +114,15 @@ def _is_prime(v: int) -> bool:
     return v >= 2 and all(v % d for d in range(2, int(v**0.5) + 1))
 
 
+# kind -> (name words, C++ test of {x}, Python reference, phrase about {x}): the one-line predicates.
+_SIMPLE_PREDICATES: dict[str, tuple[list[str], str, Callable[[int], bool], str]] = {
+    "even": (["is_even", "even", "isEven", "check_even"], "{x} % 2 == 0", lambda v: v % 2 == 0, "{x} is even"),
+    "odd": (["is_odd", "odd", "check_odd"], "{x} % 2 != 0", lambda v: v % 2 != 0, "{x} is odd"),
+    "positive": (["is_positive", "positive", "greater_than_zero"], "{x} > 0", lambda v: v > 0, "{x} is positive"),
+    "negative": (["is_negative", "negative", "below_zero"], "{x} < 0", lambda v: v < 0, "{x} is negative"),
+}
+
+
 def _predicate(g: Gen) -> Fn:
     x = g.pick(INT_NAMES)
     kind = g.rng.choice(
@@ -122,39 +131,14 @@ def _predicate(g: Gen) -> Fn:
     params = [f"int {x}"]
     arity = 1
     hi_cut = 100
-    if kind == "even":
-        name, expr, ref, phrase = (
-            g.fname(["is_even", "even", "isEven", "check_even"]),
-            f"{x} % 2 == 0",
-            (lambda v: v % 2 == 0),
-            f"{x} is even",
-        )
-    elif kind == "odd":
-        name, expr, ref, phrase = (
-            g.fname(["is_odd", "odd", "check_odd"]),
-            f"{x} % 2 != 0",
-            (lambda v: v % 2 != 0),
-            f"{x} is odd",
-        )
+    if kind in _SIMPLE_PREDICATES:
+        words, test_on_x, ref, phrase_on_x = _SIMPLE_PREDICATES[kind]
+        name, expr, phrase = g.fname(words), test_on_x.format(x=x), phrase_on_x.format(x=x)
     elif kind == "divisible":
         k = g.rng.randint(2, 9)
         name = g.fname(["is_divisible_by", "divisible_by", "is_multiple_of"], [str(k), f"{k}"])
         expr, phrase = f"{x} % {k} == 0", f"{x} is divisible by {k}"
         ref = lambda v: v % k == 0  # noqa: E731
-    elif kind == "positive":
-        name, expr, ref, phrase = (
-            g.fname(["is_positive", "positive", "greater_than_zero"]),
-            f"{x} > 0",
-            (lambda v: v > 0),
-            f"{x} is positive",
-        )
-    elif kind == "negative":
-        name, expr, ref, phrase = (
-            g.fname(["is_negative", "negative", "below_zero"]),
-            f"{x} < 0",
-            (lambda v: v < 0),
-            f"{x} is negative",
-        )
     elif kind == "in_range":
         lo, hi = sorted((g.rng.randint(-10, 10), g.rng.randint(11, 40)))
         op_lo, op_hi = g.rng.choice([(">=", "<="), (">", "<"), (">=", "<")])
