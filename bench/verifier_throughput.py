@@ -33,10 +33,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from humaneval_corpus import Problem, build_corpus  # noqa: E402
-
+from services.tasks import Task, load_bench_tasks  # noqa: E402
 from services.verifier.verify import VerifierConfig, verify_cpp  # noqa: E402
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -64,7 +62,7 @@ def side_naive(programs: list[str]) -> tuple[float, int]:
     return time.perf_counter() - started, ok
 
 
-def side_in_process(problems: list[Problem], salt: str, pch_dir: Path) -> tuple[float, int]:
+def side_in_process(problems: list[Task], salt: str, pch_dir: Path) -> tuple[float, int]:
     import dataclasses
 
     config = dataclasses.replace(VerifierConfig.from_settings(), pch_root=pch_dir)
@@ -106,10 +104,10 @@ def start_service(pch_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 async def http_side(
-    url: str, problems: list[Problem], salt: str, clients: int, with_wrong: bool = False
+    url: str, problems: list[Task], salt: str, clients: int, with_wrong: bool = False
 ) -> dict[str, float]:
     """`clients` concurrent clients share the problems; each sends one request at a time."""
-    queue: asyncio.Queue[tuple[Problem, bool]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[Task, bool]] = asyncio.Queue()
     for p in problems:
         queue.put_nowait((p, True))
         if with_wrong:
@@ -148,7 +146,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="use only the first N problems")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    problems = build_corpus()
+    problems = load_bench_tasks()
     if args.limit:
         problems = problems[: args.limit]
     n = len(problems)
@@ -166,7 +164,7 @@ def main() -> int:
     return 0
 
 
-def run_all(problems: list[Problem], work: Path) -> dict[str, object]:
+def run_all(problems: list[Task], work: Path) -> dict[str, object]:
     n = len(problems)
     programs = [p.prompt + p.canonical_solution + "\n" + p.test for p in problems]
     a_s, a_ok = side_naive(programs)

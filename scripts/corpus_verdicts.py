@@ -20,7 +20,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.humaneval_corpus import Problem, build_corpus  # noqa: E402
+from services.tasks import Task, load_bench_tasks  # noqa: E402
 from services.verifier.reward import compute_reward  # noqa: E402
 from services.verifier.verify import verify_cpp  # noqa: E402
 
@@ -33,7 +33,7 @@ CONFIGS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 VERDICT_FIELDS = ("compile_ok", "ran", "run_ok", "main_returned", "tests_passed", "tests_total", "error_class")
 
 
-def verdict(problem: Problem, variant: str, config: tuple[str, str, tuple[str, ...]]) -> dict[str, Any]:
+def verdict(problem: Task, variant: str, config: tuple[str, str, tuple[str, ...]]) -> dict[str, Any]:
     name, std, flags = config
     body = problem.canonical_solution if variant == "canonical" else problem.wrong_solution
     result = verify_cpp(problem.prompt + body, problem.test, std=std, extra_flags=flags, return_structured=True)
@@ -45,8 +45,8 @@ def verdict(problem: Problem, variant: str, config: tuple[str, str, tuple[str, .
     return row
 
 
-def all_jobs() -> list[tuple[Problem, str, tuple[str, str, tuple[str, ...]]]]:
-    return [(p, v, c) for c in CONFIGS for p in build_corpus() for v in ("canonical", "wrong")]
+def all_jobs() -> list[tuple[Task, str, tuple[str, str, tuple[str, ...]]]]:
+    return [(p, v, c) for c in CONFIGS for p in load_bench_tasks() for v in ("canonical", "wrong")]
 
 
 def main() -> int:

@@ -72,12 +72,12 @@ def verifier_demo() -> None:
 def inference_demo(n_prompts: int = 12, n: int = 4) -> None:
     from .inference.best_of_n import COMPILE_REWARD, rank
     from .inference.bootstrap import ensure_bootstrap_model
-    from .inference.corpus import held_out_tasks
     from .inference.model import load_model
     from .inference.proxy import ProxyClassifier, label_with_verifier
     from .inference.proxy_data import FUNCTION_STOP, build_and_train
     from .inference.sampling import SamplingParams, sample_n
     from .inference.service import default_proxy_path
+    from .tasks import held_out_tasks
 
     print("== 2. inference: best-of-4 with the project's own tiny C++ model\n")
     model_dir = ensure_bootstrap_model()

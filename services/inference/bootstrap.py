@@ -2,7 +2,7 @@
 
 `bootstrap_model` trains a byte-level BPE tokenizer (512 tokens, `<s>`, `</s>`, `<pad>`,
 `<think>`, `</think>` special) and a ~1M-parameter `LlamaForCausalLM` on packed
-`training_text`s of `corpus.generate_tasks`, then saves both with `save_pretrained` so any HF
+`training_text`s of `services.tasks.generate_tasks`, then saves both with `save_pretrained` so any HF
 loader (`model.load_model`) reads them. Training runs for a wall-clock budget, or exactly
 `max_steps` steps when given (then the same seed gives the same weights).
 `ensure_bootstrap_model` builds it once under a file lock at `$CPPFORGE_HOME/models/bootstrap`.
@@ -218,7 +218,7 @@ def _bootstrap(
     import torch
     from transformers import GenerationConfig
 
-    from .corpus import generate_tasks, training_text
+    from ..tasks import generate_tasks, training_text
 
     cfg = config or BootstrapConfig()
     if max_steps is not None and max_steps < 1:

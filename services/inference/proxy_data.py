@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .corpus import held_out_tasks
+from ..tasks import held_out_tasks
 from .model import LoadedModel
 from .proxy import ProxyClassifier, evaluate, label_with_verifier, split_train_test, train_proxy
 from .sampling import SamplingParams, sample_n

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from services.inference.bootstrap import bootstrap_model
-from services.inference.corpus import generate_tasks
 from services.inference.model import LoadedModel, load_model
 from services.inference.proxy import train_proxy
+from services.tasks import generate_tasks
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +41,7 @@ def tiny_proxy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     construction keep the fixture fast (`cppforge train-proxy` labels with the verifier)."""
     rng = random.Random(0)
     tasks = generate_tasks(150, seed=3)
-    texts = [t.prompt + t.completion for t in tasks] + [_break(t.prompt + t.completion, rng) for t in tasks]
+    texts = [t.code for t in tasks] + [_break(t.code, rng) for t in tasks]
     labels = [True] * len(tasks) + [False] * len(tasks)
     clf = train_proxy(texts, labels, seed=0)
     out = tmp_path_factory.mktemp("tiny-proxy")

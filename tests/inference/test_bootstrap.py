@@ -23,8 +23,8 @@ from services.inference.bootstrap import (
     ensure_bootstrap_model,
     train_tokenizer,
 )
-from services.inference.corpus import generate_tasks, training_text
 from services.inference.model import load_model
+from services.tasks import generate_tasks, training_text
 
 QUICK = {"seed": 3, "n_tasks": 2000, "max_steps": 30}
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench.humaneval_corpus import Problem, build_corpus
+from services.tasks import Task, load_bench_tasks
 from services.verifier.reward import compute_reward
 from services.verifier.verify import verify_cpp
 
@@ -32,7 +32,7 @@ def pinned(config: str) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r["task_id"], r["variant"]): r for r in rows if r["config"] == config}
 
 
-def verdict(problem: Problem, variant: str, config: str, tail: str) -> dict[str, Any]:
+def verdict(problem: Task, variant: str, config: str, tail: str) -> dict[str, Any]:
     std, flags = CONFIGS[config]
     body = problem.canonical_solution if variant == "canonical" else problem.wrong_solution
     result = verify_cpp(problem.prompt + body + tail, problem.test, std=std, extra_flags=flags, return_structured=True)
@@ -44,7 +44,7 @@ def verdict(problem: Problem, variant: str, config: str, tail: str) -> dict[str,
 
 def differences(config: str, tail: str) -> list[str]:
     expected = pinned(config)
-    problems = {p.task_id: p for p in build_corpus()}
+    problems = {p.task_id: p for p in load_bench_tasks()}
     assert {task for task, _ in expected} == set(problems), "the fixture and the corpus disagree on the tasks"
     jobs = sorted(expected)
     with ThreadPoolExecutor(2) as pool:
@@ -59,7 +59,7 @@ def differences(config: str, tail: str) -> list[str]:
 
 def test_fixture_covers_the_whole_corpus_both_ways() -> None:
     rows = pinned("default")
-    assert len(rows) == 2 * len(build_corpus())
+    assert len(rows) == 2 * len(load_bench_tasks())
     assert all(r["reward"] == 1.0 for (_, v), r in rows.items() if v == "canonical")
     assert all(r["tests_passed"] == 0 for (_, v), r in rows.items() if v == "wrong")
 

@@ -1,14 +1,16 @@
-"""The generated corpus: deterministic, well-formed, varied, and every task compiles and passes its own test."""
+"""The seeded generator: deterministic, well-formed, varied, and every task compiles and passes its own test."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from services.inference.corpus import FAMILIES, CodeTask, generate_task, generate_tasks, training_text
+from services.tasks import FAMILIES, Task, generate_task, generate_tasks, held_out_tasks, training_text
+from services.tasks.seeded.common import HEADER_ORDER
 from services.verifier.verify import verify_cpp
 
 
@@ -27,17 +29,18 @@ def test_zero_and_negative_counts() -> None:
         generate_tasks(-1, seed=1)
 
 
-def _check_shape(task: CodeTask) -> None:
+def _check_shape(task: Task) -> None:
     assert task.prompt.endswith(" {") and not task.prompt.endswith("\n")
-    assert task.completion.startswith("\n") and task.completion.endswith("\n}\n")
+    assert task.canonical_solution.startswith("\n") and task.canonical_solution.endswith("\n}\n")
     # the first line that is exactly `}` closes the function: samplers stop there
-    assert task.completion.index("\n}") == len(task.completion) - 3
-    assert training_text(task) == task.prompt + task.completion == task.code
+    assert task.canonical_solution.index("\n}") == len(task.canonical_solution) - 3
+    assert training_text(task) == task.prompt + task.canonical_solution == task.code
     includes = re.findall(r"^#include <(\w+)>$", task.prompt, flags=re.M)
-    assert tuple(includes) == task.headers
+    # once each, in the generator's fixed order
+    assert includes == [h for h in HEADER_ORDER if h in includes]
     assert re.search(r"^// .+\n[^\n]+\) \{$", task.prompt, flags=re.M), task.prompt
-    assert task.test_code.startswith("#undef NDEBUG\n#include <cassert>\n")
-    assert "int main() {" in task.test_code and task.test_code.count("assert(") >= 3
+    assert task.test.startswith("#undef NDEBUG\n#include <cassert>\n")
+    assert "int main() {" in task.test and task.test.count("assert(") >= 3
 
 
 def test_task_shape() -> None:
@@ -58,15 +61,15 @@ def test_varied() -> None:
     assert len(texts) == 2000
     names = {t.prompt.rsplit("\n", 1)[-1].split("(")[0].split()[-1] for t in tasks}
     assert len(names) > 400
-    assert len({t.completion for t in tasks}) > 1800
-    using = sum("using namespace std;" in t.prompt for t in tasks if t.headers)
-    assert 0 < using < len([t for t in tasks if t.headers])  # both styles occur
-    assert any("for (" in t.completion for t in tasks) and any("while (" in t.completion for t in tasks)
-    assert any(" : " in t.completion for t in tasks)  # range-for
+    assert len({t.canonical_solution for t in tasks}) > 1800
+    using = sum("using namespace std;" in t.prompt for t in tasks if "#include" in t.prompt)
+    assert 0 < using < len([t for t in tasks if "#include" in t.prompt])  # both styles occur
+    assert any("for (" in t.canonical_solution for t in tasks) and any("while (" in t.canonical_solution for t in tasks)
+    assert any(" : " in t.canonical_solution for t in tasks)  # range-for
 
 
-def _verified(task: CodeTask) -> tuple[CodeTask, bool, str]:
-    r = verify_cpp(task.code, task.test_code, timeout=10.0)
+def _verified(task: Task) -> tuple[Task, bool, str]:
+    r = verify_cpp(task.code, task.test, timeout=10.0)
     ok = r.compile_ok and r.run_ok and r.tests_total > 0 and r.tests_passed == r.tests_total
     return task, ok, r.compile_output[-800:] + r.stderr[-400:]
 
@@ -75,16 +78,14 @@ def test_sampled_tasks_compile_and_pass() -> None:
     tasks = random.Random(11).sample(generate_tasks(600, seed=9), 15)
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(_verified, tasks))
-    failures = [f"{t.task_id}:\n{t.code}{t.test_code}\n{out}" for t, ok, out in results if not ok]
+    failures = [f"{t.task_id}:\n{t.code}{t.test}\n{out}" for t, ok, out in results if not ok]
     assert not failures, "\n\n".join(failures)
 
 
 def test_tests_have_teeth() -> None:
     """A wrong body that compiles fails the test."""
     returning_int = [t for t in generate_tasks(200, seed=4) if t.prompt.rsplit("\n", 1)[-1].startswith("int ")]
-    wrong = [
-        CodeTask(t.task_id, t.prompt, "\n    return 12345;\n}\n", t.test_code, t.headers) for t in returning_int[:4]
-    ]
+    wrong = [dataclasses.replace(t, canonical_solution="\n    return 12345;\n}\n") for t in returning_int[:4]]
     assert wrong
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(_verified, wrong))
@@ -92,8 +93,6 @@ def test_tests_have_teeth() -> None:
 
 
 def test_held_out_tasks_never_repeat_a_training_prompt() -> None:
-    from services.inference.corpus import held_out_tasks
-
     train = {t.prompt for t in generate_tasks(3000, 0)}
     held = held_out_tasks(40, seed=99, train_seed=0, train_n=3000)
     assert len(held) == 40

@@ -1,7 +1,9 @@
-"""The self-written HumanEval-X-style C++ corpus in bench/humaneval_corpus.py.
+"""The bench problem set: data/bench_cpp.jsonl, written by scripts/build_data.py from
+services/tasks/bench_families (self-written, HumanEval-X-style C++ problems).
 
-Structural checks run everywhere; the verify checks compile and run the problems for real: the
-canonical completion must pass its assert test and the wrong completion must fail it.
+Regenerating must give the committed bytes; structural checks run everywhere; the verify checks
+compile and run the problems for real: the canonical completion must pass its assert test and the
+wrong completion must fail it.
 """
 
 from __future__ import annotations
@@ -11,18 +13,13 @@ import re
 
 import pytest
 
-from bench.humaneval_corpus import (
-    BITS_BLOCK,
-    COMMON_HEADER_BLOCKS,
-    Problem,
-    build_corpus,
-    check_corpus,
-    check_problem,
-    header_distribution,
-)
+from scripts.build_data import bench_bytes, check_task, check_tasks
+from services.tasks import Task, load_bench_tasks
+from services.tasks.bench_families import BITS_BLOCK, COMMON_HEADER_BLOCKS, build_bench_tasks, header_distribution
+from services.tasks.sets import BENCH_FILE
 from services.verifier.verify import VerifierConfig, sandbox_mode
 
-CORPUS = build_corpus()
+CORPUS = load_bench_tasks()
 
 # A library name a solution uses -> the header that declares it.
 SYMBOL_HEADERS = {
@@ -42,7 +39,7 @@ SYMBOL_HEADERS = {
 }
 
 
-def header_block(problem: Problem) -> str:
+def header_block(problem: Task) -> str:
     return problem.prompt.split("using namespace std;\n", 1)[0]
 
 
@@ -52,19 +49,23 @@ def test_corpus_size_and_unique_ids() -> None:
     assert len(set(ids)) == len(ids)
 
 
+def test_regenerating_gives_the_committed_bytes() -> None:
+    assert bench_bytes() == BENCH_FILE.read_bytes(), "run: python scripts/build_data.py"
+
+
 def test_corpus_is_deterministic() -> None:
-    assert build_corpus() == CORPUS
+    assert build_bench_tasks() == CORPUS == build_bench_tasks()
 
 
-def test_problem_is_a_frozen_dataclass() -> None:
-    fields = [f.name for f in dataclasses.fields(Problem)]
-    assert fields == ["task_id", "prompt", "canonical_solution", "wrong_solution", "test"]
+def test_every_problem_has_a_wrong_solution_and_no_humaneval_extras() -> None:
+    for task in CORPUS:
+        assert task.wrong_solution and not task.declaration and not task.example_test
     with pytest.raises(dataclasses.FrozenInstanceError):
         CORPUS[0].task_id = "x"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("problem", CORPUS, ids=lambda p: p.task_id)
-def test_problem_layout(problem: Problem) -> None:
+def test_problem_layout(problem: Task) -> None:
     assert problem.prompt.startswith("#include")
     block = header_block(problem)
     assert block and all(re.fullmatch(r"#include<[\w./+]+>", ln) for ln in block.splitlines())
@@ -82,7 +83,7 @@ def test_problem_layout(problem: Problem) -> None:
 
 
 @pytest.mark.parametrize("problem", CORPUS, ids=lambda p: p.task_id)
-def test_prompt_includes_the_headers_its_solutions_use(problem: Problem) -> None:
+def test_prompt_includes_the_headers_its_solutions_use(problem: Task) -> None:
     block = header_block(problem)
     if block == BITS_BLOCK:
         return
@@ -114,10 +115,10 @@ SAMPLE = [CORPUS[i * len(CORPUS) // 6] for i in range(6)]
 
 
 @pytest.mark.parametrize("problem", SAMPLE, ids=lambda p: p.task_id)
-def test_sample_canonical_passes_and_wrong_fails(can_verify: None, problem: Problem) -> None:
-    assert check_problem(problem) == []
+def test_sample_canonical_passes_and_wrong_fails(can_verify: None, problem: Task) -> None:
+    assert check_task(problem) == []
 
 
 @pytest.mark.slow
 def test_every_problem_canonical_passes_and_wrong_fails(can_verify: None) -> None:
-    assert check_corpus(CORPUS, workers=2) == []
+    assert check_tasks(CORPUS, workers=2) == []
