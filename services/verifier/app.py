@@ -20,8 +20,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from ..common.asgi import CountRequests, LimitBody
+from ..common.errors import ServiceError
 from ..common.settings import VerifierServiceSettings, get_verifier_service_settings
-from .pool import DeadlineExceededError, QueueFullError, VerifyJob
+from .pool import VerifyJob
 from .protocol import (
     BatchRequest,
     BatchResponse,
@@ -34,8 +35,7 @@ from .protocol import (
     VerifyResponse,
 )
 from .reward import InfrastructureError
-from .sandbox import SandboxUnavailableError
-from .service import ScoredResult, SourceTooLargeError, VerifierService
+from .service import ScoredResult, VerifierService
 from .verify import VerifierConfig
 
 MAX_ISSUES = 20  # a batch of 1024 bad items need not answer 1024 issues
@@ -158,25 +158,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(validation_body(exc.errors()), 422)
 
-    @app.exception_handler(QueueFullError)
-    async def _queue_full(request: Request, exc: QueueFullError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 429, headers={"Retry-After": str(exc.retry_after_s)})
-
-    @app.exception_handler(DeadlineExceededError)
-    async def _deadline(request: Request, exc: DeadlineExceededError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": str(exc.retry_after_s)})
-
-    @app.exception_handler(SourceTooLargeError)
-    async def _too_large(request: Request, exc: SourceTooLargeError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 413)
-
-    @app.exception_handler(SandboxUnavailableError)
-    async def _no_sandbox(request: Request, exc: SandboxUnavailableError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "30"})
-
-    @app.exception_handler(InfrastructureError)
-    async def _infra(request: Request, exc: InfrastructureError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "5"})
+    # Queue full 429, deadline/sandbox/infrastructure 503, source too large 413: each error
+    # carries its status and Retry-After (services/common/errors.py).
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, exc.status, headers=exc.headers())
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

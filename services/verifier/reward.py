@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..common.errors import ServiceError
 from .compile import ToolchainError
 from .diagnostics import ErrorClass
 from .flags import MAX_FLAGS
@@ -28,8 +29,13 @@ from .tidy import TidyReport, run_clang_tidy
 from .verify import VerifierConfig, VerifyResult, verify_cpp
 
 
-class InfrastructureError(RuntimeError):
+class InfrastructureError(ServiceError, RuntimeError):
     """The verifier could not judge the code (sandbox or toolchain failure)."""
+
+    status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after_s=5)
 
 
 def _require_judged(result: VerifyResult) -> None:

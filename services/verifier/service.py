@@ -10,6 +10,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
+from ..common.errors import ServiceError
 from ..common.settings import VerifierServiceSettings
 from ..common.store import RedisStore
 from .cache import ResultCache
@@ -21,7 +22,9 @@ from .sandbox import SandboxUnavailableError
 from .verify import VerifierConfig, VerifyResult, pch_cache, sandbox_mode
 
 
-class SourceTooLargeError(ValueError):
+class SourceTooLargeError(ServiceError, ValueError):
+    status = 413
+
     def __init__(self, field: str, size: int, limit: int) -> None:
         super().__init__(f"{field} is {size} bytes; the limit is {limit} bytes")
         self.field = field
