@@ -8,6 +8,7 @@ gets an error answer raises a subclass too, so callers catch one family on eithe
 
 from __future__ import annotations
 
+
 class ServiceError(Exception):
     """An error with an HTTP meaning: `status`, optional `retry_after_s`, optional OpenAI-style code/param."""
 

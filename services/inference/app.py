@@ -24,6 +24,7 @@ from .errors import BadRequestError, InferenceError
 from .model import LoadedModel
 from .protocol import (
     AdapterRequest,
+    AdapterResponse,
     BestOfNRequest,
     BestOfNResponse,
     ChatChoice,
@@ -140,13 +141,13 @@ async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestO
     return BestOfNResponse(best=gen.choices[0][0], best_index=gen.metrics.best_index, metrics=gen.metrics.to_dict())
 
 
-@router.post("/adapters", tags=["cppforge"], responses=_ERRORS)
-async def adapters(req: AdapterRequest, service: Service, who: Caller) -> dict[str, Any]:
+@router.post("/adapters", response_model=AdapterResponse, tags=["cppforge"], responses=_ERRORS)
+async def adapters(req: AdapterRequest, service: Service, who: Caller) -> AdapterResponse:
     try:
         loaded = service.load_adapter(req.path, req.name, req.activate)
     except (FileNotFoundError, ValueError) as exc:
         raise BadRequestError(str(exc), "path") from None
-    return {"loaded": loaded, "active": req.name if req.activate else None}
+    return AdapterResponse(loaded=loaded, active=req.name if req.activate else None)
 
 
 health_router = APIRouter(tags=["health"])

@@ -28,7 +28,7 @@ class CandidateScore:
     verified: bool  # True: the real verifier judged it; False: estimated by the proxy
     compile_ok: bool | None = None
     ran: bool = False
-    error_class: str | None = None
+    error_class: str | None = None  # an ErrorClass value (a str) when the verifier judged it
 
 
 class Ranker(Protocol):
@@ -108,17 +108,17 @@ class CompileRanker:
         out: list[CandidateScore] = []
         for task, estimate in zip(tasks, estimates, strict=True):
             ok = task.done() and not task.cancelled() and task.exception() is None
-            if not ok:
+            answer = task.result() if ok else None
+            if answer is None or answer.reward is None:
                 out.append(estimate)
                 continue
-            answer = task.result()
             out.append(
                 CandidateScore(
-                    reward=float(answer["reward"]),
+                    reward=answer.reward,
                     verified=True,
-                    compile_ok=bool(answer["compile_ok"]),
-                    ran=bool(answer.get("ran", False)),
-                    error_class=answer.get("error_class"),
+                    compile_ok=answer.compile_ok,
+                    ran=answer.ran,
+                    error_class=answer.error_class,
                 )
             )
         return out

@@ -100,6 +100,11 @@ class AdapterRequest(BaseModel):
     activate: bool = Field(True, description="Make it the active adapter.")
 
 
+class AdapterResponse(BaseModel):
+    loaded: list[str] = Field(..., description="Every adapter loaded so far, in load order.")
+    active: str | None = Field(..., description="The adapter now active, when this call activated one.")
+
+
 class Usage(BaseModel):
     prompt_tokens: int
     completion_tokens: int

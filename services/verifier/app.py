@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -69,10 +68,7 @@ def _job(req: VerifyRequest | BatchRequest, code: str) -> VerifyJob:
 
 
 def _response(scored: ScoredResult, structured: bool) -> VerifyResponse:
-    data = asdict(scored.result)
-    if not structured:
-        data["diagnostics"] = []
-    return VerifyResponse(**data, reward=scored.reward)
+    return VerifyResponse.from_result(scored.result, reward=scored.reward, structured=structured)
 
 
 @router.post("/verify", response_model=VerifyResponse, responses=_ERRORS, summary="Verify one candidate")
@@ -98,11 +94,7 @@ async def reward(req: RewardRequest, service: Service) -> RewardResponse:
     )
     if scored.reward is None:  # service.verify raises first; kept so a reward is never made up
         raise InfrastructureError(f"verification failed, no reward: {scored.result.infra_error}")
-    shaped_model = None
-    if shaped is not None:
-        d = shaped.to_dict()
-        d.pop("base_reward", None)
-        shaped_model = ShapedResponse(**d)
+    shaped_model = ShapedResponse.from_shaped(shaped) if shaped is not None else None
     return RewardResponse(reward=scored.reward, shaped=shaped_model, result=_response(scored, req.return_structured))
 
 

@@ -229,6 +229,6 @@ def infrastructure_failure(exc: BaseException) -> VerifyResult:
         returncode=None,
         tests_passed=0,
         tests_total=0,
-        error_class=ErrorClass.SANDBOX_ERROR.value,
+        error_class=ErrorClass.SANDBOX_ERROR,
         infra_error=message,
     )

@@ -39,7 +39,7 @@ class InfrastructureError(ServiceError, RuntimeError):
 
 
 def _require_judged(result: VerifyResult) -> None:
-    if result.infra_error or result.error_class == ErrorClass.SANDBOX_ERROR.value:
+    if result.infra_error or result.error_class == ErrorClass.SANDBOX_ERROR:
         raise InfrastructureError(f"verification failed, no reward: {result.infra_error or 'sandbox error'}")
 
 

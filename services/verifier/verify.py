@@ -58,7 +58,7 @@ class VerifyResult:
     ran: bool = False  # the program was linked and executed
     main_returned: bool = False  # the runner saw the user's main return (nonce'd record)
     signal: int | None = None  # the signal that ended the run, if any
-    error_class: str | None = None  # with return_structured: an ErrorClass value
+    error_class: ErrorClass | None = None  # reported on the wire with return_structured
     diagnostics: list[Diagnostic] = field(default_factory=list)
     compile_output: str = ""  # the compiler's own messages
     compile_s: float = 0.0
@@ -76,6 +76,8 @@ class VerifyResult:
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known}
         values["diagnostics"] = [Diagnostic(**d) for d in data.get("diagnostics", [])]
+        if values.get("error_class") is not None:
+            values["error_class"] = ErrorClass(values["error_class"])
         return cls(**values)
 
 
@@ -300,7 +302,7 @@ def _empty_source_result(structured: bool) -> VerifyResult:
     diag = Diagnostic("solution.cpp", None, None, "error", "empty source: nothing to compile")
     return VerifyResult(
         compile_ok=False, warnings=0, warning_lines=[], run_ok=False, stdout="", stderr="empty source",
-        returncode=None, tests_passed=0, tests_total=0, error_class=ErrorClass.SYNTAX.value,
+        returncode=None, tests_passed=0, tests_total=0, error_class=ErrorClass.SYNTAX,
         diagnostics=[diag] if structured else [], compile_output="empty source",
     )  # fmt: skip
 
@@ -317,7 +319,7 @@ def _result_from_build(built: BuildOutcome, structured: bool) -> VerifyResult:
         returncode=None,
         tests_passed=0,
         tests_total=0,
-        error_class=built.error_class.value,
+        error_class=built.error_class,
         diagnostics=list(built.diagnostics) if structured else [],
         compile_output=built.output,
         compile_s=built.compile_s,
@@ -429,7 +431,7 @@ def _run(
     result.infra_error = out.sandbox_error or (
         "the verifier's runner could not install its seccomp filter" if verdict.infra and not sanitized else None
     )
-    result.error_class = _run_error_class(out, stderr, completed, result.infra_error).value
+    result.error_class = _run_error_class(out, stderr, completed, result.infra_error)
     return result
 
 
