@@ -19,7 +19,9 @@ from typing import Any, Protocol
 
 from .sampling import Sample, SamplingParams, SamplingStats, sample_n
 
-COMPILE_REWARD = 0.3  # compute_reward of a compiling candidate with no main and no tests
+# compute_reward of a compiling candidate with no main and no tests (verifier reward.COMPILED; kept
+# here so that serving code does not import the verifier's core; tests/inference/test_best_of_n.py checks it)
+COMPILE_REWARD = 0.3
 
 
 @dataclass
@@ -122,26 +124,6 @@ class CompileRanker:
                 )
             )
         return out
-
-
-class LocalCompileRanker:
-    """Real compiles in-process (no service): the embedded default's dev-mode ranking."""
-
-    name = "compile-local"
-
-    def __init__(self, workers: int = 2, timeout_s: float = 5.0) -> None:
-        self.workers = workers
-        self.timeout_s = timeout_s
-
-    def score(self, codes: list[str], deadline: float) -> list[CandidateScore]:
-        import concurrent.futures
-
-        from ..verifier.reward import compute_reward
-        from ..verifier.verify import verify_cpp
-
-        with concurrent.futures.ThreadPoolExecutor(self.workers) as pool:
-            results = list(pool.map(lambda c: verify_cpp(c, timeout=self.timeout_s), codes))
-        return [CandidateScore(compute_reward(r), True, r.compile_ok, r.ran, r.error_class) for r in results]
 
 
 def best_of_n_generate(

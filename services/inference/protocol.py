@@ -89,7 +89,13 @@ class BestOfNRequest(BaseModel):
     stop: list[str] = Field(default_factory=list, max_length=4)
 
     def sampling_params(self) -> SamplingParams:
-        return SamplingParams(self.max_tokens, self.temperature, self.top_p, tuple(self.stop), self.seed)
+        return SamplingParams(
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            stop=tuple(self.stop),
+            seed=self.seed,
+        )
 
 
 class AdapterRequest(BaseModel):

@@ -90,7 +90,11 @@ async def verify_batch(req: BatchRequest, service: Service) -> BatchResponse:
 @router.post("/reward", response_model=RewardResponse, responses=_ERRORS, summary="Verify, then reward and shape")
 async def reward(req: RewardRequest, service: Service) -> RewardResponse:
     scored, shaped = await service.reward(
-        _job(req, req.code), req.shaped, req.sanitizer_fraction, req.use_clang_tidy, req.seed
+        _job(req, req.code),
+        shaped=req.shaped,
+        sanitizer_fraction=req.sanitizer_fraction,
+        use_clang_tidy=req.use_clang_tidy,
+        seed=req.seed,
     )
     if scored.reward is None:  # service.verify raises first; kept so a reward is never made up
         raise InfrastructureError(f"verification failed, no reward: {scored.result.infra_error}")
