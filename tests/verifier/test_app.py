@@ -396,7 +396,9 @@ def test_shaped_rewards_are_bounded_like_the_pool() -> None:
     job = VerifyJob(code="int f(int x) { int unused; return x; }\n")
 
     async def three_at_once() -> list[object]:
-        calls = [service.reward(job, True, 0.0, False, 0) for _ in range(3)]
+        calls = [
+            service.reward(job, shaped=True, sanitizer_fraction=0.0, use_clang_tidy=False, seed=0) for _ in range(3)
+        ]
         return await asyncio.gather(*calls, return_exceptions=True)
 
     try:
