@@ -1,7 +1,8 @@
 """Settings read from `CPPFORGE_*` environment variables (pydantic-settings).
 
-Built lazily through the cached getters, never at import time, so importing a module never
-requires the environment to be set up.
+`CppforgeSettings` holds what every service shares (home, Redis, the services' URLs); each
+service subclasses it with its own knobs. Built lazily through the cached getters, never at
+import time, so importing a module never requires the environment to be set up.
 """
 
 from __future__ import annotations
@@ -17,12 +18,38 @@ def default_home() -> Path:
     return Path.home() / ".cache" / "cppforge"
 
 
-class VerifierSettings(BaseSettings):
-    """Knobs of the verifier core; every field maps to `CPPFORGE_<NAME>`."""
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_VERIFIER_URL = "http://127.0.0.1:8001"
+DEFAULT_INFERENCE_URL = "http://127.0.0.1:8002"
 
-    model_config = SettingsConfigDict(env_prefix="CPPFORGE_", extra="ignore")
 
-    home: Path = Field(default_factory=default_home, description="Cache root (PCH, runtime objects).")
+class CppforgeSettings(BaseSettings):
+    """What every service shares; every field maps to `CPPFORGE_<NAME>`."""
+
+    # protected_namespaces=(): InferenceSettings has a field named `model`.
+    model_config = SettingsConfigDict(env_prefix="CPPFORGE_", extra="ignore", protected_namespaces=())
+
+    home: Path = Field(default_factory=default_home, description="Cache root (models, PCH, runtime objects).")
+    redis_url: str | None = Field(default=DEFAULT_REDIS_URL, description="Redis (result cache); empty disables.")
+    verifier_url: str = Field(default=DEFAULT_VERIFIER_URL, description="The verifier service.")
+    inference_url: str = Field(default=DEFAULT_INFERENCE_URL, description="The inference service.")
+
+    @model_validator(mode="after")
+    def _normalise(self) -> CppforgeSettings:
+        self.home = self.home.expanduser().resolve()
+        if self.redis_url is not None and not self.redis_url.strip():
+            self.redis_url = None
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> CppforgeSettings:
+    return CppforgeSettings()
+
+
+class VerifierSettings(CppforgeSettings):
+    """Knobs of the verifier core."""
+
     allow_unsandboxed: bool = Field(
         default=False,
         description="Run untrusted code without bubblewrap when bwrap is missing. Never in production.",
@@ -44,37 +71,23 @@ class VerifierSettings(BaseSettings):
         "A bits/stdc++.h PCH is ~100 MiB, a typical HumanEval-X header set ~25 MiB.",
     )
 
-    @model_validator(mode="after")
-    def _home_is_absolute(self) -> VerifierSettings:
-        self.home = self.home.expanduser().resolve()
-        return self
-
 
 @lru_cache(maxsize=1)
 def get_verifier_settings() -> VerifierSettings:
     return VerifierSettings()
 
 
-class VerifierServiceSettings(BaseSettings):
+class VerifierServiceSettings(CppforgeSettings):
     """The verifier HTTP service (`cppforge serve verifier`)."""
-
-    model_config = SettingsConfigDict(env_prefix="CPPFORGE_", extra="ignore")
 
     verifier_host: str = Field(default="127.0.0.1", description="Bind address.")
     verifier_port: int = Field(default=8001, ge=1, le=65535, description="Port.")
     verifier_workers: int | None = Field(default=None, ge=1, description="Parallel verifications (default: cores).")
     verifier_max_queue: int = Field(default=256, ge=0, description="Verifications that may wait beyond the workers.")
-    redis_url: str | None = Field(default="redis://127.0.0.1:6379/0", description="Result cache; empty disables.")
     cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=0, description="Cache entry lifetime (0: no expiry).")
     max_source_bytes: int = Field(default=1 << 20, ge=1024, description="Largest code or test_code accepted.")
     max_batch: int = Field(default=1024, ge=1, description="Most completions in one batch request.")
     prebuild_pch: bool = Field(default=True, description="Build the bits/stdc++.h PCH at start-up.")
-
-    @model_validator(mode="after")
-    def _empty_url_disables(self) -> VerifierServiceSettings:
-        if self.redis_url is not None and not self.redis_url.strip():
-            self.redis_url = None
-        return self
 
 
 @lru_cache(maxsize=1)
@@ -82,17 +95,14 @@ def get_verifier_service_settings() -> VerifierServiceSettings:
     return VerifierServiceSettings()
 
 
-class InferenceSettings(BaseSettings):
+class InferenceSettings(CppforgeSettings):
     """The inference service (`cppforge serve inference`)."""
-
-    model_config = SettingsConfigDict(env_prefix="CPPFORGE_", extra="ignore", protected_namespaces=())
 
     model: str | None = Field(default=None, description="Local HF model path; unset: the bootstrap model.")
     model_name: str = Field(default="cppforge-bootstrap", description="Model id reported by /v1/models.")
     proxy_path: Path | None = Field(default=None, description="Proxy classifier artifact (default under home).")
     inference_host: str = Field(default="127.0.0.1")
     inference_port: int = Field(default=8002, ge=1, le=65535)
-    verifier_url: str = Field(default="http://127.0.0.1:8001", description="Verifier service for the dev tier.")
     api_keys: str | None = Field(default=None, description='"key1:free,key2:pro,key3:dev"; unset: open, local.')
     open_tier: str = Field(default="dev", description="Tier of every caller when no API keys are set.")
     rate_limits: str | None = Field(default=None, description='Override requests/minute per tier: "free:2,pro:60".')

@@ -2,11 +2,12 @@
 
 Thin: parse, authenticate and check the tier, call InferenceService, answer. Errors use OpenAI's
 shape {"error": {"message", "type", "param", "code"}}: 401 bad key, 403 over the tier, 429 rate
-limited (Retry-After), 400 unsupported options, 422 malformed body.
+limited (Retry-After), 400 unsupported options, 422 malformed body, 500 anything unexpected.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,10 +18,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from ..common.asgi import CountRequests
+from ..common.errors import ServiceError
 from ..common.settings import InferenceSettings
+from .errors import BadRequestError, InferenceError
 from .model import LoadedModel
 from .protocol import (
     AdapterRequest,
+    AdapterResponse,
     BestOfNRequest,
     BestOfNResponse,
     ChatChoice,
@@ -36,13 +40,7 @@ from .protocol import (
     Usage,
 )
 from .service import Generation, InferenceService, completion_id
-from .tiers import AuthError, RateLimitedError, Tier, TierLimitError
-
-
-class BadRequestError(Exception):
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
+from .tiers import Tier
 
 
 def get_service(request: Request) -> InferenceService:
@@ -79,7 +77,13 @@ def _ranking(gen: Generation) -> dict[str, Any] | None:
 
 
 async def _run(
-    service: InferenceService, who: tuple[str, Tier], prompt: str, req: Any, best_of: int | None, max_tokens: int | None
+    service: InferenceService,
+    who: tuple[str, Tier],
+    prompt: str,
+    *,
+    req: CompletionRequest | ChatCompletionRequest,
+    best_of: int | None,
+    max_tokens: int | None,
 ) -> Generation:
     if req.stream:
         raise BadRequestError("stream=true is not supported: best-of ranking needs every candidate", "stream")
@@ -87,7 +91,7 @@ async def _run(
     candidates = service.gate.check_limits(key, tier, req.n, best_of)
     params = req.sampling_params(service.settings.max_tokens_default)
     if max_tokens is not None:
-        params = type(params)(max_tokens, params.temperature, params.top_p, params.stop, params.seed)
+        params = dataclasses.replace(params, max_tokens=max_tokens)
     return await service.generate(prompt, candidates, req.n, params, tier)
 
 
@@ -99,7 +103,7 @@ async def completions(req: CompletionRequest, service: Service, who: Caller) -> 
         prompt = req.prompt_text()
     except ValueError as exc:
         raise BadRequestError(str(exc), "prompt") from None
-    gen = await _run(service, who, prompt, req, req.best_of, None)
+    gen = await _run(service, who, prompt, req=req, best_of=req.best_of, max_tokens=None)
     choices = [
         CompletionChoice(index=i, text=(prompt + text) if req.echo else text, finish_reason=finish)
         for i, (text, finish) in enumerate(gen.choices)
@@ -113,7 +117,7 @@ async def completions(req: CompletionRequest, service: Service, who: Caller) -> 
 @router.post("/chat/completions", response_model=ChatCompletionResponse, responses=_ERRORS)
 async def chat_completions(req: ChatCompletionRequest, service: Service, who: Caller) -> ChatCompletionResponse:
     prompt = service.chat_prompt([{"role": m.role, "content": m.content or ""} for m in req.messages])
-    gen = await _run(service, who, prompt, req, req.best_of, req.max_completion_tokens)
+    gen = await _run(service, who, prompt, req=req, best_of=req.best_of, max_tokens=req.max_completion_tokens)
     choices = [
         ChatChoice(index=i, message=ChatChoiceMessage(content=text), finish_reason=finish)
         for i, (text, finish) in enumerate(gen.choices)
@@ -137,13 +141,13 @@ async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestO
     return BestOfNResponse(best=gen.choices[0][0], best_index=gen.metrics.best_index, metrics=gen.metrics.to_dict())
 
 
-@router.post("/adapters", tags=["cppforge"], responses=_ERRORS)
-async def adapters(req: AdapterRequest, service: Service, who: Caller) -> dict[str, Any]:
+@router.post("/adapters", response_model=AdapterResponse, tags=["cppforge"], responses=_ERRORS)
+async def adapters(req: AdapterRequest, service: Service, who: Caller) -> AdapterResponse:
     try:
         loaded = service.load_adapter(req.path, req.name, req.activate)
     except (FileNotFoundError, ValueError) as exc:
         raise BadRequestError(str(exc), "path") from None
-    return {"loaded": loaded, "active": req.name if req.activate else None}
+    return AdapterResponse(loaded=loaded, active=req.name if req.activate else None)
 
 
 health_router = APIRouter(tags=["health"])
@@ -167,35 +171,32 @@ async def metrics(service: Service) -> Response:
     return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
-def _error(status: int, message: str, kind: str, param: str | None, code: str | None, **headers: str) -> JSONResponse:
+def _error(
+    status: int, message: str, *, kind: str, param: str | None, code: str | None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return JSONResponse(body, status, headers=headers or None)
+    return JSONResponse(body, status, headers=headers)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(AuthError)
-    async def _auth(request: Request, exc: AuthError) -> JSONResponse:
-        return _error(401, str(exc), "invalid_request_error", None, "invalid_api_key")
-
-    @app.exception_handler(TierLimitError)
-    async def _tier(request: Request, exc: TierLimitError) -> JSONResponse:
-        return _error(403, str(exc), "invalid_request_error", exc.param, "tier_limit_exceeded")
-
-    @app.exception_handler(RateLimitedError)
-    async def _rate(request: Request, exc: RateLimitedError) -> JSONResponse:
-        return _error(
-            429, str(exc), "rate_limit_exceeded", None, "rate_limit_exceeded", **{"Retry-After": str(exc.retry_after_s)}
-        )
-
-    @app.exception_handler(BadRequestError)
-    async def _bad(request: Request, exc: BadRequestError) -> JSONResponse:
-        return _error(400, str(exc), "invalid_request_error", exc.param, None)
+    # 400 bad option, 401 bad key, 403 over the tier, 429 rate limited (Retry-After): each error
+    # carries its status, OpenAI type/code/param and Retry-After (errors.py).
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        kind = exc.error_type if isinstance(exc, InferenceError) else "server_error"
+        return _error(exc.status, str(exc), kind=kind, param=exc.param, code=exc.code, headers=exc.headers())
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         param = ".".join(str(p) for p in first["loc"][1:]) or None
-        return _error(422, f"{param or 'body'}: {first['msg']}", "invalid_request_error", param, None)
+        return _error(422, f"{param or 'body'}: {first['msg']}", kind="invalid_request_error", param=param, code=None)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after answering, so the server logs the traceback; the client gets the type only.
+        message = f"internal error ({type(exc).__name__}); logged on the server"
+        return _error(500, message, kind="server_error", param=None, code=None)
 
 
 def create_app(settings: InferenceSettings | None = None, loaded: LoadedModel | None = None) -> FastAPI:

@@ -19,7 +19,9 @@ from typing import Any, Protocol
 
 from .sampling import Sample, SamplingParams, SamplingStats, sample_n
 
-COMPILE_REWARD = 0.3  # compute_reward of a compiling candidate with no main and no tests
+# compute_reward of a compiling candidate with no main and no tests (verifier reward.COMPILED; kept
+# here so that serving code does not import the verifier's core; tests/inference/test_best_of_n.py checks it)
+COMPILE_REWARD = 0.3
 
 
 @dataclass
@@ -28,7 +30,7 @@ class CandidateScore:
     verified: bool  # True: the real verifier judged it; False: estimated by the proxy
     compile_ok: bool | None = None
     ran: bool = False
-    error_class: str | None = None
+    error_class: str | None = None  # an ErrorClass value (a str) when the verifier judged it
 
 
 class Ranker(Protocol):
@@ -108,40 +110,20 @@ class CompileRanker:
         out: list[CandidateScore] = []
         for task, estimate in zip(tasks, estimates, strict=True):
             ok = task.done() and not task.cancelled() and task.exception() is None
-            if not ok:
+            answer = task.result() if ok else None
+            if answer is None or answer.reward is None:
                 out.append(estimate)
                 continue
-            answer = task.result()
             out.append(
                 CandidateScore(
-                    reward=float(answer["reward"]),
+                    reward=answer.reward,
                     verified=True,
-                    compile_ok=bool(answer["compile_ok"]),
-                    ran=bool(answer.get("ran", False)),
-                    error_class=answer.get("error_class"),
+                    compile_ok=answer.compile_ok,
+                    ran=answer.ran,
+                    error_class=answer.error_class,
                 )
             )
         return out
-
-
-class LocalCompileRanker:
-    """Real compiles in-process (no service): the embedded default's dev-mode ranking."""
-
-    name = "compile-local"
-
-    def __init__(self, workers: int = 2, timeout_s: float = 5.0) -> None:
-        self.workers = workers
-        self.timeout_s = timeout_s
-
-    def score(self, codes: list[str], deadline: float) -> list[CandidateScore]:
-        import concurrent.futures
-
-        from ..verifier.reward import compute_reward
-        from ..verifier.verify import verify_cpp
-
-        with concurrent.futures.ThreadPoolExecutor(self.workers) as pool:
-            results = list(pool.map(lambda c: verify_cpp(c, timeout=self.timeout_s), codes))
-        return [CandidateScore(compute_reward(r), True, r.compile_ok, r.ran, r.error_class) for r in results]
 
 
 def best_of_n_generate(

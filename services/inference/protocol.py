@@ -89,7 +89,13 @@ class BestOfNRequest(BaseModel):
     stop: list[str] = Field(default_factory=list, max_length=4)
 
     def sampling_params(self) -> SamplingParams:
-        return SamplingParams(self.max_tokens, self.temperature, self.top_p, tuple(self.stop), self.seed)
+        return SamplingParams(
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            stop=tuple(self.stop),
+            seed=self.seed,
+        )
 
 
 class AdapterRequest(BaseModel):
@@ -98,6 +104,11 @@ class AdapterRequest(BaseModel):
     path: str = Field(..., description="Local directory of a PEFT LoRA adapter (registry artifacts included).")
     name: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Name to load it under.")
     activate: bool = Field(True, description="Make it the active adapter.")
+
+
+class AdapterResponse(BaseModel):
+    loaded: list[str] = Field(..., description="Every adapter loaded so far, in load order.")
+    active: str | None = Field(..., description="The adapter now active, when this call activated one.")
 
 
 class Usage(BaseModel):

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..tasks import held_out_tasks
 from .model import LoadedModel
-from .proxy import ProxyClassifier, evaluate, label_with_verifier, split_train_test, train_proxy
+from .proxy import evaluate, label_with_verifier, split_train_test, train_proxy
 from .sampling import SamplingParams, sample_n
 
 FUNCTION_STOP = "\n}"  # corpus completions end with a `}` in column 0
@@ -89,7 +89,3 @@ def build_and_train(
     )
     path = final.save(out)
     return ProxyReport(path, len(codes), rate, held["accuracy"], held["auc"], baseline, time.monotonic() - started)
-
-
-def load_or_none(path: Path) -> ProxyClassifier | None:
-    return ProxyClassifier.load(path) if path.exists() else None

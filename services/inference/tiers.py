@@ -7,11 +7,16 @@ service says at start-up.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
 from dataclasses import dataclass
 from typing import Literal
+
+from .errors import AuthError, RateLimitedError, TierLimitError
+
+__all__ = ["AuthError", "Gatekeeper", "RateLimitedError", "Tier", "TierLimitError", "parse_api_keys"]
 
 ScorerName = Literal["proxy", "compile"]
 
@@ -30,24 +35,6 @@ TIERS: dict[str, Tier] = {
     "pro": Tier("pro", max_candidates=4, scorer="proxy", requests_per_minute=120, budget_s=None),
     "dev": Tier("dev", max_candidates=4, scorer="compile", requests_per_minute=60, budget_s=5.0),
 }
-
-
-class AuthError(Exception):
-    """Unknown or missing API key (401)."""
-
-
-class TierLimitError(Exception):
-    """The request asks for more than the tier allows (403)."""
-
-    def __init__(self, message: str, param: str) -> None:
-        super().__init__(message)
-        self.param = param
-
-
-class RateLimitedError(Exception):
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"rate limit reached; retry in {retry_after_s}s")
-        self.retry_after_s = retry_after_s
 
 
 def parse_api_keys(spec: str | None) -> dict[str, Tier]:
@@ -114,7 +101,7 @@ class Gatekeeper:
     def _with_rate(tier: Tier, overrides: dict[str, int]) -> Tier:
         if tier.name not in overrides:
             return tier
-        return Tier(tier.name, tier.max_candidates, tier.scorer, overrides[tier.name], tier.budget_s)
+        return dataclasses.replace(tier, requests_per_minute=overrides[tier.name])
 
     @property
     def open(self) -> bool:

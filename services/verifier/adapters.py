@@ -220,10 +220,10 @@ def compute_score(
         if _verl_client is None:
             _verl_client = VerifierClient(target)
         answer = _verl_client.verify(code, test_code)
-        if answer.get("reward") is None:  # the service answers 503 instead; never read it as 0.0
-            raise InfrastructureError(f"verification failed, no reward: {answer.get('infra_error')}")
-        reward = float(answer["reward"])
-        passed, total, compiled = answer["tests_passed"], answer["tests_total"], answer["compile_ok"]
+        if answer.reward is None:  # the service answers 503 instead; never read it as 0.0
+            raise InfrastructureError(f"verification failed, no reward: {answer.infra_error}")
+        reward = answer.reward
+        passed, total, compiled = answer.tests_passed, answer.tests_total, answer.compile_ok
     return {
         "score": reward,
         "acc": passed / total if total else 0.0,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -20,8 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from ..common.asgi import CountRequests, LimitBody
+from ..common.errors import ServiceError
 from ..common.settings import VerifierServiceSettings, get_verifier_service_settings
-from .pool import DeadlineExceededError, QueueFullError, VerifyJob
+from .pool import VerifyJob
 from .protocol import (
     BatchRequest,
     BatchResponse,
@@ -34,8 +34,7 @@ from .protocol import (
     VerifyResponse,
 )
 from .reward import InfrastructureError
-from .sandbox import SandboxUnavailableError
-from .service import ScoredResult, SourceTooLargeError, VerifierService
+from .service import ScoredResult, VerifierService
 from .verify import VerifierConfig
 
 MAX_ISSUES = 20  # a batch of 1024 bad items need not answer 1024 issues
@@ -69,10 +68,7 @@ def _job(req: VerifyRequest | BatchRequest, code: str) -> VerifyJob:
 
 
 def _response(scored: ScoredResult, structured: bool) -> VerifyResponse:
-    data = asdict(scored.result)
-    if not structured:
-        data["diagnostics"] = []
-    return VerifyResponse(**data, reward=scored.reward)
+    return VerifyResponse.from_result(scored.result, reward=scored.reward, structured=structured)
 
 
 @router.post("/verify", response_model=VerifyResponse, responses=_ERRORS, summary="Verify one candidate")
@@ -94,15 +90,15 @@ async def verify_batch(req: BatchRequest, service: Service) -> BatchResponse:
 @router.post("/reward", response_model=RewardResponse, responses=_ERRORS, summary="Verify, then reward and shape")
 async def reward(req: RewardRequest, service: Service) -> RewardResponse:
     scored, shaped = await service.reward(
-        _job(req, req.code), req.shaped, req.sanitizer_fraction, req.use_clang_tidy, req.seed
+        _job(req, req.code),
+        shaped=req.shaped,
+        sanitizer_fraction=req.sanitizer_fraction,
+        use_clang_tidy=req.use_clang_tidy,
+        seed=req.seed,
     )
     if scored.reward is None:  # service.verify raises first; kept so a reward is never made up
         raise InfrastructureError(f"verification failed, no reward: {scored.result.infra_error}")
-    shaped_model = None
-    if shaped is not None:
-        d = shaped.to_dict()
-        d.pop("base_reward", None)
-        shaped_model = ShapedResponse(**d)
+    shaped_model = ShapedResponse.from_shaped(shaped) if shaped is not None else None
     return RewardResponse(reward=scored.reward, shaped=shaped_model, result=_response(scored, req.return_structured))
 
 
@@ -158,25 +154,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(validation_body(exc.errors()), 422)
 
-    @app.exception_handler(QueueFullError)
-    async def _queue_full(request: Request, exc: QueueFullError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 429, headers={"Retry-After": str(exc.retry_after_s)})
-
-    @app.exception_handler(DeadlineExceededError)
-    async def _deadline(request: Request, exc: DeadlineExceededError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": str(exc.retry_after_s)})
-
-    @app.exception_handler(SourceTooLargeError)
-    async def _too_large(request: Request, exc: SourceTooLargeError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 413)
-
-    @app.exception_handler(SandboxUnavailableError)
-    async def _no_sandbox(request: Request, exc: SandboxUnavailableError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "30"})
-
-    @app.exception_handler(InfrastructureError)
-    async def _infra(request: Request, exc: InfrastructureError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "5"})
+    # Queue full 429, deadline/sandbox/infrastructure 503, source too large 413: each error
+    # carries its status and Retry-After (services/common/errors.py).
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, exc.status, headers=exc.headers())
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

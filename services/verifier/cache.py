@@ -17,7 +17,7 @@ from .compile import compiler_version
 from .diagnostics import ErrorClass
 from .verify import VERIFIER_VERSION, VerifyResult
 
-_UNCACHEABLE = {ErrorClass.RUNTIME_TIMEOUT.value, ErrorClass.TIMEOUT_COMPILE.value, ErrorClass.SANDBOX_ERROR.value}
+_UNCACHEABLE = {ErrorClass.RUNTIME_TIMEOUT, ErrorClass.TIMEOUT_COMPILE, ErrorClass.SANDBOX_ERROR}
 KEY_PREFIX = "cppforge:verify:"
 
 

@@ -154,7 +154,7 @@ class LinkPlan:
 
 
 def build_script(
-    std: str, flags: Sequence[str], link: LinkPlan | None, max_errors: int, pch_header: Path | None = None
+    std: str, flags: Sequence[str], *, link: LinkPlan | None, max_errors: int, pch_header: Path | None = None
 ) -> str:
     """One sandboxed shell script: compile the TU from stdin, dump the object's symbol and section
     tables for object_check; with a link plan, and when the object defines `main` (GCC's own view of
@@ -193,6 +193,7 @@ def build_script(
 def build(
     workdir: Path,
     tu_fd: int,
+    *,
     std: str,
     flags: Sequence[str],
     link: LinkPlan | None,
@@ -210,8 +211,9 @@ def build(
     started = time.monotonic()
     if link is not None:
         shutil.copyfile(runner_object(cache_root), workdir / RUNNER_OBJECT_NAME)
+    script = build_script(std, flags, link=link, max_errors=limits.max_errors, pch_header=pch_header)
     spec = SandboxSpec(
-        argv=["/bin/sh", "-c", build_script(std, flags, link, limits.max_errors, pch_header)],
+        argv=["/bin/sh", "-c", script],
         workdir=workdir,
         limits=compile_limits(limits),
         ro_binds=(pch_header.parent,) if pch_header is not None else (),
@@ -224,7 +226,10 @@ def build(
     if remap is not None:
         text = remap(text)
     if out.sandbox_error:
-        return BuildOutcome(False, False, text, [], ErrorClass.SANDBOX_ERROR, elapsed, out.sandbox_error)
+        return BuildOutcome(
+            compile_ok=False, linked=False, output=text, error_class=ErrorClass.SANDBOX_ERROR, compile_s=elapsed,
+            sandbox_error=out.sandbox_error,
+        )  # fmt: skip
     # The separator is ours only at its last occurrence (candidate text can precede it).
     compile_text, sep, link_text = text.rpartition(LINK_SEPARATOR + "\n")
     if not sep:
@@ -252,7 +257,7 @@ def build(
         return refused_outcome(compile_text, elapsed, diags, refused)
     if out.returncode != 0:
         return _failed(compile_text + link_text, elapsed, ErrorClass.LINK, diags + parse_diagnostics(link_text))
-    return BuildOutcome(True, bool(sep), compile_text, diags, ErrorClass.NONE, elapsed)
+    return BuildOutcome(compile_ok=True, linked=bool(sep), output=compile_text, diagnostics=diags, compile_s=elapsed)
 
 
 def _refusals(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorClass(str, Enum):
+class ErrorClass(StrEnum):  # a str: compares, formats and serialises as its value
     NONE = "none"
     SYNTAX = "syntax"
     TYPE = "type"

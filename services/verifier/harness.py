@@ -21,6 +21,7 @@ Only trusted text (the test code, our own templates) is lexed here.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from dataclasses import dataclass
@@ -283,7 +284,7 @@ def build_translation_unit(code: str, test_code: str | None, token: str, restore
     if test_code is not None and test_code.strip():
         body, needs = rewrite_markers(test_code, token)
         body, header = rewrite_includes(body, token)
-        needs = TestNeeds(needs.printf_markers, needs.stream_markers, header)
+        needs = dataclasses.replace(needs, test_header=header)
         parts.append(guard_block(token, restore, needs))
         parts += [f'#line 1 "{TEST_FILE}"\n', body, "\n"]
     return "".join(parts)

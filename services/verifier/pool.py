@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..common.errors import ServiceError
 from .cache import ResultCache, cache_key
 from .diagnostics import ErrorClass
 from .metrics import VerifierMetrics
@@ -37,16 +38,20 @@ log = logging.getLogger(__name__)
 DEADLINE_MARGIN_S = 5.0
 
 
-class QueueFullError(Exception):
+class QueueFullError(ServiceError):
+    status = 429
+
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"verification queue is full; retry in {retry_after_s}s")
-        self.retry_after_s = retry_after_s
+        super().__init__(f"verification queue is full; retry in {retry_after_s}s", retry_after_s=retry_after_s)
 
 
-class DeadlineExceededError(Exception):
+class DeadlineExceededError(ServiceError):
+    status = 503
+
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__("verification did not finish before its deadline (the service is overloaded)")
-        self.retry_after_s = retry_after_s
+        super().__init__(
+            "verification did not finish before its deadline (the service is overloaded)", retry_after_s=retry_after_s
+        )
 
 
 @dataclass(frozen=True)
@@ -224,6 +229,6 @@ def infrastructure_failure(exc: BaseException) -> VerifyResult:
         returncode=None,
         tests_passed=0,
         tests_total=0,
-        error_class=ErrorClass.SANDBOX_ERROR.value,
+        error_class=ErrorClass.SANDBOX_ERROR,
         infra_error=message,
     )

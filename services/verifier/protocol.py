@@ -7,12 +7,15 @@ names the field, never a 500 further down.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import dataclasses
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from .diagnostics import Diagnostic, ErrorClass
 from .flags import MAX_REQUEST_FLAGS, validate_flags, validate_std
-from .verify import MAX_TIMEOUT_S
+from .reward import ShapedReward
+from .verify import MAX_TIMEOUT_S, VerifyResult
 
 EXAMPLE_CODE = "#include <cstdio>\nint add(int a, int b) { return a + b; }\n"
 EXAMPLE_TEST = "#undef NDEBUG\n#include <assert.h>\nint main() { assert(add(2, 3) == 5); }\n"
@@ -78,7 +81,30 @@ class RewardRequest(VerifyRequest):
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="Seed of the sanitizer sampling (0 to 2**64-1).")
 
 
+class DiagnosticModel(BaseModel):
+    """diagnostics.Diagnostic on the wire (tests/verifier/test_protocol.py keeps the fields equal)."""
+
+    file: str
+    line: int | None
+    column: int | None
+    severity: str = Field(..., description="error | warning | note | fatal error")
+    message: str
+
+    @classmethod
+    def from_diagnostic(cls, diag: Diagnostic) -> DiagnosticModel:
+        return cls.model_validate(dataclasses.asdict(diag))
+
+    def to_diagnostic(self) -> Diagnostic:
+        return Diagnostic(**self.model_dump())
+
+
 class VerifyResponse(BaseModel):
+    """verify.VerifyResult plus its reward; built by `from_result`, never field by field.
+
+    The fields are declared (for the OpenAPI schema and typed clients) and tests/verifier/test_protocol.py
+    fails when they and VerifyResult's drift apart.
+    """
+
     compile_ok: bool
     warnings: int
     warning_lines: list[str]
@@ -91,8 +117,8 @@ class VerifyResponse(BaseModel):
     ran: bool
     main_returned: bool
     signal: int | None
-    error_class: str | None
-    diagnostics: list[dict[str, Any]]
+    error_class: ErrorClass | None = Field(..., description='Why the build or run failed ("none" when it did not).')
+    diagnostics: list[DiagnosticModel] = Field(..., description="Parsed g++/ld messages; with return_structured.")
     compile_output: str
     compile_s: float
     run_s: float
@@ -108,6 +134,19 @@ class VerifyResponse(BaseModel):
         "no reward, never 0.0. Only batch items can be null: a single verification that fails answers 503.",
     )
 
+    @classmethod
+    def from_result(cls, result: VerifyResult, *, reward: float | None, structured: bool = True) -> VerifyResponse:
+        """Every VerifyResult field by name; diagnostics only when asked for (`return_structured`)."""
+        data = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+        data["diagnostics"] = [DiagnosticModel.from_diagnostic(d) for d in result.diagnostics] if structured else []
+        return cls.model_validate({**data, "reward": reward})
+
+    def to_result(self) -> VerifyResult:
+        """The library's VerifyResult again (e.g. to compute a reward schedule client-side)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(VerifyResult)}
+        data["diagnostics"] = [d.to_diagnostic() for d in self.diagnostics]
+        return VerifyResult(**data)
+
 
 class BatchResponse(BaseModel):
     results: list[VerifyResponse]
@@ -118,12 +157,19 @@ class BatchResponse(BaseModel):
 
 
 class ShapedResponse(BaseModel):
+    """reward.ShapedReward less base_reward (the response's `reward` already says it)."""
+
     total: float
     components: dict[str, float]
     sanitizer_sampled: bool
     sanitizer_findings: list[str]
     tidy_findings: list[str]
     warnings: int
+
+    @classmethod
+    def from_shaped(cls, shaped: ShapedReward) -> ShapedResponse:
+        data = {f.name: getattr(shaped, f.name) for f in dataclasses.fields(shaped) if f.name in cls.model_fields}
+        return cls.model_validate(data)
 
 
 class RewardResponse(BaseModel):

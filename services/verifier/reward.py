@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..common.errors import ServiceError
 from .compile import ToolchainError
 from .diagnostics import ErrorClass
 from .flags import MAX_FLAGS
@@ -28,13 +29,24 @@ from .tidy import TidyReport, run_clang_tidy
 from .verify import VerifierConfig, VerifyResult, verify_cpp
 
 
-class InfrastructureError(RuntimeError):
+class InfrastructureError(ServiceError, RuntimeError):
     """The verifier could not judge the code (sandbox or toolchain failure)."""
+
+    status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after_s=5)
 
 
 def _require_judged(result: VerifyResult) -> None:
-    if result.infra_error or result.error_class == ErrorClass.SANDBOX_ERROR.value:
+    if result.infra_error or result.error_class == ErrorClass.SANDBOX_ERROR:
         raise InfrastructureError(f"verification failed, no reward: {result.infra_error or 'sandbox error'}")
+
+
+# The seed's schedule (DESIGN.md, Rewards), in one place; the shaper's weights are ShaperWeights below.
+COMPILED = 0.3  # compiles (whether or not it ran, or the run failed); the floor under test credit
+RAN_CLEAN = 0.5  # runs cleanly with no tests
+TESTS_SHARE = 0.7  # on top of COMPILED, scaled by tests_passed / tests_total
 
 
 def compute_reward(result: VerifyResult) -> float:
@@ -44,16 +56,18 @@ def compute_reward(result: VerifyResult) -> float:
     if not result.compile_ok:
         return 0.0
     if result.tests_total > 0:
-        return 0.3 + 0.7 * result.tests_passed / result.tests_total
+        return COMPILED + TESTS_SHARE * result.tests_passed / result.tests_total
     if not result.ran:
-        return 0.3
+        return COMPILED
     if not result.run_ok:
-        return 0.3
-    return 0.5
+        return COMPILED
+    return RAN_CLEAN
 
 
 @dataclass(frozen=True)
 class ShaperWeights:
+    """CompilerRewardShaper's weights (DESIGN.md): positive parts, then the mild penalties' sizes and caps."""
+
     compile: float = 0.3
     run: float = 0.2
     test: float = 0.3
@@ -111,7 +125,7 @@ def sanitized_verify(
 
 
 class CompilerRewardShaper:
-    """Shaped reward: compile 0.3, run 0.2, tests 0.3, speed 0.05, minus mild penalties."""
+    """Shaped reward: compile, run, tests and speed parts minus mild penalties (ShaperWeights)."""
 
     def __init__(
         self,
@@ -151,9 +165,9 @@ class CompilerRewardShaper:
         code: str,
         result: VerifyResult,
         test_code: str | None = None,
+        *,
         std: str = "c++17",
         timeout: float = 10.0,
-        *,
         extra_flags: Sequence[str] = (),
     ) -> ShapedReward:
         """`extra_flags`: the verification's own (GCC's view must be taken with the same)."""

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..common.errors import ServiceError
 from .cgroups import RunCgroup
 
 NOBODY_UID = 65534
@@ -33,8 +34,13 @@ SANDBOX_HOSTNAME = "cppforge"
 MASKED_PROC_FILES = ("cmdline", "version", "cpuinfo", "meminfo", "mounts", "modules", "kallsyms", "stat", "loadavg")
 
 
-class SandboxUnavailableError(RuntimeError):
+class SandboxUnavailableError(ServiceError, RuntimeError):
     """bwrap is missing (or broken) and unsandboxed execution was not explicitly allowed."""
+
+    status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after_s=30)  # an operator has to act: come back much later
 
 
 @dataclass(frozen=True)

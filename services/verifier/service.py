@@ -10,6 +10,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
+from ..common.errors import ServiceError
 from ..common.settings import VerifierServiceSettings
 from ..common.store import RedisStore
 from .cache import ResultCache
@@ -21,7 +22,9 @@ from .sandbox import SandboxUnavailableError
 from .verify import VerifierConfig, VerifyResult, pch_cache, sandbox_mode
 
 
-class SourceTooLargeError(ValueError):
+class SourceTooLargeError(ServiceError, ValueError):
+    status = 413
+
     def __init__(self, field: str, size: int, limit: int) -> None:
         super().__init__(f"{field} is {size} bytes; the limit is {limit} bytes")
         self.field = field
@@ -100,7 +103,7 @@ class VerifierService:
         return [ScoredResult(r, reward_or_none(r)) for r in results], unique
 
     async def reward(
-        self, job: VerifyJob, shaped: bool, sanitizer_fraction: float, use_clang_tidy: bool, seed: int | None
+        self, job: VerifyJob, *, shaped: bool, sanitizer_fraction: float, use_clang_tidy: bool, seed: int | None
     ) -> tuple[ScoredResult, ShapedReward | None]:
         scored = await self.verify(job)
         if not shaped:
@@ -112,7 +115,9 @@ class VerifierService:
         code = job.normalized().code
 
         def shape() -> ShapedReward:
-            return shaper.shape(code, scored.result, job.test_code, job.std, job.timeout, extra_flags=job.flags)
+            return shaper.shape(
+                code, scored.result, job.test_code, std=job.std, timeout=job.timeout, extra_flags=job.flags
+            )
 
         # Shaping runs g++ and clang-tidy outside the pool: bound it the same way (cores at once,
         # a bounded number waiting, 429 beyond), so /v1/reward cannot pile up processes.

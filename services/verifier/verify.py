@@ -58,7 +58,7 @@ class VerifyResult:
     ran: bool = False  # the program was linked and executed
     main_returned: bool = False  # the runner saw the user's main return (nonce'd record)
     signal: int | None = None  # the signal that ended the run, if any
-    error_class: str | None = None  # with return_structured: an ErrorClass value
+    error_class: ErrorClass | None = None  # reported on the wire with return_structured
     diagnostics: list[Diagnostic] = field(default_factory=list)
     compile_output: str = ""  # the compiler's own messages
     compile_s: float = 0.0
@@ -76,6 +76,8 @@ class VerifyResult:
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known}
         values["diagnostics"] = [Diagnostic(**d) for d in data.get("diagnostics", [])]
+        if values.get("error_class") is not None:
+            values["error_class"] = ErrorClass(values["error_class"])
         return cls(**values)
 
 
@@ -116,7 +118,12 @@ class VerifierConfig:
 
     @property
     def build_limits(self) -> BuildLimits:
-        return BuildLimits(self.compile_timeout_s, self.compile_memory_bytes, self.output_cap_bytes, self.max_errors)
+        return BuildLimits(
+            timeout_s=self.compile_timeout_s,
+            memory_bytes=self.compile_memory_bytes,
+            output_cap_bytes=self.output_cap_bytes,
+            max_errors=self.max_errors,
+        )
 
 
 TAMPERED_HEADERS = (
@@ -171,7 +178,7 @@ def sandbox_mode(config: VerifierConfig) -> bool:
 
 
 def _check_inputs(
-    code: object, test_code: object, timeout: float, std: str, extra_flags: Sequence[str]
+    code: object, test_code: object, *, timeout: float, std: str, extra_flags: Sequence[str]
 ) -> tuple[str, ...]:
     if not isinstance(code, str):
         raise ValueError("code must be a string")
@@ -212,7 +219,7 @@ def verify_cpp(
     Raises ValueError for bad arguments (a refused flag is named) and SandboxUnavailableError
     when nothing can sandbox the run; everything the candidate does comes back in the result.
     """
-    flags = _check_inputs(code, test_code, timeout, std, extra_flags)
+    flags = _check_inputs(code, test_code, timeout=timeout, std=std, extra_flags=extra_flags)
     config = config or VerifierConfig.from_settings()
     sandboxed = sandbox_mode(config)
     if strip_think:
@@ -226,7 +233,9 @@ def verify_cpp(
     with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, held as pch_header:
         workdir = Path(tmp)
         _open_to_sandbox_user(workdir)
-        guard = _analyse_directives(workdir, code, std, flags, pch_header, config, sandboxed)
+        guard = _analyse_directives(
+            workdir, code, std=std, flags=flags, pch_header=pch_header, config=config, sandboxed=sandboxed
+        )
         if guard.infra_error is not None:
             return _infra_result(guard.infra_error, return_structured)
         if guard.refusal is not None:
@@ -240,14 +249,14 @@ def verify_cpp(
             built = build(
                 workdir,
                 tu_fd,
-                std,
-                flags,
-                link,
-                config.build_limits,
-                sandboxed,
-                config.cache_root,
-                pch_header,
-                remap,
+                std=std,
+                flags=flags,
+                link=link,
+                limits=config.build_limits,
+                sandboxed=sandboxed,
+                cache_root=config.cache_root,
+                pch_header=pch_header,
+                remap=remap,
                 test_functions=harness.test_defined_functions(test_code),
             )
         if guard.failed and built.compile_ok:
@@ -257,12 +266,16 @@ def verify_cpp(
         result = _result_from_build(built, return_structured)
         if not built.compile_ok or not built.linked:
             return result
-        return _run(workdir, result, timeout, flags, has_tests, config, sandboxed, return_structured, test_code)
+        return _run(
+            workdir, result, timeout=timeout, flags=flags, has_tests=has_tests, config=config, sandboxed=sandboxed,
+            structured=return_structured, test_code=test_code,
+        )  # fmt: skip
 
 
 def _analyse_directives(
     workdir: Path,
     code: str,
+    *,
     std: str,
     flags: tuple[str, ...],
     pch_header: Path | None,
@@ -292,7 +305,9 @@ def _open_to_sandbox_user(workdir: Path) -> None:
 
 
 def _infra_result(error: str, structured: bool) -> VerifyResult:
-    outcome = BuildOutcome(False, False, "", [], ErrorClass.SANDBOX_ERROR, 0.0, error)
+    outcome = BuildOutcome(
+        compile_ok=False, linked=False, output="", error_class=ErrorClass.SANDBOX_ERROR, sandbox_error=error
+    )
     return _result_from_build(outcome, structured)
 
 
@@ -300,7 +315,7 @@ def _empty_source_result(structured: bool) -> VerifyResult:
     diag = Diagnostic("solution.cpp", None, None, "error", "empty source: nothing to compile")
     return VerifyResult(
         compile_ok=False, warnings=0, warning_lines=[], run_ok=False, stdout="", stderr="empty source",
-        returncode=None, tests_passed=0, tests_total=0, error_class=ErrorClass.SYNTAX.value,
+        returncode=None, tests_passed=0, tests_total=0, error_class=ErrorClass.SYNTAX,
         diagnostics=[diag] if structured else [], compile_output="empty source",
     )  # fmt: skip
 
@@ -317,7 +332,7 @@ def _result_from_build(built: BuildOutcome, structured: bool) -> VerifyResult:
         returncode=None,
         tests_passed=0,
         tests_total=0,
-        error_class=built.error_class.value,
+        error_class=built.error_class,
         diagnostics=list(built.diagnostics) if structured else [],
         compile_output=built.output,
         compile_s=built.compile_s,
@@ -342,7 +357,7 @@ def run_limits(timeout: float, sanitized: bool, config: VerifierConfig) -> Sandb
 
 
 def _run_spec(
-    workdir: Path, timeout: float, sanitized: bool, config: VerifierConfig, nonce_fd: int, verdict: tuple[int, int]
+    workdir: Path, *, timeout: float, sanitized: bool, config: VerifierConfig, nonce_fd: int, verdict: tuple[int, int]
 ) -> SandboxSpec:
     """The run's sandbox. `verdict`: (read end, write end) of the records' pipe. Sanitizer builds need
     /proc and ptrace for their leak checker: no seccomp there, and so no test credit either."""
@@ -372,6 +387,7 @@ def _run_spec(
 def _run(
     workdir: Path,
     result: VerifyResult,
+    *,
     timeout: float,
     flags: Sequence[str],
     has_tests: bool,
@@ -390,7 +406,14 @@ def _run(
         masked = bytes(a ^ b for a, b in zip(nonce.encode(), mask, strict=True))
         os.write(nonce_w, mask + masked)
         os.close(nonce_w)
-        spec = _run_spec(workdir, timeout, sanitized, config, nonce_r, (verdict_r, verdict_w))
+        spec = _run_spec(
+            workdir,
+            timeout=timeout,
+            sanitized=sanitized,
+            config=config,
+            nonce_fd=nonce_r,
+            verdict=(verdict_r, verdict_w),
+        )
         out = run_sandboxed(spec, sandboxed=sandboxed)
     finally:
         os.close(nonce_r)
@@ -429,7 +452,7 @@ def _run(
     result.infra_error = out.sandbox_error or (
         "the verifier's runner could not install its seccomp filter" if verdict.infra and not sanitized else None
     )
-    result.error_class = _run_error_class(out, stderr, completed, result.infra_error).value
+    result.error_class = _run_error_class(out, stderr, completed, result.infra_error)
     return result
 
 

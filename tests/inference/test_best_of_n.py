@@ -10,10 +10,18 @@ import pytest
 from fastapi import FastAPI
 
 from services.common.settings import VerifierServiceSettings
-from services.inference.best_of_n import CandidateScore, CompileRanker, ProxyRanker, best_of_n_generate, rank
+from services.inference.best_of_n import (
+    COMPILE_REWARD,
+    CandidateScore,
+    CompileRanker,
+    ProxyRanker,
+    best_of_n_generate,
+    rank,
+)
 from services.inference.model import LoadedModel
 from services.inference.proxy import ProxyClassifier
 from services.inference.sampling import SamplingParams
+from services.verifier import reward
 from services.verifier.app import create_app
 from tests.helpers.servers import serve
 
@@ -114,3 +122,7 @@ def test_dev_mode_deadline_falls_back_to_the_proxy(tiny_model: LoadedModel, tiny
     ]
     assert m.rewards == pytest.approx(expected)
     assert best == m.candidates[m.best_index]
+
+
+def test_proxy_expected_reward_uses_the_verifier_schedule() -> None:
+    assert COMPILE_REWARD == reward.COMPILED

@@ -17,6 +17,7 @@ from services.verifier import pool as pool_module
 from services.verifier.app import create_app
 from services.verifier.client import AsyncVerifierClient, VerifierClient, VerifierUnavailableError
 from services.verifier.pool import VerifyPool
+from services.verifier.protocol import VerifyResponse
 from services.verifier.service import VerifierService
 from tests.helpers.http import error_message
 from tests.helpers.servers import serve
@@ -93,14 +94,14 @@ def test_batch_keeps_order_and_dedupes(url: str) -> None:
 def test_concurrent_identical_requests_verify_once(url: str) -> None:
     code = unique(PROMPT + GOOD)
 
-    async def fire() -> list[dict[str, object]]:
+    async def fire() -> list[VerifyResponse]:
         async with AsyncVerifierClient(url) as client:
             return list(await asyncio.gather(*(client.verify(code, TEST) for _ in range(4))))
 
     metrics_before = httpx.get(url + "/metrics").text
     answers = asyncio.run(fire())
     metrics_after = httpx.get(url + "/metrics").text
-    assert all(a["reward"] == 1.0 for a in answers)
+    assert all(a.reward == 1.0 for a in answers)
     count = "cppforge_verifier_compile_seconds_count"
     assert metric(metrics_after, count) - metric(metrics_before, count) == 1
 
@@ -210,7 +211,7 @@ def test_full_queue_is_429_with_retry_after_and_accepted_work_is_answered() -> N
         assert slow.status_code == 200 and slow.json()["error_class"] == "runtime_timeout"
         # The sync client honours Retry-After and gets through once the slot is free.
         with VerifierClient(base, max_retries=5, max_retry_delay_s=2) as client:
-            assert client.verify(unique(PROMPT + GOOD), TEST)["reward"] == 1.0
+            assert client.verify(unique(PROMPT + GOOD), TEST).reward == 1.0
         metrics = httpx.get(base + "/metrics").text
         assert metric(metrics, "cppforge_verifier_rejected_total") >= 1
 
@@ -395,7 +396,9 @@ def test_shaped_rewards_are_bounded_like_the_pool() -> None:
     job = VerifyJob(code="int f(int x) { int unused; return x; }\n")
 
     async def three_at_once() -> list[object]:
-        calls = [service.reward(job, True, 0.0, False, 0) for _ in range(3)]
+        calls = [
+            service.reward(job, shaped=True, sanitizer_fraction=0.0, use_clang_tidy=False, seed=0) for _ in range(3)
+        ]
         return await asyncio.gather(*calls, return_exceptions=True)
 
     try:

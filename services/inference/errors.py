@@ -1,0 +1,56 @@
+"""The inference service's errors, in OpenAI's vocabulary (`type`, `code`, `param`).
+
+Each is a ServiceError, so app.py renders them all with one handler:
+`{"error": {"message", "type", "param", "code"}}` plus Retry-After where one is set.
+"""
+
+from __future__ import annotations
+
+from ..common.errors import RequestRefusedError, ServiceError, UnavailableError
+
+
+class InferenceError(ServiceError):
+    error_type = "invalid_request_error"  # OpenAI's `type`
+
+
+class BadRequestError(InferenceError):
+    """Options the service does not support (400)."""
+
+    status = 400
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+
+
+class AuthError(InferenceError):
+    """Unknown or missing API key (401)."""
+
+    status = 401
+    code = "invalid_api_key"
+
+
+class TierLimitError(InferenceError):
+    """The request asks for more than the tier allows (403)."""
+
+    status = 403
+    code = "tier_limit_exceeded"
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message, param=param)
+
+
+class RateLimitedError(InferenceError):
+    status = 429
+    code = "rate_limit_exceeded"
+    error_type = "rate_limit_exceeded"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"rate limit reached; retry in {retry_after_s}s", retry_after_s=retry_after_s)
+
+
+class InferenceUnavailableError(UnavailableError):
+    """Client side: the inference service is down, overloaded past the retries, or failed (5xx)."""
+
+
+class InferenceRequestError(RequestRefusedError):
+    """Client side: the service refused the request (400/401/403/422); retrying will not help."""
