@@ -124,7 +124,9 @@ def test_reward_service_judges_with_the_jobs_own_flags() -> None:
     service = VerifierService(VerifierServiceSettings(redis_url=None, verifier_workers=1, prebuild_pch=False))
     job = VerifyJob(code=with_add(f"#ifdef DIRTY\n{ADD}#else\n{CLEAN_ADD}#endif\n"), flags=("-DDIRTY",))
     try:
-        scored, shaped_reward = asyncio.run(service.reward(job, True, 0.0, True, 0))
+        scored, shaped_reward = asyncio.run(
+            service.reward(job, shaped=True, sanitizer_fraction=0.0, use_clang_tidy=True, seed=0)
+        )
     finally:
         service.close()
     assert scored.reward == pytest.approx(0.5) and shaped_reward is not None
