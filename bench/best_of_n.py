@@ -25,7 +25,7 @@ from services.inference.best_of_n import COMPILE_REWARD, ProxyRanker, best_of_n_
 from services.inference.bootstrap import ensure_bootstrap_model  # noqa: E402
 from services.inference.model import LoadedModel, load_model  # noqa: E402
 from services.inference.proxy import ProxyClassifier, label_with_verifier  # noqa: E402
-from services.inference.proxy_data import FUNCTION_STOP, build_and_train  # noqa: E402
+from services.inference.proxy.training import FUNCTION_STOP, build_and_train  # noqa: E402
 from services.inference.sampling import SamplingParams, sample_n  # noqa: E402
 from services.inference.service import default_proxy_path  # noqa: E402
 from services.tasks import held_out_tasks  # noqa: E402

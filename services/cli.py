@@ -153,7 +153,7 @@ def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
 def _cmd_train_proxy(args: argparse.Namespace) -> int:
     from .inference.bootstrap import ensure_bootstrap_model
     from .inference.model import load_model
-    from .inference.proxy_data import build_and_train
+    from .inference.proxy.training import build_and_train
     from .inference.service import default_proxy_path
 
     model_path = Path(args.model) if args.model else ensure_bootstrap_model()

@@ -74,7 +74,7 @@ def inference_demo(n_prompts: int = 12, n: int = 4) -> None:
     from .inference.bootstrap import ensure_bootstrap_model
     from .inference.model import load_model
     from .inference.proxy import ProxyClassifier, label_with_verifier
-    from .inference.proxy_data import FUNCTION_STOP, build_and_train
+    from .inference.proxy.training import FUNCTION_STOP, build_and_train
     from .inference.sampling import SamplingParams, sample_n
     from .inference.service import default_proxy_path
     from .tasks import held_out_tasks

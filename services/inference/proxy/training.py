@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..tasks import held_out_tasks
-from .model import LoadedModel
-from .proxy import evaluate, label_with_verifier, split_train_test, train_proxy
-from .sampling import SamplingParams, sample_n
+from ...tasks import held_out_tasks
+from ..model import LoadedModel
+from ..sampling import SamplingParams, sample_n
+from . import evaluate, label_with_verifier, split_train_test, train_proxy
 
 FUNCTION_STOP = "\n}"  # corpus completions end with a `}` in column 0
 HELD_OUT_SEED = 10_007  # prompts the bootstrap model was not trained on (it trains on seed 0..)
