@@ -7,6 +7,7 @@ limited (Retry-After), 400 unsupported options, 422 malformed body.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..common.asgi import CountRequests
 from ..common.settings import InferenceSettings
-from .model import LoadedModel
+from ..lm.model import LoadedModel
 from .protocol import (
     AdapterRequest,
     BestOfNRequest,
@@ -87,7 +88,7 @@ async def _run(
     candidates = service.gate.check_limits(key, tier, req.n, best_of)
     params = req.sampling_params(service.settings.max_tokens_default)
     if max_tokens is not None:
-        params = type(params)(max_tokens, params.temperature, params.top_p, params.stop, params.seed)
+        params = dataclasses.replace(params, max_tokens=max_tokens)
     return await service.generate(prompt, candidates, req.n, params, tier)
 
 

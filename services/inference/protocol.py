@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .sampling import SamplingParams
+from ..lm.sampling import SamplingParams
 
 DEFAULT_MAX_TOKENS = 128
 
@@ -89,7 +89,9 @@ class BestOfNRequest(BaseModel):
     stop: list[str] = Field(default_factory=list, max_length=4)
 
     def sampling_params(self) -> SamplingParams:
-        return SamplingParams(self.max_tokens, self.temperature, self.top_p, tuple(self.stop), self.seed)
+        return SamplingParams(
+            max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p, stop=tuple(self.stop), seed=self.seed
+        )
 
 
 class AdapterRequest(BaseModel):
