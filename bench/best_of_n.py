@@ -23,14 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.inference.best_of_n import COMPILE_REWARD, ProxyRanker, best_of_n_generate, rank  # noqa: E402
-from services.lm.bootstrap import ensure_bootstrap_model  # noqa: E402
 from services.inference.corpus import held_out_tasks  # noqa: E402
-from services.lm.model import LoadedModel, load_model  # noqa: E402
 from services.inference.proxy import ProxyClassifier, label_with_verifier  # noqa: E402
 from services.inference.proxy_data import build_and_train  # noqa: E402
+from services.inference.service import default_proxy_path  # noqa: E402
+from services.lm.bootstrap import ensure_bootstrap_model  # noqa: E402
+from services.lm.model import LoadedModel, load_model  # noqa: E402
 from services.lm.prompts import FUNCTION_STOP, encode_prompt  # noqa: E402
 from services.lm.sampling import SamplingParams, sample_n  # noqa: E402
-from services.inference.service import default_proxy_path  # noqa: E402
 
 BENCH_SEED = 20_011  # prompts distinct from training (seed 0) and proxy data (10_007)
 N = 4

@@ -155,17 +155,22 @@ def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
         raise CliError("--tasks must be at least 1")
     # Neither --steps nor --seconds: the library's DEFAULT_STEPS.
     report = bootstrap_model(
-        out, seed=args.seed, max_steps=args.steps, train_seconds=args.seconds, n_tasks=args.tasks, num_threads=args.threads
+        out,
+        seed=args.seed,
+        max_steps=args.steps,
+        train_seconds=args.seconds,
+        n_tasks=args.tasks,
+        num_threads=args.threads,
     )
     print(f"bootstrap model saved to {out}: {report}")
     return EXIT_OK
 
 
 def _cmd_train_proxy(args: argparse.Namespace) -> int:
-    from .lm.bootstrap import ensure_bootstrap_model
-    from .lm.model import load_model
     from .inference.proxy_data import build_and_train
     from .inference.service import default_proxy_path
+    from .lm.bootstrap import ensure_bootstrap_model
+    from .lm.model import load_model
 
     model_path = Path(args.model) if args.model else ensure_bootstrap_model()
     if not model_path.exists():

@@ -71,14 +71,14 @@ def verifier_demo() -> None:
 
 def inference_demo(n_prompts: int = 12, n: int = 4) -> None:
     from .inference.best_of_n import COMPILE_REWARD, rank
-    from .lm.bootstrap import ensure_bootstrap_model
     from .inference.corpus import held_out_tasks
-    from .lm.model import load_model
     from .inference.proxy import ProxyClassifier, label_with_verifier
     from .inference.proxy_data import build_and_train
+    from .inference.service import default_proxy_path
+    from .lm.bootstrap import ensure_bootstrap_model
+    from .lm.model import load_model
     from .lm.prompts import FUNCTION_STOP, encode_prompt
     from .lm.sampling import SamplingParams, sample_n
-    from .inference.service import default_proxy_path
 
     print("== 2. inference: best-of-4 with the project's own tiny C++ model\n")
     model_dir = ensure_bootstrap_model()

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 

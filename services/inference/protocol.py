@@ -90,7 +90,11 @@ class BestOfNRequest(BaseModel):
 
     def sampling_params(self) -> SamplingParams:
         return SamplingParams(
-            max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p, stop=tuple(self.stop), seed=self.seed
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            stop=tuple(self.stop),
+            seed=self.seed,
         )
 
 

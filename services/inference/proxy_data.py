@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .corpus import held_out_tasks
 from ..lm.model import LoadedModel
 from ..lm.prompts import FUNCTION_STOP, encode_prompt
-from .proxy import ProxyClassifier, evaluate, label_with_verifier, split_train_test, train_proxy
 from ..lm.sampling import SamplingParams, sample_n
+from .corpus import held_out_tasks
+from .proxy import ProxyClassifier, evaluate, label_with_verifier, split_train_test, train_proxy
 
 HELD_OUT_SEED = 10_007  # prompts the bootstrap model was not trained on (it trains on seed 0..)
 

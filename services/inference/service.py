@@ -18,11 +18,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from ..common.settings import InferenceSettings, get_verifier_settings
-from .batcher import GenerationBatcher
-from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
 from ..lm.model import LoadedModel, load_adapter, load_model
 from ..lm.prompts import encode_prompt
 from ..lm.sampling import SampleRequest, SamplingParams
+from .batcher import GenerationBatcher
+from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
 from .tiers import Gatekeeper, Tier, parse_api_keys, parse_rate_limits
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ THINK_TOKENS = ("<think>", "</think>")
 MAX_POSITIONS = 512  # the bootstrap model's context (BootstrapConfig.max_position_embeddings)
 
 
-
 def train_tokenizer(texts: Sequence[str], vocab_size: int = 512) -> Any:
     """A byte-level BPE `PreTrainedTokenizerFast` over `texts` (bos/eos/pad and think tokens special).
 

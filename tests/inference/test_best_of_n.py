@@ -11,9 +11,9 @@ from fastapi import FastAPI
 
 from services.common.settings import VerifierServiceSettings
 from services.inference.best_of_n import CandidateScore, CompileRanker, ProxyRanker, best_of_n_generate, rank
+from services.inference.proxy import ProxyClassifier
 from services.lm.model import LoadedModel
 from services.lm.prompts import encode_prompt
-from services.inference.proxy import ProxyClassifier
 from services.lm.sampling import SamplingParams
 from services.verifier.app import create_app
 from tests.helpers.servers import serve

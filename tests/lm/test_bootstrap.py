@@ -14,6 +14,7 @@ import torch
 from transformers import AutoTokenizer
 
 from services.common.settings import get_verifier_settings
+from services.inference.corpus import generate_tasks, training_text
 from services.lm import bootstrap as bootstrap_mod
 from services.lm.bootstrap import (
     BOOTSTRAP_VERSION,
@@ -26,7 +27,6 @@ from services.lm.bootstrap import (
     ensure_bootstrap_model,
     is_built,
 )
-from services.inference.corpus import generate_tasks, training_text
 from services.lm.model import load_model
 from services.lm.tokenizer import train_tokenizer
 

@@ -29,9 +29,7 @@ def weights_sha(model_dir: Path) -> str:
 @contextmanager
 def busy_cores() -> Iterator[None]:
     """One spinning process per core, for as long as the block runs."""
-    procs = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(2, os.cpu_count() or 2))
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(2, os.cpu_count() or 2))]
     try:
         yield
     finally:
