@@ -11,6 +11,7 @@ Usage: python bench/best_of_n.py [--prompts 60] [--json]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import statistics
@@ -22,21 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.inference.best_of_n import COMPILE_REWARD, ProxyRanker, best_of_n_generate, rank  # noqa: E402
-from services.inference.bootstrap import ensure_bootstrap_model  # noqa: E402
-from services.inference.model import LoadedModel, load_model  # noqa: E402
 from services.inference.proxy import ProxyClassifier, label_with_verifier  # noqa: E402
-from services.inference.proxy.training import FUNCTION_STOP, build_and_train  # noqa: E402
-from services.inference.sampling import SamplingParams, sample_n  # noqa: E402
+from services.inference.proxy.training import build_and_train  # noqa: E402
 from services.inference.service import default_proxy_path  # noqa: E402
+from services.lm.bootstrap import ensure_bootstrap_model  # noqa: E402
+from services.lm.model import LoadedModel, load_model  # noqa: E402
+from services.lm.prompts import FUNCTION_STOP, encode_prompt  # noqa: E402
+from services.lm.sampling import SamplingParams, sample_n  # noqa: E402
 from services.tasks import held_out_tasks  # noqa: E402
 
 BENCH_SEED = 20_011  # prompts distinct from training (seed 0) and proxy data (10_007)
 N = 4
-
-
-def prompt_ids(loaded: LoadedModel, prompt: str) -> list[int]:
-    ids: list[int] = loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    return [loaded.tokenizer.bos_token_id, *ids]
 
 
 def latency(loaded: LoadedModel, prompts: list[str], proxy: ProxyClassifier, repeats: int) -> dict[str, float]:
@@ -45,19 +42,17 @@ def latency(loaded: LoadedModel, prompts: list[str], proxy: ProxyClassifier, rep
     one, four, seq = [], [], []
     for r in range(repeats):
         for j, prompt in enumerate(prompts):
-            ids = prompt_ids(loaded, prompt)
+            ids = encode_prompt(loaded.tokenizer, prompt)
             seed = 1000 * r + j
             t = time.perf_counter()
-            sample_n(loaded.model, loaded.tokenizer, ids, 1, SamplingParams(96, 1.0, 1.0, (FUNCTION_STOP,), seed))
+            sample_n(loaded.model, loaded.tokenizer, ids, 1, dataclasses.replace(params, seed=seed))
             one.append(time.perf_counter() - t)
             t = time.perf_counter()
             best_of_n_generate(loaded.model, ids, loaded.tokenizer, N, params, ranker, prompt)
             four.append(time.perf_counter() - t)
             t = time.perf_counter()
             for i in range(N):
-                sample_n(
-                    loaded.model, loaded.tokenizer, ids, 1, SamplingParams(96, 1.0, 1.0, (FUNCTION_STOP,), seed + i)
-                )
+                sample_n(loaded.model, loaded.tokenizer, ids, 1, dataclasses.replace(params, seed=seed + i))
             seq.append(time.perf_counter() - t)
     n1, b4, s4 = statistics.median(one), statistics.median(four), statistics.median(seq)
     return {
@@ -74,8 +69,8 @@ def quality(loaded: LoadedModel, n_prompts: int, proxy: ProxyClassifier) -> dict
     codes: list[list[str]] = []
     for k, task in enumerate(tasks):
         params = SamplingParams(max_tokens=96, temperature=1.0, stop=(FUNCTION_STOP,), seed=7919 * k)
-        samples, _ = sample_n(loaded.model, loaded.tokenizer, prompt_ids(loaded, task.prompt), N, params)
-        codes.append([task.prompt + s.text + s.stopped_by + "\n" for s in samples])
+        samples, _ = sample_n(loaded.model, loaded.tokenizer, encode_prompt(loaded.tokenizer, task.prompt), N, params)
+        codes.append([s.program(task.prompt, final_newline=True) for s in samples])
     flat = [c for group in codes for c in group]
     labels = label_with_verifier(flat)
     truth = [labels[i * N : (i + 1) * N] for i in range(len(tasks))]

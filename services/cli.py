@@ -140,21 +140,37 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
-    from .inference.bootstrap import bootstrap_model, default_model_dir
+    from .lm.bootstrap import bootstrap_model, default_model_dir
 
     out = Path(args.out) if args.out else default_model_dir()
-    if args.seconds <= 0:
+    if args.seconds is not None and args.steps is not None:
+        raise CliError("--steps and --seconds exclude each other (steps: reproducible; seconds: a time budget)")
+    if args.seconds is not None and args.seconds <= 0:
         raise CliError("--seconds must be positive")
-    report = bootstrap_model(out, seed=args.seed, train_seconds=args.seconds, max_steps=args.steps)
+    if args.steps is not None and args.steps < 1:
+        raise CliError("--steps must be at least 1")
+    if args.threads < 1:
+        raise CliError("--threads must be at least 1")
+    if args.tasks < 1:
+        raise CliError("--tasks must be at least 1")
+    # Neither --steps nor --seconds: the library's DEFAULT_STEPS.
+    report = bootstrap_model(
+        out,
+        seed=args.seed,
+        max_steps=args.steps,
+        train_seconds=args.seconds,
+        n_tasks=args.tasks,
+        num_threads=args.threads,
+    )
     print(f"bootstrap model saved to {out}: {report}")
     return EXIT_OK
 
 
 def _cmd_train_proxy(args: argparse.Namespace) -> int:
-    from .inference.bootstrap import ensure_bootstrap_model
-    from .inference.model import load_model
     from .inference.proxy.training import build_and_train
     from .inference.service import default_proxy_path
+    from .lm.bootstrap import ensure_bootstrap_model
+    from .lm.model import load_model
 
     model_path = Path(args.model) if args.model else ensure_bootstrap_model()
     if not model_path.exists():
@@ -186,11 +202,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, help="port (default from CPPFORGE_<SERVICE>_PORT, else 8001)")
     s.set_defaults(func=_cmd_serve)
 
+    from .lm.bootstrap import DEFAULT_STEPS, DEFAULT_THREADS  # light: no torch at import
+
     b = sub.add_parser("bootstrap-model", help="build the project's own tiny C++ model and tokenizer")
     b.add_argument("--out", help="output dir (default $CPPFORGE_HOME/models/bootstrap)")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--seconds", type=float, default=120.0, help="training time budget (default 120)")
-    b.add_argument("--steps", type=int, default=None, help="exact number of steps (overrides --seconds)")
+    b.add_argument(
+        "--steps", type=int, default=None, help=f"training steps (default {DEFAULT_STEPS}): same seed, same weights"
+    )
+    b.add_argument(
+        "--seconds", type=float, default=None, help="train for a time budget instead (NOT reproducible: load-dependent)"
+    )
+    b.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help=f"torch intra-op threads; the weights depend on it, not on the machine (default {DEFAULT_THREADS})",
+    )
+    b.add_argument("--tasks", type=int, default=20000, help="generated training tasks (default 20000)")
     b.set_defaults(func=_cmd_bootstrap_model)
 
     p = sub.add_parser("train-proxy", help="train the compile-ability proxy on verifier-labelled model samples")

@@ -71,12 +71,13 @@ def verifier_demo() -> None:
 
 def inference_demo(n_prompts: int = 12, n: int = 4) -> None:
     from .inference.best_of_n import COMPILE_REWARD, rank
-    from .inference.bootstrap import ensure_bootstrap_model
-    from .inference.model import load_model
     from .inference.proxy import ProxyClassifier, label_with_verifier
-    from .inference.proxy.training import FUNCTION_STOP, build_and_train
-    from .inference.sampling import SamplingParams, sample_n
+    from .inference.proxy.training import build_and_train
     from .inference.service import default_proxy_path
+    from .lm.bootstrap import ensure_bootstrap_model
+    from .lm.model import load_model
+    from .lm.prompts import FUNCTION_STOP, encode_prompt
+    from .lm.sampling import SamplingParams, sample_n
     from .tasks import held_out_tasks
 
     print("== 2. inference: best-of-4 with the project's own tiny C++ model\n")
@@ -95,10 +96,10 @@ def inference_demo(n_prompts: int = 12, n: int = 4) -> None:
     wins = {"proxy": 0, "random": 0, "any": 0}
     print(f"{'function':<28} {'compiling candidates':>21} {'proxy pick':>11} {'random pick':>12}")
     for k, task in enumerate(tasks):
-        ids = [loaded.tokenizer.bos_token_id, *loaded.tokenizer(task.prompt, add_special_tokens=False)["input_ids"]]
+        ids = encode_prompt(loaded.tokenizer, task.prompt)
         params = SamplingParams(max_tokens=96, temperature=1.0, stop=(FUNCTION_STOP,), seed=100 * k)
         samples, _ = sample_n(loaded.model, loaded.tokenizer, ids, n, params)
-        codes = [task.prompt + s.text + s.stopped_by + "\n" for s in samples]
+        codes = [s.program(task.prompt, final_newline=True) for s in samples]
         ok = label_with_verifier(codes)
         pick = rank([p * COMPILE_REWARD for p in proxy.score_many(codes)], codes)[0]
         other = rng.randrange(n)

@@ -77,6 +77,10 @@ def test_failing_code_still_exits_zero(files: Path) -> None:
         (("verify", "prog.cpp", "--timeout", "abc"), "invalid float"),
         (("verify",), "required"),
         (("frobnicate",), "invalid choice"),
+        (("bootstrap-model", "--out", "m", "--steps", "10", "--seconds", "5"), "exclude each other"),
+        (("bootstrap-model", "--out", "m", "--steps", "0"), "--steps"),
+        (("bootstrap-model", "--out", "m", "--seconds", "0"), "--seconds"),
+        (("bootstrap-model", "--out", "m", "--threads", "0"), "--threads"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(files: Path, args: tuple[str, ...], needle: str) -> None:

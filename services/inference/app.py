@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse, Response
 from ..common.asgi import CountRequests
 from ..common.errors import ServiceError
 from ..common.settings import InferenceSettings
+from ..lm.model import LoadedModel
 from .errors import BadRequestError, InferenceError
-from .model import LoadedModel
 from .protocol import (
     AdapterRequest,
     AdapterResponse,

@@ -12,7 +12,7 @@ import concurrent.futures
 import threading
 from typing import Any
 
-from .sampling import Sample, SampleRequest, SamplingStats, sample_batch
+from ..lm.sampling import Sample, SampleRequest, SamplingStats, sample_batch
 
 Result = tuple[list[Sample], SamplingStats]
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from .sampling import Sample, SamplingParams, SamplingStats, sample_n
+from ..lm.sampling import Sample, SamplingParams, SamplingStats, sample_n
 
 # compute_reward of a compiling candidate with no main and no tests (verifier reward.COMPILED; kept
 # here so that serving code does not import the verifier's core; tests/inference/test_best_of_n.py checks it)
@@ -159,7 +159,7 @@ def rank_samples(
     deadline = started + budget_s if budget_s is not None else float("inf")
     n = len(samples)
     # Scored as the program it ends: a stop sequence such as "\n}" closes the function.
-    codes = [prefix + s.text + s.stopped_by for s in samples]
+    codes = [s.program(prefix) for s in samples]
     if scorer is None or n == 1:
         scores = [CandidateScore(0.0, verified=False) for _ in samples]
         scorer_name = "none"

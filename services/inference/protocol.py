@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .sampling import SamplingParams
+from ..lm.sampling import SamplingParams
 
 DEFAULT_MAX_TOKENS = 128
 

@@ -18,10 +18,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from ..common.settings import InferenceSettings, get_verifier_settings
+from ..lm.model import LoadedModel, load_adapter, load_model
+from ..lm.prompts import encode_prompt
+from ..lm.sampling import SampleRequest, SamplingParams
 from .batcher import GenerationBatcher
 from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
-from .model import LoadedModel, load_adapter, load_model
-from .sampling import SampleRequest, SamplingParams
 from .tiers import Gatekeeper, Tier, parse_api_keys, parse_rate_limits
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class InferenceService:
         if self.loaded is None:
             path = self.settings.model
             if path is None:
-                from .bootstrap import ensure_bootstrap_model
+                from ..lm.bootstrap import ensure_bootstrap_model
 
                 path = str(ensure_bootstrap_model())
             self.loaded = load_model(path, dtype=self.settings.dtype, device=self.settings.device)
@@ -112,9 +113,7 @@ class InferenceService:
     # -- generation ------------------------------------------------------------------------
     def encode(self, prompt: str) -> list[int]:
         assert self.loaded is not None
-        ids: list[int] = self.loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        bos = self.loaded.tokenizer.bos_token_id
-        return ([bos] if bos is not None else []) + ids
+        return encode_prompt(self.loaded.tokenizer, prompt)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
         """The chat template when the tokenizer has one; else the last user message (a code prompt)."""

@@ -1,4 +1,4 @@
-"""Session fixtures: one tiny bootstrap model and one proxy artifact, built once for all tests."""
+"""Session fixtures: one proxy artifact, built once (the tiny model is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.inference.bootstrap import bootstrap_model
-from services.inference.model import LoadedModel, load_model
 from services.inference.proxy import train_proxy
 from services.tasks import generate_tasks
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("tiny-model")
-    bootstrap_model(out, seed=0, n_tasks=2000, max_steps=40, log=lambda _: None)
-    return out
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tiny_model_dir: Path) -> LoadedModel:
-    return load_model(tiny_model_dir)
 
 
 def _break(code: str, rng: random.Random) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from services.common.settings import InferenceSettings
 from services.inference.app import create_app
-from services.inference.model import LoadedModel, load_model
+from services.lm.model import LoadedModel, load_model
 from tests.helpers.servers import serve
 
 PROMPT = "#include <vector>\nusing namespace std;\n// return the sum of the elements of v\nint total(vector<int> v) {"

@@ -18,9 +18,10 @@ from services.inference.best_of_n import (
     best_of_n_generate,
     rank,
 )
-from services.inference.model import LoadedModel
 from services.inference.proxy import ProxyClassifier
-from services.inference.sampling import SamplingParams
+from services.lm.model import LoadedModel
+from services.lm.prompts import encode_prompt
+from services.lm.sampling import SamplingParams
 from services.verifier import reward
 from services.verifier.app import create_app
 from tests.helpers.servers import serve
@@ -29,8 +30,7 @@ PROMPT = "#include <vector>\nusing namespace std;\n// return the largest element
 
 
 def ids(model: LoadedModel) -> list[int]:
-    tok = model.tokenizer
-    return [tok.bos_token_id, *tok(PROMPT, add_special_tokens=False)["input_ids"]]
+    return encode_prompt(model.tokenizer, PROMPT)
 
 
 def test_rank_by_reward_then_length() -> None:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...lm.model import LoadedModel
+from ...lm.prompts import FUNCTION_STOP, encode_prompt
+from ...lm.sampling import SamplingParams, sample_n
 from ...tasks import held_out_tasks
-from ..model import LoadedModel
-from ..sampling import SamplingParams, sample_n
 from . import evaluate, label_with_verifier, split_train_test, train_proxy
 
-FUNCTION_STOP = "\n}"  # corpus completions end with a `}` in column 0
 HELD_OUT_SEED = 10_007  # prompts the bootstrap model was not trained on (it trains on seed 0..)
 
 
@@ -49,11 +49,10 @@ def sample_candidates(
     tasks = held_out_tasks(n_prompts, seed)
     codes: list[str] = []
     params = SamplingParams(max_tokens=max_tokens, temperature=temperature, stop=(FUNCTION_STOP,), seed=seed)
-    bos = loaded.tokenizer.bos_token_id
     for task in tasks:
-        ids = ([bos] if bos is not None else []) + loaded.tokenizer(task.prompt, add_special_tokens=False)["input_ids"]
+        ids = encode_prompt(loaded.tokenizer, task.prompt)
         samples, _ = sample_n(loaded.model, loaded.tokenizer, ids, per_prompt, params)
-        codes += [task.prompt + s.text + s.stopped_by + "\n" for s in samples]
+        codes += [s.program(task.prompt, final_newline=True) for s in samples]
     return codes
 
 

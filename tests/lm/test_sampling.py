@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from services.inference.model import LoadedModel
-from services.inference.sampling import SamplingParams, sample_n
+from services.lm.model import LoadedModel
+from services.lm.prompts import encode_prompt
+from services.lm.sampling import SamplingParams, sample_n
 
 PROMPT = "#include <vector>\nusing namespace std;\n// return the sum of the elements of v\nint total(vector<int> v) {"
 
 
 def ids(model: LoadedModel, text: str = PROMPT) -> list[int]:
-    tok = model.tokenizer
-    return [tok.bos_token_id, *tok(text, add_special_tokens=False)["input_ids"]]
+    return encode_prompt(model.tokenizer, text)
 
 
 def test_candidate_i_equals_n1_with_seed_plus_i(tiny_model: LoadedModel) -> None:
@@ -21,7 +21,11 @@ def test_candidate_i_equals_n1_with_seed_plus_i(tiny_model: LoadedModel) -> None
     assert stats.completion_tokens == sum(len(s.token_ids) for s in batch)
     for i in range(4):
         alone, _ = sample_n(
-            tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 1, SamplingParams(40, 1.0, 1.0, (), 1234 + i)
+            tiny_model.model,
+            tiny_model.tokenizer,
+            ids(tiny_model),
+            1,
+            SamplingParams(max_tokens=40, temperature=1.0, top_p=1.0, stop=(), seed=1234 + i),
         )
         assert alone[0].token_ids == batch[i].token_ids
         assert alone[0].text == batch[i].text
@@ -39,7 +43,13 @@ def test_same_seed_same_output_and_greedy_is_deterministic(tiny_model: LoadedMod
 
 
 def test_max_tokens_and_stop(tiny_model: LoadedModel) -> None:
-    limited, _ = sample_n(tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 2, SamplingParams(5, 1.0, seed=3))
+    limited, _ = sample_n(
+        tiny_model.model,
+        tiny_model.tokenizer,
+        ids(tiny_model),
+        2,
+        SamplingParams(max_tokens=5, temperature=1.0, seed=3),
+    )
     for s in limited:
         assert len(s.token_ids) <= 5
         assert s.finish_reason in ("length", "stop")
@@ -68,7 +78,7 @@ def test_bad_n_and_prompt(tiny_model: LoadedModel) -> None:
 
 
 def test_requests_of_different_lengths_batch_together(tiny_model: LoadedModel) -> None:
-    from services.inference.sampling import SampleRequest, sample_batch
+    from services.lm.sampling import SampleRequest, sample_batch
 
     short = ids(tiny_model, "// add two numbers\nint add(int a, int b) {")
     long = ids(tiny_model)

@@ -16,10 +16,12 @@ from typing import Any, Literal
 
 import torch
 
+from .prompts import find_stop, program_text, trim_at_stop
+
 FinishReason = Literal["stop", "length"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SamplingParams:
     max_tokens: int = 128
     temperature: float = 1.0
@@ -46,6 +48,10 @@ class Sample:
     finish_reason: FinishReason
     seed: int
     stopped_by: str = ""  # the stop sequence that ended it (excluded from text, as in OpenAI's API)
+
+    def program(self, prompt: str, *, final_newline: bool = False) -> str:
+        """The program this completion of `prompt` ends (what verifiers and rankers score)."""
+        return program_text(prompt, self.text, self.stopped_by, final_newline=final_newline)
 
 
 @dataclass
@@ -74,12 +80,6 @@ def _draw_from(logits: torch.Tensor, probs: torch.Tensor, params: SamplingParams
     if params.temperature == 0:
         return int(torch.argmax(logits))
     return int(torch.multinomial(_filter_top_p(probs, params.top_p), 1, generator=generator))
-
-
-def _stop_at(text: str, stops: Sequence[str]) -> tuple[int, str] | None:
-    """The earliest stop sequence in `text`: (its index, the sequence)."""
-    found = [(text.find(s), s) for s in stops if s in text]
-    return min(found) if found else None
 
 
 def _cache_kwarg(model: Any) -> str:
@@ -138,11 +138,10 @@ def _advance(row: _Row, tok: int, eos: int | None, tokenizer: Any) -> None:
         # Decode only a tail window each step (decoding everything each step is quadratic); a stop
         # sequence that just completed lies inside it. Only then decode all and cut exactly.
         tail = tokenizer.decode(row.tokens[-_STOP_WINDOW:], skip_special_tokens=True)
-        if _stop_at(tail, row.params.stop) is not None:
-            text = tokenizer.decode(row.tokens, skip_special_tokens=True)
-            cut = _stop_at(text, row.params.stop)
-            if cut is not None:
-                row.text, row.stopped_by = text[: cut[0]], cut[1]
+        if find_stop(tail, row.params.stop) is not None:
+            text, stopped_by = trim_at_stop(tokenizer.decode(row.tokens, skip_special_tokens=True), row.params.stop)
+            if stopped_by:
+                row.text, row.stopped_by = text, stopped_by
                 row.finish = "stop"
                 return
     if len(row.tokens) >= row.params.max_tokens:
@@ -167,7 +166,7 @@ def sample_batch(
         base = req.params.seed if req.params.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
         for i in range(req.n):
             gen = torch.Generator(device="cpu").manual_seed(base + i)
-            rows.append(_Row(r, i, req.params, base + i, gen))
+            rows.append(_Row(request=r, index=i, params=req.params, seed=base + i, generator=gen))
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or 0)
     lengths = [len(requests[row.request].prompt_ids) for row in rows]
@@ -220,17 +219,20 @@ def sample_batch(
         mine = [row for row in rows if row.request == r]
         samples = [
             Sample(
-                row.index,
-                row.text if row.stopped_by else tokenizer.decode(row.tokens, skip_special_tokens=True),
-                row.tokens,
-                row.finish or "length",
-                row.seed,
-                row.stopped_by,
+                index=row.index,
+                text=row.text if row.stopped_by else tokenizer.decode(row.tokens, skip_special_tokens=True),
+                token_ids=row.tokens,
+                finish_reason=row.finish or "length",
+                seed=row.seed,
+                stopped_by=row.stopped_by,
             )
             for row in mine
         ]
         completion = sum(len(row.tokens) for row in mine)
-        results.append((samples, SamplingStats(len(req.prompt_ids), completion, steps, seconds)))
+        stats = SamplingStats(
+            prompt_tokens=len(req.prompt_ids), completion_tokens=completion, steps=steps, seconds=seconds
+        )
+        results.append((samples, stats))
     return results
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from services.inference.model import LoadedModel, load_adapter, load_model, set_active_adapter
+from services.lm.model import LoadedModel, load_adapter, load_model, set_active_adapter
 
 
 def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:

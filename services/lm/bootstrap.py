@@ -1,11 +1,12 @@
 """The project's own tiny code model, trained from scratch on the generated corpus: no hub needed.
 
-`bootstrap_model` trains a byte-level BPE tokenizer (512 tokens, `<s>`, `</s>`, `<pad>`,
-`<think>`, `</think>` special) and a ~1M-parameter `LlamaForCausalLM` on packed
-`training_text`s of `services.tasks.generate_tasks`, then saves both with `save_pretrained` so any HF
-loader (`model.load_model`) reads them. Training runs for a wall-clock budget, or exactly
-`max_steps` steps when given (then the same seed gives the same weights).
-`ensure_bootstrap_model` builds it once under a file lock at `$CPPFORGE_HOME/models/bootstrap`.
+`bootstrap_model` trains a byte-level BPE tokenizer (`tokenizer.train_tokenizer`) and a
+~1M-parameter `LlamaForCausalLM` on packed `training_text`s of `services.tasks.generate_tasks`, then
+saves both with `save_pretrained` so any HF loader (`model.load_model`) reads them. By default it
+trains a fixed number of steps on a fixed number of threads, so the same seed gives byte-identical
+weights on a quiet or a busy machine; a wall-clock budget (`train_seconds`) remains as an explicit,
+non-reproducible option. `ensure_bootstrap_model` builds it once under a file lock at
+`$CPPFORGE_HOME/models/bootstrap`, and rebuilds a model of an older BOOTSTRAP_VERSION.
 """
 
 from __future__ import annotations
@@ -17,17 +18,31 @@ import math
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-BOOTSTRAP_VERSION = "1"
+from .progress import Progress
+from .prompts import encode_texts
+from .tokenizer import MAX_POSITIONS, train_tokenizer
+
+# 2: fixed step count and thread count (v1 trained for 120 s of wall time); older caches are rebuilt.
+BOOTSTRAP_VERSION = "2"
 MARKER_FILE = "cppforge_bootstrap.json"
-SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<think>", "</think>")
-THINK_TOKENS = ("<think>", "</think>")
+# ~974 steps is what the README's reported model (~47% held-out compile rate) got from its 120 s
+# budget on a quiet 2-core machine; a busy one got 655 steps and 12.7%. A step count fixes both.
+DEFAULT_STEPS = 1000
+# One thread: reproducible (the thread count sets the reduction order) and, on a 2-core machine
+# shared with anything else, faster than two oversubscribed threads (measured 4.2 vs 0.4 steps/s).
+DEFAULT_THREADS = 1
+
+
+def log_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -37,7 +52,7 @@ class BootstrapConfig:
     num_layers: int = 4
     num_heads: int = 4
     intermediate_size: int = 344
-    max_position_embeddings: int = 512
+    max_position_embeddings: int = MAX_POSITIONS
     # 16 x 128 rather than 32 x 128: on 2 CPU cores both run at ~15-18k tokens/s, so the smaller
     # batch makes twice the optimizer steps in the same wall time, which roughly doubled the sampled
     # compile rate (~22% -> ~47%) and pass rate (~12% -> ~24%) of the 120 s model.
@@ -62,7 +77,9 @@ class BootstrapReport:
     corpus_size: int  # tasks
     corpus_tokens: int
     vocab_size: int
-    max_steps: int | None
+    max_steps: int | None  # None: trained for a time budget (not reproducible)
+    budget_seconds: float | None = None
+    num_threads: int = DEFAULT_THREADS
     version: str = BOOTSTRAP_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,56 +94,15 @@ def default_model_dir() -> Path:
 
 
 def is_built(path: Path) -> bool:
-    return (path / MARKER_FILE).is_file()
-
-
-# -- tokenizer ------------------------------------------------------------------------------
-
-
-def train_tokenizer(texts: Sequence[str], vocab_size: int = 512) -> Any:
-    """A byte-level BPE `PreTrainedTokenizerFast` over `texts` (bos/eos/pad and think tokens special).
-
-    Encoding adds `<s>` in front (like Llama tokenizers); decoding is byte-exact (no clean-up of
-    spaces, which would change code such as `f(a , b)`).
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=2,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
-    bos_id = tok.token_to_id("<s>")
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos_id)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        additional_special_tokens=list(THINK_TOKENS),
-        clean_up_tokenization_spaces=False,
-        padding_side="left",
-        model_max_length=BootstrapConfig.max_position_embeddings,
-    )
+    """A complete build of this BOOTSTRAP_VERSION (an older version's model is rebuilt)."""
+    try:
+        marker = json.loads((path / MARKER_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(marker, dict) and marker.get("version") == BOOTSTRAP_VERSION
 
 
 # -- data -----------------------------------------------------------------------------------
-
-
-def encode_corpus(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
-    """Each text as `<s> ids </s>`."""
-    enc = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
-    return [[bos, *ids, eos] for ids in enc]
 
 
 def packed_batches(samples: list[list[int]], batch_size: int, seq_len: int, seed: int) -> Iterator[Any]:
@@ -181,62 +157,79 @@ def build_model(tokenizer: Any, cfg: BootstrapConfig, seed: int) -> Any:
 
 def bootstrap_model(
     out_dir: Path,
+    *,
     seed: int = 0,
-    train_seconds: float = 120.0,
-    n_tasks: int = 20000,
-    log: Callable[[str], None] = print,
     max_steps: int | None = None,
+    train_seconds: float | None = None,
+    n_tasks: int = 20000,
     config: BootstrapConfig | None = None,
-    num_threads: int | None = None,
+    num_threads: int = DEFAULT_THREADS,
+    log: Callable[[str], None] = log_to_stderr,
+    progress: TextIO | None = sys.stderr,
 ) -> BootstrapReport:
     """Train the tokenizer and the tiny Llama on `n_tasks` generated tasks and save both to `out_dir`.
 
-    Trains for `train_seconds` of wall time, or exactly `max_steps` steps when given (the
-    learning-rate schedule follows whichever bound applies). `num_threads` sets torch's intra-op
-    threads for the run (restored afterwards); on a busy machine 1 beats oversubscribed cores.
+    By default exactly DEFAULT_STEPS steps on `num_threads` intra-op threads: the same seed then
+    gives byte-identical weights however busy the machine is (the thread count sets the order of
+    float reductions, so it is pinned, not taken from the machine). `train_seconds` instead trains
+    for a wall-clock budget: explicitly non-deterministic, a busy machine gets fewer steps. The
+    learning-rate schedule follows whichever bound applies. Progress goes to `progress` (stderr).
     """
     import torch
 
+    if max_steps is not None and train_seconds is not None:
+        raise ValueError("give max_steps (deterministic) or train_seconds (a budget), not both")
+    if max_steps is None and train_seconds is None:
+        max_steps = DEFAULT_STEPS
+    if max_steps is not None and max_steps < 1:
+        raise ValueError("max_steps must be at least 1")
+    if train_seconds is not None and not train_seconds > 0:
+        raise ValueError("train_seconds must be positive")
+    if num_threads < 1:
+        raise ValueError("num_threads must be at least 1")
+    plan = _Plan(max_steps=max_steps, train_seconds=train_seconds, num_threads=num_threads)
     previous_threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
+    torch.set_num_threads(num_threads)
     try:
-        return _bootstrap(out_dir, seed, train_seconds, n_tasks, log, max_steps, config)
+        return _bootstrap(Path(out_dir), seed, n_tasks, config or BootstrapConfig(), plan, log, progress)
     finally:
         torch.set_num_threads(previous_threads)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    max_steps: int | None
+    train_seconds: float | None
+    num_threads: int
 
 
 def _bootstrap(
     out_dir: Path,
     seed: int,
-    train_seconds: float,
     n_tasks: int,
+    cfg: BootstrapConfig,
+    plan: _Plan,
     log: Callable[[str], None],
-    max_steps: int | None,
-    config: BootstrapConfig | None,
+    progress: TextIO | None,
 ) -> BootstrapReport:
     import torch
     from transformers import GenerationConfig
 
     from ..tasks import generate_tasks, training_text
 
-    cfg = config or BootstrapConfig()
-    if max_steps is not None and max_steps < 1:
-        raise ValueError("max_steps must be at least 1")
-    if max_steps is None and not train_seconds > 0:
-        raise ValueError("train_seconds must be positive")
-    out_dir = Path(out_dir)
     started = time.perf_counter()
     texts = [training_text(t) for t in generate_tasks(n_tasks, seed)]
     tokenizer = train_tokenizer(texts, cfg.vocab_size)
-    samples = encode_corpus(tokenizer, texts)
+    samples = encode_texts(tokenizer, texts, eos=True)
     corpus_tokens = sum(len(s) for s in samples)
-    model = build_model(tokenizer, cfg, seed)
+    model = build_model(tokenizer, cfg, seed)  # seeds torch for the initial weights
     n_params = sum(p.numel() for p in model.parameters())
+    max_steps, budget = plan.max_steps, plan.train_seconds
     log(
         f"bootstrap: {n_tasks} tasks, {corpus_tokens} tokens, vocab {len(tokenizer)}, {n_params} parameters; "
         f"prepared in {time.perf_counter() - started:.1f}s; training "
-        + (f"{max_steps} steps" if max_steps is not None else f"for {train_seconds:.0f}s")
+        + (f"{max_steps} steps" if max_steps is not None else f"for {budget:.0f}s (time budget: not reproducible)")
+        + f" on {plan.num_threads} thread(s)"
     )
 
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -247,19 +240,22 @@ def _bootstrap(
         betas=(0.9, 0.95),
     )
     model.train()
-    batches = packed_batches(samples, cfg.batch_size, cfg.seq_len, seed)
+    batches = packed_batches(samples, cfg.batch_size, cfg.seq_len, seed)  # its own seeded Random
     losses: list[float] = []
     step = 0
-    next_report = 0.1
+    bar = Progress(total=max_steps, budget_s=budget, stream=progress)
     t0 = time.perf_counter()
     while True:
-        elapsed = time.perf_counter() - t0
-        progress = step / max_steps if max_steps is not None else elapsed / train_seconds
-        if progress >= 1.0:
+        if max_steps is not None:
+            done = step / max_steps
+        else:
+            assert budget is not None
+            done = (time.perf_counter() - t0) / budget
+        if done >= 1.0:
             break
         for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * _lr_factor(progress, step, cfg)
-        batch = next(batches)
+            group["lr"] = cfg.lr * _lr_factor(done, step, cfg)
+        batch = next(batches)  # (batch_size, seq_len)
         out = model(input_ids=batch, labels=batch, use_cache=False)
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -267,14 +263,8 @@ def _bootstrap(
         optimizer.step()
         step += 1
         losses.append(float(out.loss.detach()))
-        done = step / max_steps if max_steps is not None else (time.perf_counter() - t0) / train_seconds
-        if done >= next_report:
-            spent = time.perf_counter() - t0
-            log(
-                f"bootstrap: step {step} loss {losses[-1]:.3f} "
-                f"({step * cfg.batch_size * cfg.seq_len / spent:.0f} tokens/s, {spent:.0f}s)"
-            )
-            next_report = math.floor(done * 10 + 1e-9) / 10 + 0.1
+        bar.update(step, losses[-1])
+    bar.close()
     spent = time.perf_counter() - t0
     model.eval()
 
@@ -301,6 +291,8 @@ def _bootstrap(
         corpus_tokens=corpus_tokens,
         vocab_size=len(tokenizer),
         max_steps=max_steps,
+        budget_seconds=budget,
+        num_threads=plan.num_threads,
     )
     (out_dir / MARKER_FILE).write_text(json.dumps(report.to_dict() | {"config": asdict(cfg)}, indent=2) + "\n")
     log(f"bootstrap: saved to {out_dir} after {step} steps, loss {report.final_loss:.3f}, {spent:.0f}s")
@@ -335,13 +327,15 @@ def ensure_bootstrap_model(
     path: Path | None = None,
     *,
     seed: int = 0,
-    train_seconds: float = 120.0,
-    log: Callable[[str], None] = print,
+    max_steps: int = DEFAULT_STEPS,
+    num_threads: int = DEFAULT_THREADS,
+    log: Callable[[str], None] = log_to_stderr,
 ) -> Path:
     """The bootstrap model's directory, built on first use (once, even with concurrent callers).
 
     The model is trained into a temporary sibling directory and renamed into place, so a
-    directory at `path` with its marker file is always complete.
+    directory at `path` with a marker of this BOOTSTRAP_VERSION is always complete; anything else
+    there (a crashed build, an older version's model) is replaced.
     """
     path = Path(path) if path is not None else default_model_dir()
     if is_built(path):
@@ -349,12 +343,12 @@ def ensure_bootstrap_model(
     with _file_lock(path.parent / f".{path.name}.lock"):
         if is_built(path):
             return path
-        log(f"bootstrap: no model at {path}; building it (about {train_seconds:.0f}s)")
+        log(f"bootstrap: no model (of version {BOOTSTRAP_VERSION}) at {path}; building it ({max_steps} steps)")
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-build-", dir=path.parent))
         try:
-            bootstrap_model(staging, seed=seed, train_seconds=train_seconds, log=log)
+            bootstrap_model(staging, seed=seed, max_steps=max_steps, num_threads=num_threads, log=log)
             if path.exists():
-                shutil.rmtree(path)  # an incomplete earlier build (no marker)
+                shutil.rmtree(path)  # an incomplete or outdated earlier build
             os.rename(staging, path)
         finally:
             if staging.exists():
