@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dataclasses
 
-from services.verifier.verify import VerifierConfig, verify_cpp
+from services.verifier.core.verify import VerifierConfig, verify_cpp
 
 NO_PCH = dataclasses.replace(VerifierConfig.from_settings(), use_pch=False)
 

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.tasks import Task, load_bench_tasks  # noqa: E402
-from services.verifier.verify import VerifierConfig, verify_cpp  # noqa: E402
+from services.verifier.core.verify import VerifierConfig, verify_cpp  # noqa: E402
 
 REDIS = "redis://127.0.0.1:6379/0"
 

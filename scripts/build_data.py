@@ -38,7 +38,7 @@ def bench_bytes() -> bytes:
 
 def check_task(task: Task) -> list[str]:
     """Verify one problem for real: the canonical body must pass the test, the wrong one must fail it."""
-    from services.verifier.verify import verify_cpp
+    from services.verifier.core.verify import verify_cpp
 
     errors = []
     good = verify_cpp(task.prompt + task.canonical_solution, task.test)

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.tasks import Task, load_bench_tasks  # noqa: E402
-from services.verifier.reward import compute_reward  # noqa: E402
-from services.verifier.verify import verify_cpp  # noqa: E402
+from services.verifier.core.reward import compute_reward  # noqa: E402
+from services.verifier.core.verify import verify_cpp  # noqa: E402
 
 DEFAULT_OUT = ROOT / "tests" / "verifier" / "data" / "corpus_verdicts.jsonl"
 # (name, std, flags): the shipped default and an optimised build.

@@ -48,9 +48,9 @@ def _read_source(path: str, what: str) -> str:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .verifier.reward import InfrastructureError, compute_reward
-    from .verifier.sandbox import SandboxUnavailableError
-    from .verifier.verify import verify_cpp
+    from .verifier.core.reward import InfrastructureError, compute_reward
+    from .verifier.core.sandbox import SandboxUnavailableError
+    from .verifier.core.verify import verify_cpp
 
     code = _read_source(args.file, "source")
     test_code = _read_source(args.test, "test") if args.test else None
@@ -76,7 +76,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _render_result(result: object, reward: float, structured: bool) -> str:
-    from .verifier.verify import VerifyResult
+    from .verifier.core.verify import VerifyResult
 
     assert isinstance(result, VerifyResult)
     lines = [

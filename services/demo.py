@@ -13,8 +13,8 @@ import random
 import sys
 import time
 
-from .verifier.reward import CompilerRewardShaper, compute_reward
-from .verifier.verify import verify_cpp
+from .verifier.core.reward import CompilerRewardShaper, compute_reward
+from .verifier.core.verify import verify_cpp
 
 PROMPT = """#include <vector>
 #include <algorithm>

@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from .client import AsyncVerifierClient, VerifierClient, VerifierUnavailableError, batch_rewards, default_url
-from .reward import InfrastructureError, compute_reward
-from .verify import VerifyResult, verify_cpp
+from .core.reward import InfrastructureError, compute_reward
+from .core.verify import VerifyResult, verify_cpp
 
 LOCAL = "local"
 _FENCE = re.compile(r"```(?:c\+\+|cpp|cc|cxx)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)

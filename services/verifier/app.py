@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse, Response
 from ..common.asgi import CountRequests, LimitBody
 from ..common.errors import ServiceError
 from ..common.settings import VerifierServiceSettings, get_verifier_service_settings
+from .core.reward import InfrastructureError
+from .core.verify import VerifierConfig
 from .pool import VerifyJob
 from .protocol import (
     BatchRequest,
@@ -33,9 +35,7 @@ from .protocol import (
     VerifyRequest,
     VerifyResponse,
 )
-from .reward import InfrastructureError
 from .service import ScoredResult, VerifierService
-from .verify import VerifierConfig
 
 MAX_ISSUES = 20  # a batch of 1024 bad items need not answer 1024 issues
 

@@ -13,9 +13,9 @@ import json
 from collections.abc import Sequence
 
 from ..common.store import RedisStore
-from .compile import compiler_version
-from .diagnostics import ErrorClass
-from .verify import VERIFIER_VERSION, VerifyResult
+from .core.compile import compiler_version
+from .core.diagnostics import ErrorClass
+from .core.verify import VERIFIER_VERSION, VerifyResult
 
 _UNCACHEABLE = {ErrorClass.RUNTIME_TIMEOUT, ErrorClass.TIMEOUT_COMPILE, ErrorClass.SANDBOX_ERROR}
 KEY_PREFIX = "cppforge:verify:"

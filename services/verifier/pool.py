@@ -28,11 +28,11 @@ from dataclasses import dataclass
 
 from ..common.errors import ServiceError
 from .cache import ResultCache, cache_key
-from .diagnostics import ErrorClass
+from .core.diagnostics import ErrorClass
+from .core.sandbox import SandboxUnavailableError
+from .core.think import strip_think_blocks
+from .core.verify import VerifierConfig, VerifyResult, verify_cpp
 from .metrics import VerifierMetrics
-from .sandbox import SandboxUnavailableError
-from .think import strip_think_blocks
-from .verify import VerifierConfig, VerifyResult, verify_cpp
 
 log = logging.getLogger(__name__)
 DEADLINE_MARGIN_S = 5.0

@@ -12,10 +12,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from .diagnostics import Diagnostic, ErrorClass
-from .flags import MAX_REQUEST_FLAGS, validate_flags, validate_std
-from .reward import ShapedReward
-from .verify import MAX_TIMEOUT_S, VerifyResult
+from .core.diagnostics import Diagnostic, ErrorClass
+from .core.flags import MAX_REQUEST_FLAGS, validate_flags, validate_std
+from .core.reward import ShapedReward
+from .core.verify import MAX_TIMEOUT_S, VerifyResult
 
 EXAMPLE_CODE = "#include <cstdio>\nint add(int a, int b) { return a + b; }\n"
 EXAMPLE_TEST = "#undef NDEBUG\n#include <assert.h>\nint main() { assert(add(2, 3) == 5); }\n"

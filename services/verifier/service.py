@@ -14,12 +14,12 @@ from ..common.errors import ServiceError
 from ..common.settings import VerifierServiceSettings
 from ..common.store import RedisStore
 from .cache import ResultCache
-from .compile import ToolchainError, compiler_version
+from .core.compile import ToolchainError, compiler_version
+from .core.reward import CompilerRewardShaper, InfrastructureError, ShapedReward, compute_reward
+from .core.sandbox import SandboxUnavailableError
+from .core.verify import VerifierConfig, VerifyResult, pch_cache, sandbox_mode
 from .metrics import VerifierMetrics
 from .pool import QueueFullError, VerifyJob, VerifyPool
-from .reward import CompilerRewardShaper, InfrastructureError, ShapedReward, compute_reward
-from .sandbox import SandboxUnavailableError
-from .verify import VerifierConfig, VerifyResult, pch_cache, sandbox_mode
 
 
 class SourceTooLargeError(ServiceError, ValueError):

@@ -22,8 +22,8 @@ from services.inference.proxy import ProxyClassifier
 from services.lm.model import LoadedModel
 from services.lm.prompts import encode_prompt
 from services.lm.sampling import SamplingParams
-from services.verifier import reward
 from services.verifier.app import create_app
+from services.verifier.core import reward
 from tests.helpers.servers import serve
 
 PROMPT = "#include <vector>\nusing namespace std;\n// return the largest element of v\nint largest(vector<int> v) {"

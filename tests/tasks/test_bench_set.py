@@ -17,7 +17,7 @@ from scripts.build_data import bench_bytes, check_task, check_tasks
 from services.tasks import Task, load_bench_tasks
 from services.tasks.bench_families import BITS_BLOCK, COMMON_HEADER_BLOCKS, build_bench_tasks, header_distribution
 from services.tasks.sets import BENCH_FILE
-from services.verifier.verify import VerifierConfig, sandbox_mode
+from services.verifier.core.verify import VerifierConfig, sandbox_mode
 
 CORPUS = load_bench_tasks()
 

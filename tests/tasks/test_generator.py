@@ -11,7 +11,7 @@ import pytest
 
 from services.tasks import FAMILIES, Task, generate_task, generate_tasks, held_out_tasks, training_text
 from services.tasks.seeded.common import HEADER_ORDER
-from services.verifier.verify import verify_cpp
+from services.verifier.core.verify import verify_cpp
 
 
 def test_same_seed_same_tasks_and_prefix_stable() -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from services.verifier.cgroups import CGROUP_ROOT, PARENT_NAME
-from services.verifier.sandbox import NOBODY_UID
-from services.verifier.verify import TEMP_PREFIX
+from services.verifier.core.cgroups import CGROUP_ROOT, PARENT_NAME
+from services.verifier.core.sandbox import NOBODY_UID
+from services.verifier.core.verify import TEMP_PREFIX
 
 # This session's own temp root: other runs on the machine cannot confuse the leak checks.
 SESSION_TMP = tempfile.mkdtemp(prefix="cppforge-tests-")

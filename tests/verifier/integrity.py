@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.verifier.reward import compute_reward
-from services.verifier.verify import VerifyResult, verify_cpp
+from services.verifier.core.reward import compute_reward
+from services.verifier.core.verify import VerifyResult, verify_cpp
 
 WRONG = "int add(int a, int b) { (void)a; (void)b; return 0; }\n"
 RIGHT = "int add(int a, int b) { return a + b; }\n"

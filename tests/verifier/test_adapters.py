@@ -21,8 +21,8 @@ from services.verifier.adapters import (
 )
 from services.verifier.app import create_app
 from services.verifier.client import VerifierUnavailableError
+from services.verifier.core.reward import InfrastructureError
 from services.verifier.pool import infrastructure_failure
-from services.verifier.reward import InfrastructureError
 from tests.helpers.servers import serve
 
 PROMPT = "#include <vector>\nusing namespace std;\nint total(vector<int> v) {\n"

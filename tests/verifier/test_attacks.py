@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.verifier.reward import compute_reward
-from services.verifier.verify import VerifyResult, verify_cpp
+from services.verifier.core.reward import compute_reward
+from services.verifier.core.verify import VerifyResult, verify_cpp
 
 from .integrity import info
 

@@ -12,7 +12,7 @@ from services.common.errors import ServiceError
 from services.common.settings import VerifierServiceSettings
 from services.verifier.app import create_app
 from services.verifier.client import AsyncVerifierClient, VerifierClient, VerifierRequestError, batch_rewards
-from services.verifier.diagnostics import ErrorClass
+from services.verifier.core.diagnostics import ErrorClass
 from services.verifier.protocol import BatchResponse, RewardResponse, VerifyResponse
 from tests.helpers.servers import serve
 

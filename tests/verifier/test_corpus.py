@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from services.verifier.reward import compute_reward
-from services.verifier.verify import VerifierConfig, VerifyResult, verify_cpp
+from services.verifier.core.reward import compute_reward
+from services.verifier.core.verify import VerifierConfig, VerifyResult, verify_cpp
 
 from .corpus import CORPUS, REACHABLE_ERROR_CLASSES, Case
 

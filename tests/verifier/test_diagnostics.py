@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.verifier.diagnostics import ErrorClass, classify_compile_error, parse_diagnostics
-from services.verifier.verify import verify_cpp
+from services.verifier.core.diagnostics import ErrorClass, classify_compile_error, parse_diagnostics
+from services.verifier.core.verify import verify_cpp
 
 SAMPLE = """solution.cpp: In function 'int f()':
 solution.cpp:3:12: error: 'y' was not declared in this scope

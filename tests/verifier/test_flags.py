@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.verifier.flags import MAX_FLAG_CHARS, MAX_FLAGS, link_flags, validate_flags, validate_std
-from services.verifier.verify import verify_cpp
+from services.verifier.core.flags import MAX_FLAG_CHARS, MAX_FLAGS, link_flags, validate_flags, validate_std
+from services.verifier.core.verify import verify_cpp
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.verifier.gcc_view import (
+from services.verifier.core.gcc_view import (
     CandidateView,
     GccViewer,
     clean_view,
@@ -16,8 +16,8 @@ from services.verifier.gcc_view import (
     count_warnings,
     tidy_source,
 )
-from services.verifier.pch import leading_includes
-from services.verifier.verify import VerifierConfig, pch_cache, verify_cpp
+from services.verifier.core.pch import leading_includes
+from services.verifier.core.verify import VerifierConfig, pch_cache, verify_cpp
 
 # ----------------------------------------------------------------------------- text functions
 

@@ -7,8 +7,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.verifier.cpp_lexer import lex
-from services.verifier.harness import (
+from services.verifier.core.cpp_lexer import lex
+from services.verifier.core.harness import (
     POISONED_BUILTINS,
     REFUSAL_TAG,
     build_translation_unit,
@@ -17,7 +17,7 @@ from services.verifier.harness import (
     rewrite_markers,
     runner_aliases,
 )
-from services.verifier.verdict import MAX_TESTS_TOTAL, read_verdict, score_tests
+from services.verifier.core.verdict import MAX_TESTS_TOTAL, read_verdict, score_tests
 
 NONCE = "ab" * 16
 TOKEN = "0123456789abcdef"

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from services.verifier.sandbox import NOBODY_UID
-from services.verifier.verify import VerifierConfig, VerifyResult, verify_cpp
+from services.verifier.core.sandbox import NOBODY_UID
+from services.verifier.core.verify import VerifierConfig, VerifyResult, verify_cpp
 
 OUTPUT_CAP = 64 * 1024
 # Generous bounds: these tests check that nothing hangs, never how fast anything is.

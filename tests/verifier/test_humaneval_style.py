@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.verifier.reward import compute_reward
-from services.verifier.verify import VerifyResult, verify_cpp
+from services.verifier.core.reward import compute_reward
+from services.verifier.core.verify import VerifyResult, verify_cpp
 
 
 @dataclass(frozen=True)

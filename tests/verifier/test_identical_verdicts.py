@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from services.tasks import Task, load_bench_tasks
-from services.verifier.reward import compute_reward
-from services.verifier.verify import verify_cpp
+from services.verifier.core.reward import compute_reward
+from services.verifier.core.verify import verify_cpp
 
 FIXTURE = Path(__file__).parent / "data" / "corpus_verdicts.jsonl"
 FIELDS = ("compile_ok", "ran", "run_ok", "main_returned", "tests_passed", "tests_total", "error_class", "reward")

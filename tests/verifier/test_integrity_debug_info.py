@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.verifier.debug_check import CandidateFunction, candidate_file_indices, library_refusals
+from services.verifier.core.debug_check import CandidateFunction, candidate_file_indices, library_refusals
 
 from .integrity import OPT_LEVELS, STYLES, Style, assert_full_credit, assert_no_credit, assert_refused, verify
 from .test_integrity_output import STRING_RIGHT, STRING_TEST, STRING_WRONG

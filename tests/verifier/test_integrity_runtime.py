@@ -201,7 +201,7 @@ def test_the_run_is_confined(name: str) -> None:
     flags = "-O0"
     code = HEADERS + CONFINEMENT_PROBES[name]
     if name == "threads_still_work":
-        from services.verifier.verify import verify_cpp
+        from services.verifier.core.verify import verify_cpp
 
         result = verify_cpp(code, style.test, timeout=5.0, extra_flags=[flags, "-pthread"], return_structured=True)
         assert_full_credit(result, style)
@@ -269,7 +269,7 @@ def test_records_cannot_be_read_or_forged_from_inside(code: str, style: Style, o
 
 def test_a_sanitizer_build_earns_no_test_credit() -> None:
     """Sanitizer runs have no seccomp (their leak checker needs ptrace): their records prove nothing."""
-    from services.verifier.verify import verify_cpp
+    from services.verifier.core.verify import verify_cpp
 
     style = STYLES[0]
     result = verify_cpp(HEADERS + RIGHT, style.test, timeout=10.0, extra_flags=["-fsanitize=address"])

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.verifier.flags import validate_flags
-from services.verifier.verify import verify_cpp
+from services.verifier.core.flags import validate_flags
+from services.verifier.core.verify import verify_cpp
 
 from .integrity import OPT_LEVELS, STYLES, assert_full_credit, assert_no_credit, assert_refused, info, verify
 from .test_integrity_output import STRING_RIGHT, STRING_TEST, STRING_WRONG

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from services.common.settings import get_verifier_settings
-from services.verifier import pch as pch_module
-from services.verifier.pch import BUILD_PREFIX, PchCache, PchKey, entry_bytes, leading_includes
-from services.verifier.reward import compute_reward
-from services.verifier.verify import VerifierConfig, pch_cache, verify_cpp
+from services.verifier.core import pch as pch_module
+from services.verifier.core.pch import BUILD_PREFIX, PchCache, PchKey, entry_bytes, leading_includes
+from services.verifier.core.reward import compute_reward
+from services.verifier.core.verify import VerifierConfig, pch_cache, verify_cpp
 
 HEADERS = "#include<stdio.h>\n#include<vector>\n#include<string>\n#include<algorithm>\nusing namespace std;\n"
 TEST = "#undef NDEBUG\n#include<assert.h>\nint main(){ assert(f({3,1,2}) == 1); }\n"

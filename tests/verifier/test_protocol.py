@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from services.verifier.diagnostics import Diagnostic, ErrorClass
+from services.verifier.core.diagnostics import Diagnostic, ErrorClass
+from services.verifier.core.reward import ShapedReward
+from services.verifier.core.verify import VerifyResult
 from services.verifier.protocol import DiagnosticModel, ShapedResponse, VerifyResponse
-from services.verifier.reward import ShapedReward
-from services.verifier.verify import VerifyResult
 
 RESPONSE_ONLY = {"reward"}  # what the edge adds to a VerifyResult
 

@@ -6,16 +6,16 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.verifier.compile import ToolchainError
-from services.verifier.gcc_view import CandidateView, GccViewer, count_suppressions
-from services.verifier.reward import (
+from services.verifier.core.compile import ToolchainError
+from services.verifier.core.gcc_view import CandidateView, GccViewer, count_suppressions
+from services.verifier.core.reward import (
     CompilerRewardShaper,
     InfrastructureError,
     ShaperWeights,
     compute_reward,
 )
-from services.verifier.tidy import TidyReport
-from services.verifier.verify import VerifyResult, verify_cpp
+from services.verifier.core.tidy import TidyReport
+from services.verifier.core.verify import VerifyResult, verify_cpp
 
 
 def make(**kw: object) -> VerifyResult:

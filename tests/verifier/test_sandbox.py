@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from services.verifier import sandbox as sandbox_mod
-from services.verifier import verify as verify_mod
-from services.verifier.sandbox import (
+from services.verifier.core import sandbox as sandbox_mod
+from services.verifier.core import verify as verify_mod
+from services.verifier.core.sandbox import (
     NOBODY_UID,
     SANDBOX_PATH,
     SandboxLimits,
@@ -20,7 +20,7 @@ from services.verifier.sandbox import (
     SandboxUnavailableError,
     run_sandboxed,
 )
-from services.verifier.verify import VerifierConfig, verify_cpp
+from services.verifier.core.verify import VerifierConfig, verify_cpp
 
 SLACK_S = 3.0
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.verifier.sandbox import SandboxLimits, SandboxSpec, run_sandboxed
-from services.verifier.seccomp import DENIED, SYSCALLS, SeccompUnsupportedError, process_filter
+from services.verifier.core.sandbox import SandboxLimits, SandboxSpec, run_sandboxed
+from services.verifier.core.seccomp import DENIED, SYSCALLS, SeccompUnsupportedError, process_filter
 
 HEADERS = {
     "x86_64": Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),

@@ -14,10 +14,10 @@ from functools import cache
 import pytest
 
 from services.common.settings import VerifierServiceSettings
+from services.verifier.core.reward import CompilerRewardShaper, ShapedReward
+from services.verifier.core.verify import verify_cpp
 from services.verifier.pool import VerifyJob
-from services.verifier.reward import CompilerRewardShaper, ShapedReward
 from services.verifier.service import VerifierService
-from services.verifier.verify import verify_cpp
 
 HEADERS = "#include <cstdio>\n#include <cstddef>\n"
 ADD = """int add(int a, int b) {

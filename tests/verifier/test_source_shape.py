@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.verifier.source_shape import (
+from services.verifier.core.source_shape import (
     leading_block,
     may_hold_directives,
     may_hold_linemarker,

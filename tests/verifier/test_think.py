@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.verifier.think import (
+from services.verifier.core.think import (
     THINK_CLOSE,
     THINK_OPEN,
     strip_think_blocks,

@@ -34,7 +34,7 @@ def label_with_verifier(
     if workers < 1:
         raise ValueError("workers must be >= 1")
     if verify is None:
-        from ...verifier.verify import verify_cpp
+        from ...verifier.core.verify import verify_cpp
 
         verify = verify_cpp
     verify_fn = verify

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..common.settings import VerifierSettings, get_verifier_settings
+from ...common.settings import VerifierSettings, get_verifier_settings
 from . import harness
 from .compile import PROGRAM_NAME, BuildLimits, BuildOutcome, LinkPlan, build, refused_outcome, unlinked_source
 from .diagnostics import Diagnostic, ErrorClass, looks_like_memory_failure, warning_lines

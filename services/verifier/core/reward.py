@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..common.errors import ServiceError
+from ...common.errors import ServiceError
 from .compile import ToolchainError
 from .diagnostics import ErrorClass
 from .flags import MAX_FLAGS

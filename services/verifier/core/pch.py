@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..common.settings import get_verifier_settings
+from ...common.settings import get_verifier_settings
 from .compile import BuildLimits, compile_base_command, compile_limits, compiler_version
 from .debug_check import DEBUG_FLAGS
 from .sandbox import NOBODY_UID, SandboxSpec, run_sandboxed

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..common.errors import ServiceError
+from ...common.errors import ServiceError
 from .cgroups import RunCgroup
 
 NOBODY_UID = 65534
