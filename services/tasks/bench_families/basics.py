@@ -353,7 +353,7 @@ def fam_run_length() -> list[Spec]:
         }
         return out;
         """
-    formats = [
+    formats: list[tuple[str, str, Callable[..., object], str, str]] = [
         (
             "char_count",
             'the character followed by the length of the run (for example "aaab" -> "a3b1")',

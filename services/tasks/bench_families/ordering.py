@@ -346,7 +346,7 @@ def fam_intervals() -> list[Spec]:
             }
         }
         """
-    variants = [
+    variants: list[tuple[str, str, str, str, Callable[..., object], str, str]] = [
         (
             "count",
             "Return how many intervals remain after merging all intervals that overlap or touch.",
@@ -446,7 +446,7 @@ def fam_matrix() -> list[Spec]:
         n = len(m)
         return sum(m[i][j] for i in range(n) for j in range(n) if i in (0, n - 1) or j in (0, n - 1))
 
-    variants = [
+    variants: list[tuple[str, str, Callable[..., object], str, str]] = [
         (
             "trace",
             "Return the trace of the square matrix m (the sum of m[i][i]).",

@@ -243,6 +243,7 @@ def _digits(g: Gen) -> Fn:
     r = g.pick(ACC_NAMES)
     d = g.pick(["d", "digit", "last"])
     cond = g.rng.choice([f"{n} > 0", f"{n} != 0"])
+    ref: Callable[[int], int]
     if kind == "sum":
         name = g.fname(["digit_sum", "sum_digits", "sum_of_digits", "add_digits"])
         init, step, ref, phrase = (

@@ -227,6 +227,7 @@ def _divisors(g: Gen) -> Fn:
     d = g.pick(["d", "i", "k", "div"])
     r = g.pick(ACC_NAMES + CNT_NAMES)
     kind = g.rng.choice(["count", "sum", "proper"])
+    ref: Callable[[int], int]
     if kind == "count":
         name = g.fname(["count_divisors", "num_divisors", "divisor_count"])
         stmt, ref, phrase, hi = (
