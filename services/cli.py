@@ -118,7 +118,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.service == "verifier":
         from .verifier.app import create_app
 
-        settings = get_verifier_service_settings()
+        try:
+            settings = get_verifier_service_settings()
+        except ValueError as exc:
+            raise CliError(f"bad verifier settings: {exc}") from None
         host = args.host or settings.verifier_host
         port = args.port or settings.verifier_port
         app = create_app(settings)
@@ -162,7 +165,10 @@ def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
         n_tasks=args.tasks,
         num_threads=args.threads,
     )
-    print(f"bootstrap model saved to {out}: {report}")
+    print(
+        f"bootstrap model saved to {out}: {report.steps} steps on {report.num_threads} thread(s), "
+        f"loss {report.final_loss:.3f}, {report.params:,} parameters, {report.train_seconds:.0f}s of training"
+    )
     return EXIT_OK
 
 
@@ -199,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run a service over HTTP (uvicorn)")
     s.add_argument("service", choices=["verifier", "inference"], help="which service")
     s.add_argument("--host", help="bind address (default from CPPFORGE_<SERVICE>_HOST, else 127.0.0.1)")
-    s.add_argument("--port", type=int, help="port (default from CPPFORGE_<SERVICE>_PORT, else 8001)")
+    s.add_argument(
+        "--port", type=int, help="port (default CPPFORGE_<SERVICE>_PORT, else 8001 verifier, 8002 inference)"
+    )
     s.set_defaults(func=_cmd_serve)
 
     from .lm.bootstrap import DEFAULT_STEPS, DEFAULT_THREADS  # light: no torch at import

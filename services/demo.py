@@ -2,7 +2,7 @@
 
 1. The verifier: a set of candidates for one HumanEval-X-style task (correct, wrong, broken,
    hanging, think-wrapped, three reward hacks) and what the verifier and rewards make of them.
-2. Inference: the project's own tiny C++ model (built on first use, ~2 min) and its proxy
+2. Inference: the project's own tiny C++ model (built on first use, ~4 min on one core) and its proxy
    classifier (trained on first use from verifier-labelled samples), best-of-4 on held-out prompts,
    showing how often each pick policy chooses a candidate that compiles.
 """

@@ -91,3 +91,13 @@ def test_bad_input_is_one_line_exit_2(files: Path, args: tuple[str, ...], needle
     assert "Traceback" not in out.stderr
     assert needle in lines[0]
     assert lines[0].startswith("cppforge: error:")
+
+
+def test_serve_with_a_bad_setting_is_one_line_exit_2(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", "serve", "verifier"], capture_output=True, text=True, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+             "CPPFORGE_VERIFIER_PORT": "abc"}, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and "verifier_port" in out.stderr

@@ -62,11 +62,17 @@ class RetryPolicy:
             raise self.refused(f"{self.service} refused the request ({status}): {response.text[:500]}", status=status)
         return response.json()
 
+    def unsendable(self, exc: ValueError) -> RequestRefusedError:
+        """A body JSON cannot carry (NaN, a lone surrogate): the server would answer 422, so say so here."""
+        return self.refused(f"{self.service}: the request cannot be sent as JSON: {exc}", status=422)
+
     def send(self, call: Callable[[], httpx.Response]) -> Any:
         last: httpx.Response | None = None
         for attempt in range(self.max_retries + 1):
             try:
                 last = call()
+            except ValueError as exc:  # UnicodeEncodeError included
+                raise self.unsendable(exc) from exc
             except httpx.TransportError as exc:
                 if attempt == self.max_retries:
                     raise self.unreachable(exc) from exc
@@ -83,6 +89,8 @@ class RetryPolicy:
         for attempt in range(self.max_retries + 1):
             try:
                 last = await call()
+            except ValueError as exc:
+                raise self.unsendable(exc) from exc
             except httpx.TransportError as exc:
                 if attempt == self.max_retries:
                     raise self.unreachable(exc) from exc

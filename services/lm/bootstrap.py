@@ -88,9 +88,9 @@ class BootstrapReport:
 
 def default_model_dir() -> Path:
     """`$CPPFORGE_HOME/models/bootstrap` (CPPFORGE_HOME defaults to ~/.cache/cppforge)."""
-    from ..common.settings import get_verifier_settings
+    from ..common.settings import get_settings
 
-    return get_verifier_settings().home / "models" / "bootstrap"
+    return get_settings().home / "models" / "bootstrap"
 
 
 def is_built(path: Path) -> bool:
@@ -295,7 +295,7 @@ def _bootstrap(
         num_threads=plan.num_threads,
     )
     (out_dir / MARKER_FILE).write_text(json.dumps(report.to_dict() | {"config": asdict(cfg)}, indent=2) + "\n")
-    log(f"bootstrap: saved to {out_dir} after {step} steps, loss {report.final_loss:.3f}, {spent:.0f}s")
+    log(f"bootstrap: {step} steps, mean loss of the last {len(tail)} {report.final_loss:.3f}, {spent:.0f}s")
     return report
 
 

@@ -90,7 +90,7 @@ class VerifierClient:
         return RewardResponse.model_validate(self._post("/v1/reward", _request_body(code, test_code, options)))
 
     def health(self) -> dict[str, Any]:
-        data: dict[str, Any] = self._http.get("/healthz").json()
+        data: dict[str, Any] = self.policy.send(lambda: self._http.get("/healthz"))
         return data
 
     def close(self) -> None:
@@ -133,6 +133,10 @@ class AsyncVerifierClient:
     async def reward(self, code: str, test_code: str | None = None, **options: Any) -> RewardResponse:
         answer = await self._post("/v1/reward", _request_body(code, test_code, options))
         return RewardResponse.model_validate(answer)
+
+    async def health(self) -> dict[str, Any]:
+        data: dict[str, Any] = await self.policy.send_async(lambda: self._http.get("/healthz"))
+        return data
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -60,3 +60,27 @@ def test_refused_request_is_a_typed_value_error(url: str) -> None:
         client.verify(GOOD, extra_flags=["-fplugin=/tmp/x.so"])
     assert info.value.status == 422 and isinstance(info.value, ValueError) and isinstance(info.value, ServiceError)
     assert "extra_flags" in str(info.value)
+
+
+def test_a_body_json_cannot_carry_is_a_typed_refusal(url: str) -> None:
+    with VerifierClient(url, max_retries=0) as client:
+        with pytest.raises(VerifierRequestError) as nan:
+            client.verify(GOOD, TEST, timeout=float("nan"))
+        with pytest.raises(VerifierRequestError) as surrogate:
+            client.verify("int f(int x) { return x; } // \ud800\n", TEST)
+    assert nan.value.status == 422 and surrogate.value.status == 422
+
+
+def test_health_goes_through_the_retry_policy(url: str) -> None:
+    from services.verifier.client import VerifierUnavailableError
+
+    with VerifierClient(url) as client:
+        assert client.health()["status"]
+    with VerifierClient("http://127.0.0.1:9", max_retries=0) as dead, pytest.raises(VerifierUnavailableError):
+        dead.health()
+
+    async def both() -> None:
+        async with AsyncVerifierClient(url) as client:
+            assert (await client.health())["status"]
+
+    asyncio.run(both())
