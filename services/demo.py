@@ -66,7 +66,10 @@ def verifier_demo() -> None:
         shaped = shaper.shape(code, result, TEST).total
         tests = f"{result.tests_passed}/{result.tests_total}"
         print(f"{name:<26} {result.error_class or '':<16} {tests:>6} {reward:>7.3f} {shaped:>7.3f} {elapsed:>5.2f}s")
-    print("\nOnly the correct candidates earn 1.0; the hacks earn no test credit (`refused`: never built or run).\n")
+    print(
+        "\nOnly the correct candidates earn 1.0; the hacks earn no test credit (a crash keeps only the compile"
+        " credit; `refused`: never built or run).\n"
+    )
 
 
 def inference_demo(n_prompts: int = 12, n: int = 4) -> None:
