@@ -47,19 +47,13 @@ class CandidateFunction:
 
 
 def candidate_file_indices(file_table: str) -> frozenset[int]:
-    """Indices of the line table's file entries named like the candidate's source."""
+    """Indices of the line table's file entries named like the candidate's source: the rows between
+    each "The File Name Table" heading and the blank line that ends it."""
     found = set()
-    in_table = False
-    for line in file_table.splitlines():
-        if "The File Name Table" in line:
-            in_table = True
-            continue
-        if in_table:
+    for table in file_table.split("The File Name Table")[1:]:
+        for line in table.split("\n\n", 1)[0].splitlines()[1:]:
             m = _FILE_ROW.match(line)
-            if m is None:
-                in_table = bool(line.strip()) and line.strip().startswith("Entry")
-                continue
-            if m.group(2).rsplit("/", 1)[-1] == CANDIDATE_FILE:
+            if m is not None and m.group(2).rsplit("/", 1)[-1] == CANDIDATE_FILE:
                 found.add(int(m.group(1)))
     return frozenset(found)
 
