@@ -7,6 +7,8 @@ need=()
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 command -v clang-tidy >/dev/null 2>&1 || need+=(clang-tidy)
+# clang++: the trainer's FGO parses clang++ diagnostics too, and its tests run the real compiler.
+command -v clang++ >/dev/null 2>&1 || need+=(clang)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v objcopy >/dev/null 2>&1 || need+=(binutils)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)

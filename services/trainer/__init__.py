@@ -1,0 +1,1 @@
+"""The trainer: verifier-grounded GSPO/GRPO (LUSPO, DAPO, StepCoder CCCS + FGO), LoRA, SFT, the jobs service."""
