@@ -238,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_train_proxy)
 
+    from .trainer.command import add_train_parser
+
+    add_train_parser(sub)
+
     d = sub.add_parser("demo", help="run the embedded demo (no Docker, no GPU, no network)")
     d.set_defaults(func=_cmd_demo)
     return parser

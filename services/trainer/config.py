@@ -22,7 +22,7 @@ def _f(default: Any, help: str) -> Any:
 @dataclass
 class TrainConfig:
     # -- what is trained -------------------------------------------------------------------------
-    method: Method = _f("gspo", "gspo: sequence-level ratio; grpo: token-level ratio; sft: cross-entropy on data")
+    method: Method = _f("gspo", "gspo: sequence-level ratio; grpo: token-level ratio; sft: cross-entropy on data")  # noqa: RUF009
     model: str = _f("", "local HF model directory; empty: the bootstrap model (built on first use)")
     lora: bool = _f(True, "train a LoRA adapter (PEFT) instead of every weight")
     lora_rank: int = _f(8, "LoRA rank")
@@ -44,7 +44,7 @@ class TrainConfig:
     top_p: float = _f(1.0, "nucleus sampling of rollouts")
     max_gen_len: int = _f(512, "most tokens per completion")
     # -- reward ----------------------------------------------------------------------------------
-    reward: RewardKind = _f("plain", "plain: compute_reward; shaped: CompilerRewardShaper")
+    reward: RewardKind = _f("plain", "plain: compute_reward; shaped: CompilerRewardShaper")  # noqa: RUF009
     std: str = _f("c++17", "C++ standard the verifier compiles with")
     verify_timeout_s: float = _f(10.0, "verifier time limit per program")
     # -- loss ----------------------------------------------------------------------------------
@@ -85,7 +85,11 @@ class TrainConfig:
     sync_every: int = _f(1, "http rollouts: push the adapter to the inference service every N steps")
     verify_workers: int = _f(2, "in-process verification threads")
     overlap: bool = _f(True, "verify one group while the next one is being generated")
-    threads: int = _f(0, "torch CPU threads (0: leave torch's default)")
+    threads: int = _f(
+        0,
+        "torch CPU threads (0: 1 on CPU, where generation ran 4.5x faster than on 2 threads of a busy "
+        "2-core machine and verification gets the other core; torch's default on CUDA)",
+    )
     device: str = _f("auto", "auto | cpu | cuda | cuda:N")
 
     def __post_init__(self) -> None:
@@ -111,10 +115,17 @@ def check_config(cfg: TrainConfig) -> None:
         problems.append(f"reward must be plain or shaped, not {cfg.reward!r}")
     if cfg.lora_targets not in ("mlp", "all"):
         problems.append(f"lora_targets must be mlp or all, not {cfg.lora_targets!r}")
-    positive = ("group_size", "prompts_per_step", "max_gen_len", "lora_rank", "grad_accum", "ppo_epochs")
+    positive: tuple[str, ...] = (
+        "group_size",
+        "prompts_per_step",
+        "max_gen_len",
+        "lora_rank",
+        "grad_accum",
+        "ppo_epochs",
+    )
     positive += ("checkpoint_every", "sft_batch_size", "sync_every", "verify_workers", "heldout_samples")
     problems += [f"{name} must be at least 1" for name in positive if getattr(cfg, name) < 1]
-    non_negative = ("kl_coeff", "clip_eps", "clip_eps_high", "gspo_clip_low", "gspo_clip_high", "lr")
+    non_negative: tuple[str, ...] = ("kl_coeff", "clip_eps", "clip_eps_high", "gspo_clip_low", "gspo_clip_high", "lr")
     non_negative += ("weight_decay", "grad_clip", "steps", "minutes", "heldout_tasks", "dapo_max_refills", "threads")
     problems += [f"{name} must be >= 0" for name in non_negative if getattr(cfg, name) < 0]
     if cfg.method != "sft" and cfg.group_size < 2:

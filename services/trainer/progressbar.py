@@ -1,0 +1,46 @@
+"""The training progress bar: step, reward, compile rate and time left, on stderr (tqdm)."""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from .config import TrainConfig
+
+
+class TrainProgress:
+    def __init__(self, cfg: TrainConfig, step: int, elapsed_s: float, stream: TextIO | None) -> None:
+        self._bar: Any = None
+        self.by_time = not cfg.steps and bool(cfg.minutes)
+        if stream is None:
+            return
+        from tqdm import tqdm
+
+        tty = stream.isatty()
+        if self.by_time:
+            total: float | None = round(cfg.minutes * 60)
+            initial: float = round(elapsed_s)
+            unit = "s"
+        else:
+            total, initial, unit = (cfg.steps or None), step, "step"
+        self._bar = tqdm(total=total, initial=initial, unit=unit, file=stream, desc="train", dynamic_ncols=True,
+                         mininterval=0.5 if tty else 30.0, leave=True)  # fmt: skip
+        self._last_elapsed = elapsed_s
+
+    def update(self, row: dict[str, Any]) -> None:
+        if self._bar is None:
+            return
+        if self.by_time:
+            self._bar.update(max(0, round(row["elapsed_s"]) - round(self._last_elapsed)))
+            self._last_elapsed = row["elapsed_s"]
+        else:
+            self._bar.update(1)
+        if "reward_mean" in row:
+            self._bar.set_postfix(step=row["step"], reward=f"{row['reward_mean']:.3f}",
+                                  compile=f"{row['compile_rate']:.0%}", passed=f"{row['pass_rate']:.0%}",
+                                  refresh=False)  # fmt: skip
+        else:
+            self._bar.set_postfix(step=row["step"], loss=f"{row['loss']:.3f}", refresh=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
