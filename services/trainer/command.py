@@ -115,6 +115,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 )
     except (ValueError, FileNotFoundError) as exc:
         raise CliError(str(exc), EXIT_BAD_INPUT) from None
+    _quiet_libraries()
     stop = threading.Event()
     received = _install_stop_handlers(stop)
     hooks = RunHooks(should_stop=stop.is_set, progress=None if args.no_progress else sys.stderr)
@@ -132,6 +133,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if summary:
         _print_summary(summary)
     return 0
+
+
+def _quiet_libraries() -> None:
+    """No per-load progress bars or deprecation chatter from HF libraries between our own lines."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 def _log_line(row: dict[str, Any]) -> None:
