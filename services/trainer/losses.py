@@ -40,10 +40,7 @@ def group_advantages(rewards: Tensor, group_size: int, eps: float = 1e-4) -> Ten
     """
     grouped = _grouped(rewards, group_size)  # (B/G, G)
     mean = grouped.mean(dim=1, keepdim=True)
-    if group_size > 1:
-        std = grouped.std(dim=1, unbiased=True, keepdim=True)
-    else:
-        std = torch.zeros_like(mean)
+    std = grouped.std(dim=1, unbiased=True, keepdim=True) if group_size > 1 else torch.zeros_like(mean)
     advantages = (grouped - mean) / (std + eps)
     flat = zero_variance_groups(rewards, group_size).unsqueeze(1)  # (B/G, 1)
     return torch.where(flat, torch.zeros_like(advantages), advantages).reshape(-1)
@@ -178,10 +175,8 @@ def policy_loss(
     # Clipped where the clip changed the objective (TRL's clip_ratio/region_mean): below with A < 0, above with A > 0.
     with torch.no_grad():
         hit = ((ratio < 1 - clip_low) & (adv < 0)) | ((ratio > 1 + clip_high) & (adv > 0))
-        if level == "token":
-            unit_weights = weights
-        else:  # one unit per sequence that has a counted token
-            unit_weights = (lengths > 0).to(logp.dtype).unsqueeze(-1)  # (B, 1)
+        # tokens, or (B, 1) one unit per sequence that has a counted token
+        unit_weights = weights if level == "token" else (lengths > 0).to(logp.dtype).unsqueeze(-1)
         clip_frac = _mean(hit.to(logp.dtype), unit_weights, 0.0)
         ratio_mean = _mean(ratio, unit_weights, 1.0)
     return PolicyLossOutput(loss=loss, kl=kl_value, clip_frac=clip_frac, ratio_mean=ratio_mean)
