@@ -238,7 +238,7 @@ class JobRunner:
         self._jobs: dict[str, Job] = {}
         self._queue: deque[str] = deque()
         self._tails: dict[str, MetricsTail] = {}
-        self._orphans: list[tuple[int, int | None]] = []  # (pid, start ticks) of runs a previous service left
+        self._orphans: list[Job] = []  # jobs whose run a previous service may have left running
         self._cond = threading.Condition()
         self._stopping = False
         self._next_seq = 0
@@ -268,13 +268,11 @@ class JobRunner:
             self._next_seq = max(self._next_seq, job.seq + 1)
             self._jobs[job.id] = job
             if job.status in (JobStatus.RUNNING, JobStatus.INTERRUPTED):
-                if job.pid is not None:
-                    self._orphans.append((job.pid, job.pid_ticks))
+                self._orphans.append(job)
                 if job.cancel_requested:
                     job.status, job.finished_at = JobStatus.CANCELLED, now
                 else:
                     job.status, job.resumed, job.restarts = JobStatus.QUEUED, True, job.restarts + 1
-                job.pid = job.pid_ticks = None
                 self.store.save(job)
                 log.info("job %s was running when the service stopped: %s", job.id, job.status.value)
             if job.status == JobStatus.QUEUED:
@@ -332,10 +330,24 @@ class JobRunner:
             return dataclasses.replace(job)
 
     # -- the runner thread -------------------------------------------------------------------
+    def _settle_orphan(self, job: Job) -> None:
+        """Before anything runs: stop a run a previous service left alive, or take its result if it
+        finished meanwhile (summary.json is written at the end of a run), so it is not run twice."""
+        stopped = job.pid is not None and procs.stop_group(job.pid, job.pid_ticks, self.grace_s, self.poll_s)
+        if stopped:
+            log.warning("stopped run pid %s left by a previous service; job %s resumes", job.pid, job.id)
+        summary = _read_summary(job.out_dir / "summary.json")
+        with self._cond:
+            if not stopped and summary is not None and job.status == JobStatus.QUEUED:
+                self._queue.remove(job.id)
+                job.status, job.summary, job.finished_at = JobStatus.SUCCEEDED, summary, time.time()
+                log.info("job %s finished while the service was down", job.id)
+            job.pid = job.pid_ticks = None
+            self.store.save(job)
+
     def _loop(self) -> None:
-        for pid, ticks in self._orphans:
-            if procs.stop_group(pid, ticks, self.grace_s, self.poll_s):
-                log.warning("stopped run pid %d left by a previous service (it resumes from its checkpoint)", pid)
+        for job in self._orphans:
+            self._settle_orphan(job)
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:

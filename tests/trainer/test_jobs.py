@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -70,7 +71,7 @@ def test_fifo_one_at_a_time(make_runner: RunnerFactory) -> None:
     wait_for(all_done, timeout_s=20, what="three jobs")
     assert most_running == 1
     jobs = [runner.get(i) for i in ids]
-    for before, after in zip(jobs, jobs[1:], strict=False):
+    for before, after in itertools.pairwise(jobs):
         assert before.finished_at is not None and after.started_at is not None
         assert after.started_at >= before.finished_at  # strictly one after the other, in submission order
 
@@ -218,3 +219,19 @@ def test_metrics_tail_reads_whole_lines_and_follows_a_resume(tmp_path: Path) -> 
     assert tail.read() == [{"step": 1, "reward_mean": 0.1}, {"step": 2, "resumed_from": 1}]
     path.write_text('{"step": 7}\n')  # replaced: read from the start
     assert tail.read() == [{"step": 7}]
+
+
+def test_a_run_that_finished_while_the_service_was_down_is_not_run_again(
+    make_runner: RunnerFactory, tmp_path: Path
+) -> None:
+    store = JobStore(tmp_path / "jobs")
+    done = subprocess.Popen(["true"], start_new_session=True)
+    done.wait()
+    job = Job("job-done", 0, "production", {"steps": 2}, dir=store.job_dir("job-done"), status=JobStatus.RUNNING)
+    job.pid, job.pid_ticks = done.pid, 12345
+    job.out_dir.mkdir(parents=True)
+    (job.out_dir / "summary.json").write_text('{"steps": 2}')
+    store.save(job)
+    runner = make_runner()
+    wait_for(lambda: _status(runner, "job-done") == JobStatus.SUCCEEDED, what="the job settled")
+    assert runner.get("job-done").summary == {"steps": 2} and not job.stdout_path.exists()  # never launched
