@@ -203,10 +203,10 @@ def _start_service(jobs_dir: Path, port: int, step_s: float) -> subprocess.Popen
 
 def test_a_killed_service_resumes_its_job_on_restart(tmp_path: Path) -> None:
     jobs_dir, port = tmp_path / "jobs", free_port()
-    service = _start_service(jobs_dir, port, step_s=0.1)
+    service = _start_service(jobs_dir, port, step_s=0.3)
     try:
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-        # 100 steps of 0.1 s: the run outlives the restart below by far (then 0.02 s a step)
+        # 100 steps of 0.3 s: the run outlives the restart below by far, even on a busy machine (then 0.02 s a step)
         job = http.post("/v1/jobs", json={"overrides": {"steps": 100}}).json()
         wait_for(lambda: (_job(http, job["id"])["step"] or 0) >= 3, what="three steps")
         run_pid = _job(http, job["id"])["pid"]
@@ -219,7 +219,7 @@ def test_a_killed_service_resumes_its_job_on_restart(tmp_path: Path) -> None:
         assert resumed["resumed"] and resumed["restarts"] == 1
         wait_for(lambda: _job(http, job["id"])["status"] == "succeeded", timeout_s=30, what="the resumed job")
         done = _job(http, job["id"])
-        assert done["resumed_from_checkpoint"] and done["pid"] != run_pid
+        assert done["resumed_from_checkpoint"] and done["pid"] != run_pid, done
         assert procs.live_group_members(run_pid) == []  # the old run was stopped, not left beside the new one
         rows = http.get(f"/v1/jobs/{job['id']}/metrics").json()["data"]
         assert [r["step"] for r in rows] == list(range(1, 101)) and rows[-1]["resumed_from"] >= 3
