@@ -136,6 +136,21 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         host = args.host or inference.inference_host
         port = args.port or inference.inference_port
         app = create_inference_app(inference)
+    elif args.service == "trainer":
+        from .common.settings import TrainerServiceSettings
+        from .trainer.app import create_app as create_trainer_app
+
+        try:
+            trainer = TrainerServiceSettings()
+        except ValueError as exc:
+            raise CliError(f"bad trainer settings: {exc}") from None
+        try:
+            trainer.jobs_root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot create the jobs dir {trainer.jobs_root}: {exc.strerror}", EXIT_INFRA) from None
+        host = args.host or trainer.trainer_host
+        port = args.port or trainer.trainer_port
+        app = create_trainer_app(trainer)
     else:  # argparse restricts the choices
         raise CliError(f"unknown service {args.service!r}")
     uvicorn.run(app, host=host, port=port, log_level="info")
@@ -203,10 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=_cmd_verify)
 
     s = sub.add_parser("serve", help="run a service over HTTP (uvicorn)")
-    s.add_argument("service", choices=["verifier", "inference"], help="which service")
+    s.add_argument("service", choices=["verifier", "inference", "trainer"], help="which service")
     s.add_argument("--host", help="bind address (default from CPPFORGE_<SERVICE>_HOST, else 127.0.0.1)")
     s.add_argument(
-        "--port", type=int, help="port (default CPPFORGE_<SERVICE>_PORT, else 8001 verifier, 8002 inference)"
+        "--port",
+        type=int,
+        help="port (default CPPFORGE_<SERVICE>_PORT, else verifier 8001, inference 8002, trainer 8003)",
     )
     s.set_defaults(func=_cmd_serve)
 

@@ -101,3 +101,55 @@ def test_serve_with_a_bad_setting_is_one_line_exit_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr and "verifier_port" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"), [({"CPPFORGE_TRAINER_PORT": "abc"}, "trainer_port"), ({"CPPFORGE_API_KEYS": "k:gold"}, "k:gold")]
+)
+def test_serve_trainer_with_a_bad_setting_exits_2(tmp_path: Path, env: dict[str, str], needle: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", "serve", "trainer"], capture_output=True, text=True, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **env}, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and needle in out.stderr and "bad trainer settings" in out.stderr
+
+
+def test_serve_trainer_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import httpx
+
+    from tests.helpers.servers import free_port
+
+    port, log = free_port(), tmp_path / "serve.log"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env["CPPFORGE_HOME"] = str(tmp_path / "home")
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", "trainer", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
+        assert health["jobs_dir"] == str(tmp_path / "home" / "trainer" / "jobs") and health["auth"] == "open"
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully (the lifespan closes the runner), then re-raises the signal
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+        text = log.read_text()
+        assert "Application shutdown complete" in text and "Traceback" not in text
+        assert "no CPPFORGE_API_KEYS set: trainer serving open" in text
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -24,6 +24,16 @@ ALLOWED = {
     "services.lm": ("services.lm", "services.tasks", "services.common"),
     "services.tasks": ("services.tasks",),
     "services.common": ("services.common",),
+    # The trainer uses the libraries, the verifier's core and client, and only the client of inference.
+    "services.trainer": (
+        "services.trainer",
+        "services.common",
+        "services.tasks",
+        "services.lm",
+        "services.verifier.core",
+        "services.verifier.client",
+        "services.inference.client",
+    ),
 }
 THIRD_PARTY_FORBIDDEN = {
     "services.tasks": ("torch", "transformers", "fastapi", "httpx", "numpy"),
@@ -107,4 +117,21 @@ def test_the_check_sees_a_wrong_arrow(tmp_path: Path) -> None:
         "services/verifier/core/probe.py imports services.inference.app",
         "services/verifier/core/probe.py imports services.verifier.service",
         "services/verifier/core/probe.py imports services.verifier.service.VerifierService",
+    ]
+
+
+def test_the_trainer_may_use_clients_but_not_services(tmp_path: Path) -> None:
+    trainer = tmp_path / "services" / "trainer"
+    trainer.mkdir(parents=True)
+    (trainer / "ok.py").write_text(
+        "from ..inference.client import InferenceClient\nfrom ..verifier.core.verify import verify_cpp\n"
+        "from ..verifier.client import VerifierClient\nfrom ..lm import model\nfrom .config import TrainConfig\n"
+    )
+    (trainer / "wrong.py").write_text(
+        "from ..inference.service import InferenceService\nimport services.verifier.pool\n"
+    )
+    assert _violations("services.trainer", tmp_path) == [
+        "services/trainer/wrong.py imports services.inference.service",
+        "services/trainer/wrong.py imports services.inference.service.InferenceService",
+        "services/trainer/wrong.py imports services.verifier.pool",
     ]

@@ -14,6 +14,7 @@ class ServiceError(Exception):
 
     status: int = 500  # a class default; ClientError sets it per instance
     code: str | None = None
+    error_type: str = "server_error"  # OpenAI's `type`, for the services that answer in that shape
 
     def __init__(self, message: str, *, retry_after_s: int | None = None, param: str | None = None) -> None:
         super().__init__(message)

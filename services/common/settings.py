@@ -10,8 +10,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .auth import parse_api_keys
 
 
 def default_home() -> Path:
@@ -109,3 +111,37 @@ class InferenceSettings(CppforgeSettings):
     device: str = Field(default="auto")
     dtype: str = Field(default="auto")
     max_tokens_default: int = Field(default=128, ge=1, le=2048)
+
+
+class TrainerServiceSettings(CppforgeSettings):
+    """The trainer jobs service (`cppforge serve trainer`)."""
+
+    trainer_host: str = Field(default="127.0.0.1", description="Bind address.")
+    trainer_port: int = Field(default=8003, ge=1, le=65535, description="Port.")
+    api_keys: str | None = Field(default=None, description='"key1:free,key2:pro"; any valid key may submit jobs.')
+    jobs_dir: Path | None = Field(default=None, description="A dir per job (default $CPPFORGE_HOME/trainer/jobs).")
+    cancel_grace_s: float = Field(
+        default=30.0, gt=0, description="After SIGTERM, how long a run may take to checkpoint before SIGKILL."
+    )
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys(cls, value: str | None) -> str | None:
+        parse_api_keys(value)  # a bad entry stops the service at start-up, naming it
+        return value
+
+    @model_validator(mode="after")
+    def _jobs_dir(self) -> TrainerServiceSettings:
+        # After the base's validator: `home` is already absolute.
+        self.jobs_dir = (self.jobs_dir or self.home / "trainer" / "jobs").expanduser().resolve()
+        return self
+
+    @property
+    def jobs_root(self) -> Path:
+        assert self.jobs_dir is not None  # set by the validator
+        return self.jobs_dir
+
+
+@lru_cache(maxsize=1)
+def get_trainer_service_settings() -> TrainerServiceSettings:
+    return TrainerServiceSettings()

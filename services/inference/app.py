@@ -14,14 +14,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from ..common.asgi import CountRequests
-from ..common.errors import ServiceError
+from ..common.openai_errors import install_error_handlers
 from ..common.settings import InferenceSettings
 from ..lm.model import LoadedModel
-from .errors import BadRequestError, InferenceError
+from .errors import BadRequestError
 from .protocol import (
     AdapterRequest,
     AdapterResponse,
@@ -171,34 +170,6 @@ async def metrics(service: Service) -> Response:
     return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
-def _error(
-    status: int, message: str, *, kind: str, param: str | None, code: str | None, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return JSONResponse(body, status, headers=headers)
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    # 400 bad option, 401 bad key, 403 over the tier, 429 rate limited (Retry-After): each error
-    # carries its status, OpenAI type/code/param and Retry-After (errors.py).
-    @app.exception_handler(ServiceError)
-    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        kind = exc.error_type if isinstance(exc, InferenceError) else "server_error"
-        return _error(exc.status, str(exc), kind=kind, param=exc.param, code=exc.code, headers=exc.headers())
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        param = ".".join(str(p) for p in first["loc"][1:]) or None
-        return _error(422, f"{param or 'body'}: {first['msg']}", kind="invalid_request_error", param=param, code=None)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Starlette re-raises after answering, so the server logs the traceback; the client gets the type only.
-        message = f"internal error ({type(exc).__name__}); logged on the server"
-        return _error(500, message, kind="server_error", param=None, code=None)
-
-
 def create_app(settings: InferenceSettings | None = None, loaded: LoadedModel | None = None) -> FastAPI:
     settings = settings or InferenceSettings()
 
@@ -216,7 +187,8 @@ def create_app(settings: InferenceSettings | None = None, loaded: LoadedModel | 
                   description="OpenAI-compatible C++ code generation with compile-aware best-of-N.")  # fmt: skip
     app.include_router(router)
     app.include_router(health_router)
-    _install_error_handlers(app)
+    # 400 bad option, 401 bad key, 403 over the tier, 429 rate limited (Retry-After), 422 bad body.
+    install_error_handlers(app)
 
     def record(scope: Any, path: str, status: int) -> None:
         service: InferenceService | None = getattr(app.state, "service", None)

@@ -6,7 +6,18 @@ Each is a ServiceError, so app.py renders them all with one handler:
 
 from __future__ import annotations
 
+from ..common.auth import AuthError
 from ..common.errors import RequestRefusedError, ServiceError, UnavailableError
+
+__all__ = [
+    "AuthError",
+    "BadRequestError",
+    "InferenceError",
+    "InferenceRequestError",
+    "InferenceUnavailableError",
+    "RateLimitedError",
+    "TierLimitError",
+]
 
 
 class InferenceError(ServiceError):
@@ -20,13 +31,6 @@ class BadRequestError(InferenceError):
 
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message, param=param)
-
-
-class AuthError(InferenceError):
-    """Unknown or missing API key (401)."""
-
-    status = 401
-    code = "invalid_api_key"
 
 
 class TierLimitError(InferenceError):

@@ -17,6 +17,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from ..common.auth import warn_if_open
 from ..common.settings import InferenceSettings, get_verifier_settings
 from ..lm.model import LoadedModel, load_adapter, load_model
 from ..lm.prompts import encode_prompt
@@ -88,8 +89,7 @@ class InferenceService:
             log.warning(
                 "no proxy classifier at %s: best-of-N ranks by length only (run `cppforge train-proxy`)", proxy_path
             )
-        if self.gate.open:
-            log.warning("no CPPFORGE_API_KEYS set: serving open (local use) with the %s tier", self.gate.open_tier.name)
+        warn_if_open(log, "inference", self.gate.keys, f" with the {self.gate.open_tier.name} tier")
 
     def close(self) -> None:
         if self.batcher is not None:

@@ -1,8 +1,9 @@
 """API keys -> tiers -> what a request may ask for, and per-key rate limits.
 
-`CPPFORGE_API_KEYS="key1:free,key2:pro,key3:dev"`. With no keys configured the service runs
-open (local use on 127.0.0.1) and every caller gets the `open_tier` (dev by default), which the
-service says at start-up.
+`CPPFORGE_API_KEYS="key1:free,key2:pro,key3:dev"`, parsed and checked by services/common/auth.py
+(shared with the trainer; its TIER_NAMES are the keys of TIERS). With no keys configured the
+service runs open (local use on 127.0.0.1) and every caller gets the `open_tier` (dev by default),
+which the service says at start-up.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from ..common import auth
 from .errors import AuthError, RateLimitedError, TierLimitError
 
 __all__ = ["AuthError", "Gatekeeper", "RateLimitedError", "Tier", "TierLimitError", "parse_api_keys"]
@@ -39,17 +41,7 @@ TIERS: dict[str, Tier] = {
 
 def parse_api_keys(spec: str | None) -> dict[str, Tier]:
     """ "k1:free,k2:pro" -> {k1: free tier, ...}; raises ValueError on an unknown tier or empty key."""
-    keys: dict[str, Tier] = {}
-    if not spec or not spec.strip():
-        return keys
-    for item in spec.split(","):
-        key, sep, tier = item.strip().partition(":")
-        if not sep or not key or tier not in TIERS:
-            raise ValueError(
-                f"bad CPPFORGE_API_KEYS entry {item.strip()!r}: expected key:tier, tier in {sorted(TIERS)}"
-            )
-        keys[key] = TIERS[tier]
-    return keys
+    return {key: TIERS[name] for key, name in auth.parse_api_keys(spec, TIERS).items()}
 
 
 class TokenBucket:
@@ -110,13 +102,8 @@ class Gatekeeper:
     def authenticate(self, authorization: str | None) -> tuple[str, Tier]:
         if self.open:
             return "open", self.open_tier
-        if not authorization or not authorization.lower().startswith("bearer "):
-            raise AuthError("missing API key: send `Authorization: Bearer <key>`")
-        key = authorization[7:].strip()
-        tier = self.keys.get(key)
-        if tier is None:
-            raise AuthError("invalid API key")
-        return key, tier
+        key = auth.bearer_key(authorization, self.keys)
+        return key, self.keys[key]
 
     def check_limits(self, key: str, tier: Tier, n: int, best_of: int | None) -> int:
         """Candidates to generate for this request, or TierLimitError / RateLimitedError."""

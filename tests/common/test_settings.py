@@ -9,13 +9,14 @@ import pytest
 from services.common.settings import (
     CppforgeSettings,
     InferenceSettings,
+    TrainerServiceSettings,
     VerifierServiceSettings,
     VerifierSettings,
 )
 from services.inference.client import default_url as inference_url
 from services.verifier.client import default_url as verifier_url
 
-SERVICES = (CppforgeSettings, VerifierSettings, VerifierServiceSettings, InferenceSettings)
+SERVICES = (CppforgeSettings, VerifierSettings, VerifierServiceSettings, InferenceSettings, TrainerServiceSettings)
 
 
 @pytest.mark.parametrize("cls", SERVICES)
@@ -58,3 +59,13 @@ def test_service_knobs_keep_their_env_names(monkeypatch: pytest.MonkeyPatch) -> 
     assert InferenceSettings().inference_port == 9002
     assert InferenceSettings().model == "/models/m"
     assert VerifierSettings().compile_timeout_s == 7.5
+
+
+def test_trainer_service_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CPPFORGE_HOME", str(tmp_path))
+    s = TrainerServiceSettings()
+    assert (s.trainer_host, s.trainer_port, s.jobs_root) == ("127.0.0.1", 8003, tmp_path / "trainer" / "jobs")
+    monkeypatch.setenv("CPPFORGE_JOBS_DIR", str(tmp_path / "elsewhere" / ".." / "jobs"))
+    monkeypatch.setenv("CPPFORGE_TRAINER_PORT", "9003")
+    s = TrainerServiceSettings()
+    assert (s.trainer_port, s.jobs_root) == (9003, tmp_path / "jobs")

@@ -1,0 +1,58 @@
+"""API keys shared by the services: `CPPFORGE_API_KEYS="key1:free,key2:pro,key3:dev"`.
+
+Every service reads the same variable the same way: a key maps to a tier name, and a request
+carries its key as `Authorization: Bearer <key>`. With no keys set a service runs open (local use
+on 127.0.0.1) and says so at start-up. What a tier allows is each service's business (inference:
+candidates and rate limits; the trainer: any valid key may submit jobs).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Collection, Mapping
+
+from .errors import ServiceError
+
+TIER_NAMES = ("free", "pro", "dev")
+
+
+class AuthError(ServiceError):
+    """Unknown or missing API key (401), in OpenAI's vocabulary."""
+
+    status = 401
+    code = "invalid_api_key"
+    error_type = "invalid_request_error"
+
+
+def parse_api_keys(spec: str | None, tiers: Collection[str] = TIER_NAMES) -> dict[str, str]:
+    """ "k1:free,k2:pro" -> {"k1": "free", ...}; ValueError on an unknown tier or an empty key."""
+    keys: dict[str, str] = {}
+    if not spec or not spec.strip():
+        return keys
+    for item in spec.split(","):
+        key, sep, tier = item.strip().partition(":")
+        if not sep or not key or tier not in tiers:
+            raise ValueError(
+                f"bad CPPFORGE_API_KEYS entry {item.strip()!r}: expected key:tier, tier in {sorted(tiers)}"
+            )
+        keys[key] = tier
+    return keys
+
+
+def bearer_key(authorization: str | None, known: Mapping[str, object]) -> str:
+    """The key of an `Authorization: Bearer <key>` header that is in `known`, else AuthError."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise AuthError("missing API key: send `Authorization: Bearer <key>`")
+    key = authorization[7:].strip()
+    # Compare against every key in constant time: the answer's timing says nothing about near misses.
+    matches = [k for k in known if hmac.compare_digest(k.encode(), key.encode())]
+    if not matches:
+        raise AuthError("invalid API key")
+    return matches[0]
+
+
+def warn_if_open(log: logging.Logger, service: str, keys: Mapping[str, object], detail: str = "") -> None:
+    """The start-up line every service prints when it runs without keys."""
+    if not keys:
+        log.warning("no CPPFORGE_API_KEYS set: %s serving open (local use)%s", service, detail)

@@ -1,0 +1,89 @@
+"""Process groups of training runs: who is alive, and stopping all of a group (Linux /proc).
+
+A run is started in a new session, so its pid is also its process group id and every process it
+forks (verifier workers, data loaders) shares that group unless it asks for another. After a
+restart of the service the run is no longer our child, so its identity is checked by the kernel's
+start time of the pid (field 22 of /proc/PID/stat): a recycled pid is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    state: str  # R, S, D, Z (zombie), X (dead), ...
+    pgrp: int
+    start_ticks: int  # clock ticks after boot; with the pid, the identity of a process
+
+
+def proc_stat(pid: int) -> ProcStat | None:
+    """The /proc view of `pid`, or None when there is no such process."""
+    try:
+        text = (PROC / str(pid) / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses: the fields start after the last ')'.
+    fields = text[text.rindex(")") + 2 :].split()
+    return ProcStat(state=fields[0], pgrp=int(fields[2]), start_ticks=int(fields[19]))
+
+
+def _alive(stat: ProcStat | None) -> bool:
+    return stat is not None and stat.state not in ("Z", "X")
+
+
+def start_ticks(pid: int) -> int | None:
+    stat = proc_stat(pid)
+    return stat.start_ticks if stat is not None else None
+
+
+def live_group_members(pgid: int) -> list[int]:
+    """Pids of the live (not zombie) processes in process group `pgid`."""
+    members = []
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            stat = proc_stat(int(entry.name))
+            if _alive(stat) and stat is not None and stat.pgrp == pgid:
+                members.append(int(entry.name))
+    return members
+
+
+def group_is_ours(pgid: int, leader_ticks: int | None) -> bool:
+    """Whether group `pgid` still holds processes of the run whose leader started at `leader_ticks`."""
+    leader = proc_stat(pgid)
+    if leader is not None:
+        # A process holds the number: ours only if it is the same process (a recycled pid is not).
+        return leader_ticks is not None and leader.start_ticks == leader_ticks and _alive(leader)
+    # The leader is gone; a group id stays pinned (not reusable as a pid) while members hold it.
+    return bool(live_group_members(pgid))
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone, or not ours to signal
+        os.killpg(pgid, sig)
+
+
+def stop_group(pgid: int, leader_ticks: int | None, grace_s: float, poll_s: float = 0.1) -> bool:
+    """SIGTERM a run's group that is not our child, SIGKILL what is left after `grace_s`.
+
+    Returns True when something of the run was found (and is now stopped).
+    """
+    if not group_is_ours(pgid, leader_ticks):
+        return False
+    signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while live_group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(poll_s)
+    if live_group_members(pgid):  # only while the number is still pinned by the run's own processes
+        signal_group(pgid, signal.SIGKILL)
+    while live_group_members(pgid) and time.monotonic() < deadline + 5:
+        time.sleep(poll_s)
+    return True
