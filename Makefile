@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-all bench lint clean
+.PHONY: setup demo train-demo test test-all bench lint clean
 
 $(STAMP): pyproject.toml scripts/install_system_deps.sh
 	./scripts/install_system_deps.sh
@@ -17,6 +17,11 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/cppforge demo
+
+# The trainer's demo: 8 minutes of GSPO on the bootstrap model (CPU), held-out rates before/after.
+train-demo: $(STAMP)
+	rm -rf out/train-demo
+	$(BIN)/cppforge train --recipe production --minutes 8 --out out/train-demo
 
 test: $(STAMP)
 	./scripts/ensure_redis.sh

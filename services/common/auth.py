@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 
 from .errors import ServiceError
 
-TIER_NAMES = ("free", "pro", "dev")
+TIER_NAMES = ("free", "pro", "dev", "train")
 
 
 class AuthError(ServiceError):

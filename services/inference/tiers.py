@@ -36,6 +36,9 @@ TIERS: dict[str, Tier] = {
     "free": Tier("free", max_candidates=1, scorer="proxy", requests_per_minute=20, budget_s=None),
     "pro": Tier("pro", max_candidates=4, scorer="proxy", requests_per_minute=120, budget_s=None),
     "dev": Tier("dev", max_candidates=4, scorer="compile", requests_per_minute=60, budget_s=5.0),
+    # The trainer's rollouts: a whole GRPO group per request (the protocol caps n at 16), many requests
+    # a minute; candidates are returned, not picked, so the cheap proxy only orders them.
+    "train": Tier("train", max_candidates=16, scorer="proxy", requests_per_minute=6000, budget_s=None),
 }
 
 
