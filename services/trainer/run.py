@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +40,12 @@ CONFIG_FILE = "config.json"
 # What a resumed run may change: how long it runs and where the services are, never what it trains.
 RESUME_OVERRIDABLE = frozenset({"steps", "minutes", "verifier_url", "inference_url", "inference_api_key", "threads",
                                 "device", "verify_workers", "checkpoint_every", "overlap"})  # fmt: skip
+
+
+def adapter_name(out_dir: Path) -> str:
+    """The model name the run's adapter gets in the inference service (its name pattern, <= 64 chars)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", out_dir.resolve().name).strip("-") or "run"
+    return f"cppforge-train-{stem}"[:64]
 
 
 class StopRequested(Exception):
@@ -129,7 +136,7 @@ def run_training(
             stepper = SFTStep(cfg, policy, optimizer, world.rank, world.size)
             stepper.position = state.task_cursor
         else:
-            rollouts = make_rollouts(cfg.inference_url, policy, run_name=f"cppforge-train-{out_dir.name}"[:64],
+            rollouts = make_rollouts(cfg.inference_url, policy, run_name=adapter_name(out_dir),
                                      sync_dir=out_dir / "sync" / "adapter", sync_every=cfg.sync_every,
                                      api_key=cfg.inference_api_key)  # fmt: skip
             cursor = TaskCursor(split.train, cfg.seed, world.rank, world.size, state.task_cursor)
