@@ -114,7 +114,8 @@ def load_adapter(
     The first adapter wraps the model in a `peft.PeftModel`; later ones are added to it. A name that
     is already loaded is refused unless `replace`: then the old adapter is deleted before the new
     one loads under the same name, so repeated reloads (a trainer's weight sync) never accumulate
-    adapters. Not thread-safe: callers that decode concurrently hold their own lock around it.
+    adapters. If the new weights fail to load, no adapter of that name remains (never half-loaded
+    weights). Not thread-safe: callers that decode concurrently hold their own lock around it.
     """
     path = _check_adapter_dir(adapter_path)
     if not name:
@@ -122,15 +123,16 @@ def load_adapter(
     if name in loaded.adapters and not replace:
         raise ValueError(f"an adapter named {name!r} is already loaded")
     if name in loaded.adapters:
+        # The name stays listed (and in its place) while its weights change: a concurrent reader
+        # that resolves names without the caller's lock never sees it vanish for a moment.
         loaded.model.delete_adapter(name)
-        loaded.adapters.remove(name)
-        loaded.adapter_paths.pop(name, None)
     try:
         _attach(loaded, path, name)
     except BaseException:
         _forget(loaded, name)  # a half-loaded adapter must never serve
         raise
-    loaded.adapters.append(name)
+    if name not in loaded.adapters:
+        loaded.adapters.append(name)
     loaded.adapter_paths[name] = path
     if activate:
         loaded.active_adapter = name
@@ -164,6 +166,9 @@ def _forget(loaded: LoadedModel, name: str) -> None:
     """Drop every trace of adapter `name` after a failed load (PEFT may have injected it already)."""
     if name in getattr(loaded.model, "peft_config", {}):
         loaded.model.delete_adapter(name)
+    if name in loaded.adapters:
+        loaded.adapters.remove(name)
+    loaded.adapter_paths.pop(name, None)
     if loaded.active_adapter == name:
         loaded.active_adapter = None
     _sync(loaded)
