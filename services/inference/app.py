@@ -1,12 +1,15 @@
 """The inference HTTP API: OpenAI-compatible completions and chat, /v1/best_of_n, adapters, health.
 
 Thin: parse, authenticate and check the tier, call InferenceService, answer. Errors use OpenAI's
-shape {"error": {"message", "type", "param", "code"}}: 401 bad key, 403 over the tier, 429 rate
-limited (Retry-After), 400 unsupported options, 422 malformed body, 500 anything unexpected.
+shape {"error": {"message", "type", "param", "code"}}: 401 bad key, 403 over the tier, 404 unknown
+`model` (model_not_found), 429 rate limited (Retry-After), 400 unsupported options, 422 malformed
+body, 500 anything unexpected. Responses name the model that generated: a LoRA adapter's name or
+the base model id (service.py says how a request's `model` picks one).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
@@ -56,7 +59,7 @@ def caller(service: Service, authorization: Annotated[str | None, Header()] = No
 
 Caller = Annotated[tuple[str, Tier], Depends(caller)]
 router = APIRouter(prefix="/v1", tags=["openai"])
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 429)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 429)}
 
 
 def _usage(gen: Generation) -> Usage:
@@ -87,11 +90,12 @@ async def _run(
     if req.stream:
         raise BadRequestError("stream=true is not supported: best-of ranking needs every candidate", "stream")
     key, tier = who
+    model = service.resolve_model(req.model)  # before the rate limit: a 404 costs no token
     candidates = service.gate.check_limits(key, tier, req.n, best_of)
     params = req.sampling_params(service.settings.max_tokens_default)
     if max_tokens is not None:
         params = dataclasses.replace(params, max_tokens=max_tokens)
-    return await service.generate(prompt, candidates, req.n, params, tier)
+    return await service.generate(prompt, candidates=candidates, n_return=req.n, params=params, tier=tier, model=model)
 
 
 @router.post("/completions", response_model=CompletionResponse, responses=_ERRORS)
@@ -108,7 +112,7 @@ async def completions(req: CompletionRequest, service: Service, who: Caller) -> 
         for i, (text, finish) in enumerate(gen.choices)
     ]
     return CompletionResponse(
-        id=completion_id("cmpl"), created=int(time.time()), model=service.model_id, choices=choices,
+        id=completion_id("cmpl"), created=int(time.time()), model=gen.model, choices=choices,
         usage=_usage(gen), cppforge=_ranking(gen),
     )  # fmt: skip
 
@@ -122,31 +126,41 @@ async def chat_completions(req: ChatCompletionRequest, service: Service, who: Ca
         for i, (text, finish) in enumerate(gen.choices)
     ]
     return ChatCompletionResponse(
-        id=completion_id("chatcmpl"), created=int(time.time()), model=service.model_id, choices=choices,
+        id=completion_id("chatcmpl"), created=int(time.time()), model=gen.model, choices=choices,
         usage=_usage(gen), cppforge=_ranking(gen),
     )  # fmt: skip
 
 
 @router.get("/models", response_model=ModelList)
 async def models(service: Service, who: Caller) -> ModelList:
-    return ModelList(data=[ModelCard(id=service.model_id, created=int(time.time()))])
+    now = int(time.time())
+    cards = [ModelCard(id=m.id, created=now, root=m.root, parent=m.parent) for m in service.served_models()]
+    return ModelList(data=cards)
 
 
 @router.post("/best_of_n", response_model=BestOfNResponse, responses=_ERRORS, tags=["cppforge"])
 async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestOfNResponse:
     key, tier = who
+    model = service.resolve_model(req.model)
     candidates = service.gate.check_limits(key, tier, 1, req.n)
-    gen = await service.generate(req.prompt, candidates, 1, req.sampling_params(), tier)
-    return BestOfNResponse(best=gen.choices[0][0], best_index=gen.metrics.best_index, metrics=gen.metrics.to_dict())
+    gen = await service.generate(
+        req.prompt, candidates=candidates, n_return=1, params=req.sampling_params(), tier=tier, model=model
+    )
+    return BestOfNResponse(
+        best=gen.choices[0][0], best_index=gen.metrics.best_index, metrics=gen.metrics.to_dict(), model=gen.model
+    )
 
 
 @router.post("/adapters", response_model=AdapterResponse, tags=["cppforge"], responses=_ERRORS)
 async def adapters(req: AdapterRequest, service: Service, who: Caller) -> AdapterResponse:
     try:
-        loaded = service.load_adapter(req.path, req.name, req.activate)
+        # off the event loop: the load waits for the decode in progress (the batcher's lock)
+        done = await asyncio.to_thread(
+            service.load_adapter, req.path, req.name, activate=req.activate, replace=req.replace
+        )
     except (FileNotFoundError, ValueError) as exc:
         raise BadRequestError(str(exc), "path") from None
-    return AdapterResponse(loaded=loaded, active=req.name if req.activate else None)
+    return AdapterResponse(loaded=done.loaded, active=done.active, replaced=done.replaced)
 
 
 health_router = APIRouter(tags=["health"])

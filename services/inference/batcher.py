@@ -1,56 +1,76 @@
-"""Merge generation requests from different callers into one decode batch.
+"""Merge generation requests from different callers into one decode batch, one adapter at a time.
 
 One worker thread owns the model. Requests that arrive while it is decoding wait in a queue;
-when it is free it takes every waiting request (up to `max_rows` candidate rows) and decodes them
-together with `sample_batch`, so concurrent callers share forward passes instead of queueing
-behind each other. A request alone decodes exactly as `sample_n` does.
+when it is free it takes the oldest waiting request and every other waiting request for the same
+adapter (up to `max_rows` candidate rows) and decodes them together, so concurrent callers share
+forward passes instead of queueing behind each other. PEFT runs one adapter per forward, so
+requests for different adapters never share a decode: they are served in turn, and since every
+batch holds the oldest waiting request, no request waits for more batches than there are requests
+queued ahead of it (no starvation). A request alone decodes exactly as `sample_n` does.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import threading
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
-from ..lm.sampling import Sample, SampleRequest, SamplingStats, sample_batch
+from ..lm.sampling import Sample, SampleRequest, SamplingStats
 
 Result = tuple[list[Sample], SamplingStats]
+# decode(adapter, requests): one batched decode of `requests` with `adapter` selected (None: the base)
+Decode = Callable[[str | None, Sequence[SampleRequest]], list[Result]]
+
+
+@dataclass
+class _Pending:
+    request: SampleRequest
+    adapter: str | None
+    future: concurrent.futures.Future[Result] = field(default_factory=concurrent.futures.Future)
 
 
 class GenerationBatcher:
-    def __init__(self, model: Any, tokenizer: Any, max_rows: int = 32) -> None:
-        self.model = model
-        self.tokenizer = tokenizer
+    def __init__(self, decode: Decode, max_rows: int = 32) -> None:
+        self.decode = decode
         self.max_rows = max_rows
-        self.lock = threading.Lock()  # held while decoding; adapter swaps take it too
+        self.lock = threading.Lock()  # held while decoding; adapter loads take it too
         self._cond = threading.Condition()
-        self._queue: list[tuple[SampleRequest, concurrent.futures.Future[Result]]] = []
+        self._queue: list[_Pending] = []
         self._closed = False
         self.batches = 0
         self.merged_requests = 0
         self._thread = threading.Thread(target=self._loop, name="generation-batcher", daemon=True)
         self._thread.start()
 
-    def submit(self, request: SampleRequest) -> Result:
-        """Blocking: the candidates of `request` (call it off the event loop)."""
-        future: concurrent.futures.Future[Result] = concurrent.futures.Future()
+    def submit(self, request: SampleRequest, adapter: str | None = None) -> Result:
+        """Blocking: the candidates of `request` under `adapter` (call it off the event loop)."""
+        pending = _Pending(request, adapter)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the generation batcher is closed")
-            self._queue.append((request, future))
+            self._queue.append(pending)
             self._cond.notify()
-        return future.result()
+        return pending.future.result()
 
-    def _take(self) -> list[tuple[SampleRequest, concurrent.futures.Future[Result]]]:
+    def _take(self) -> list[_Pending]:
+        """The oldest waiting request and the later ones for its adapter that fit, in arrival order."""
         with self._cond:
             while not self._queue and not self._closed:
                 self._cond.wait()
-            taken: list[tuple[SampleRequest, concurrent.futures.Future[Result]]] = []
+            if not self._queue:
+                return []
+            first = self._queue[0]
+            taken: list[_Pending] = []
             rows = 0
-            while self._queue and (not taken or rows + self._queue[0][0].n <= self.max_rows):
-                item = self._queue.pop(0)
+            for item in self._queue:
+                if item.adapter != first.adapter:
+                    continue
+                if taken and rows + item.request.n > self.max_rows:
+                    break  # keep FIFO within an adapter: no later request overtakes this one
                 taken.append(item)
-                rows += item[0].n
+                rows += item.request.n
+            self._queue = [item for item in self._queue if not any(item is t for t in taken)]
             return taken
 
     def _loop(self) -> None:
@@ -58,18 +78,17 @@ class GenerationBatcher:
             batch = self._take()
             if not batch:
                 return  # closed and drained
-            requests = [req for req, _ in batch]
             try:
                 with self.lock:
-                    results = sample_batch(self.model, self.tokenizer, requests)
+                    results = self.decode(batch[0].adapter, [p.request for p in batch])
             except BaseException as exc:  # hand the error to every waiting caller
-                for _, future in batch:
-                    future.set_exception(exc)
+                for pending in batch:
+                    pending.future.set_exception(exc)
                 continue
             self.batches += 1
             self.merged_requests += len(batch)
-            for (_, future), result in zip(batch, results, strict=True):
-                future.set_result(result)
+            for pending, result in zip(batch, results, strict=True):
+                pending.future.set_result(result)
 
     def close(self) -> None:
         with self._cond:

@@ -4,7 +4,7 @@ Typed both ways: the calls take the sampling options by name and return the prot
 (CompletionResponse, ChatCompletionResponse, BestOfNResponse, ...). Retries on 429/503 honour
 Retry-After (capped), like the verifier client (services/common/http.py); when the retries run
 out, or the service cannot be reached, InferenceUnavailableError says so. A refused request
-(400 option, 401 key, 403 tier, 422 body) is InferenceRequestError, a ValueError, at once.
+(400 option, 401 key, 403 tier, 404 unknown model, 422 body) is InferenceRequestError, a ValueError, at once.
 """
 
 from __future__ import annotations
@@ -61,14 +61,14 @@ def _chat_body(messages: Sequence[Mapping[str, str]], sampling: Sampling, model:
     return {"messages": [dict(m) for m in messages], **sampling.body(), **({"model": model} if model else {})}
 
 
-def _best_of_n_body(prompt: str, n: int, sampling: Sampling) -> dict[str, Any]:
+def _best_of_n_body(prompt: str, n: int, sampling: Sampling, model: str | None) -> dict[str, Any]:
     if sampling.n is not None or sampling.best_of is not None:
         raise ValueError("best_of_n takes the candidate count as `n`; leave Sampling.n and best_of unset")
-    return {"prompt": prompt, "n": n, **sampling.body()}
+    return {"prompt": prompt, "n": n, **sampling.body(), **({"model": model} if model else {})}
 
 
-def _adapter_body(path: str, name: str, activate: bool) -> dict[str, Any]:
-    return {"path": path, "name": name, "activate": activate}
+def _adapter_body(path: str, name: str, activate: bool, replace: bool) -> dict[str, Any]:
+    return {"path": path, "name": name, "activate": activate, "replace": replace}
 
 
 class _Base:
@@ -114,16 +114,24 @@ class InferenceClient(_Base):
         answer = self._post("/v1/chat/completions", _chat_body(messages, sampling or Sampling(), model))
         return ChatCompletionResponse.model_validate(answer)
 
-    def best_of_n(self, prompt: str, n: int = 4, sampling: Sampling | None = None) -> BestOfNResponse:
+    def best_of_n(
+        self, prompt: str, n: int = 4, sampling: Sampling | None = None, *, model: str | None = None
+    ) -> BestOfNResponse:
         """POST /v1/best_of_n: n candidates, ranked by the caller's tier's scorer, with every metric."""
         return BestOfNResponse.model_validate(
-            self._post("/v1/best_of_n", _best_of_n_body(prompt, n, sampling or Sampling()))
+            self._post("/v1/best_of_n", _best_of_n_body(prompt, n, sampling or Sampling(), model))
         )
 
-    def load_adapter(self, path: str, name: str = "default", *, activate: bool = True) -> AdapterResponse:
-        return AdapterResponse.model_validate(self._post("/v1/adapters", _adapter_body(path, name, activate)))
+    def load_adapter(
+        self, path: str, name: str = "default", *, activate: bool = True, replace: bool = True
+    ) -> AdapterResponse:
+        """POST /v1/adapters: load the LoRA adapter at `path` (a path the server can read) as model `name`;
+        a name already loaded gets the new weights unless `replace=False` (then a 400)."""
+        body = _adapter_body(path, name, activate, replace)
+        return AdapterResponse.model_validate(self._post("/v1/adapters", body))
 
     def models(self) -> ModelList:
+        """GET /v1/models: the base model, then every loaded adapter (`parent` = the base id)."""
         return ModelList.model_validate(self.policy.send(lambda: self._http.get("/v1/models")))
 
     def health(self) -> dict[str, Any]:
@@ -170,12 +178,17 @@ class AsyncInferenceClient(_Base):
         answer = await self._post("/v1/chat/completions", _chat_body(messages, sampling or Sampling(), model))
         return ChatCompletionResponse.model_validate(answer)
 
-    async def best_of_n(self, prompt: str, n: int = 4, sampling: Sampling | None = None) -> BestOfNResponse:
-        answer = await self._post("/v1/best_of_n", _best_of_n_body(prompt, n, sampling or Sampling()))
+    async def best_of_n(
+        self, prompt: str, n: int = 4, sampling: Sampling | None = None, *, model: str | None = None
+    ) -> BestOfNResponse:
+        answer = await self._post("/v1/best_of_n", _best_of_n_body(prompt, n, sampling or Sampling(), model))
         return BestOfNResponse.model_validate(answer)
 
-    async def load_adapter(self, path: str, name: str = "default", *, activate: bool = True) -> AdapterResponse:
-        return AdapterResponse.model_validate(await self._post("/v1/adapters", _adapter_body(path, name, activate)))
+    async def load_adapter(
+        self, path: str, name: str = "default", *, activate: bool = True, replace: bool = True
+    ) -> AdapterResponse:
+        body = _adapter_body(path, name, activate, replace)
+        return AdapterResponse.model_validate(await self._post("/v1/adapters", body))
 
     async def models(self) -> ModelList:
         return ModelList.model_validate(await self.policy.send_async(lambda: self._http.get("/v1/models")))

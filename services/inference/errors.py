@@ -58,3 +58,13 @@ class InferenceUnavailableError(UnavailableError):
 
 class InferenceRequestError(RequestRefusedError):
     """Client side: the service refused the request (400/401/403/422); retrying will not help."""
+
+
+class ModelNotFoundError(InferenceError):
+    """The request's `model` is neither the base model nor a loaded adapter (404)."""
+
+    status = 404
+    code = "model_not_found"
+
+    def __init__(self, model: str, available: list[str]) -> None:
+        super().__init__(f"The model `{model}` does not exist; available: {', '.join(available)}", param="model")

@@ -12,12 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..lm.sampling import SamplingParams
 
 DEFAULT_MAX_TOKENS = 128
+MODEL_HELP = (
+    "Model id (see GET /v1/models): a loaded adapter's name runs exactly that adapter; the base model id, "
+    "or no model, runs the default (the active adapter if one was activated, else the base). Unknown: 404."
+)
 
 
 class _Sampling(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    model: str = Field("cppforge-bootstrap", description="Model id (see GET /v1/models).")
+    model: str | None = Field(None, description=MODEL_HELP)
     max_tokens: int | None = Field(None, ge=1, le=2048, description="Tokens to generate per candidate.")
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
@@ -87,6 +91,7 @@ class BestOfNRequest(BaseModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     seed: int | None = None
     stop: list[str] = Field(default_factory=list, max_length=4)
+    model: str | None = Field(None, description=MODEL_HELP)
 
     def sampling_params(self) -> SamplingParams:
         return SamplingParams(
@@ -103,12 +108,16 @@ class AdapterRequest(BaseModel):
 
     path: str = Field(..., description="Local directory of a PEFT LoRA adapter (registry artifacts included).")
     name: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Name to load it under.")
-    activate: bool = Field(True, description="Make it the active adapter.")
+    activate: bool = Field(True, description="Make it the active adapter (the default model).")
+    replace: bool = Field(
+        True, description="Under a name already loaded, replace its weights (a trainer's weight sync); false: 400."
+    )
 
 
 class AdapterResponse(BaseModel):
     loaded: list[str] = Field(..., description="Every adapter loaded so far, in load order.")
-    active: str | None = Field(..., description="The adapter now active, when this call activated one.")
+    active: str | None = Field(..., description="The adapter now active (the default model), if any.")
+    replaced: bool = Field(False, description="The name was loaded before; its weights are the new ones now.")
 
 
 class Usage(BaseModel):
@@ -161,6 +170,8 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str = "cppforge"
+    root: str | None = Field(None, description="The base: its own id; a LoRA adapter: the path it was loaded from.")
+    parent: str | None = Field(None, description="A LoRA adapter: the base model id (as vLLM reports LoRA modules).")
 
 
 class ModelList(BaseModel):
@@ -172,6 +183,7 @@ class BestOfNResponse(BaseModel):
     best: str
     best_index: int
     metrics: dict[str, Any]
+    model: str = Field(..., description="The model id that generated (an adapter's name, or the base id).")
 
 
 class ErrorBody(BaseModel):

@@ -1,8 +1,14 @@
 """The inference service object (no FastAPI import): model, proxy, tiers, generation, metrics.
 
 Generation runs in the GenerationBatcher's worker thread (one model, one decode at a time);
-requests arriving while it is busy are merged into its next batch, and the N candidates of a
-request always go through one batched decode. Scoring and ranking run in the caller's thread.
+requests arriving while it is busy are merged into its next batch when they use the same adapter,
+and the N candidates of a request always go through one batched decode. Scoring and ranking run
+in the caller's thread.
+
+Models served: the base model under `settings.model_name` and every loaded LoRA adapter under its
+own name. A request's `model` picks one: an adapter name runs exactly that adapter; the base id
+(or no model at all) runs the service's default, which is the active adapter when one was
+activated, else the bare base.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +26,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 
 from ..common.auth import warn_if_open
 from ..common.settings import InferenceSettings, get_verifier_settings
-from ..lm.model import LoadedModel, load_adapter, load_model
+from ..lm.model import LoadedModel, load_adapter, load_model, use_adapter
 from ..lm.prompts import encode_prompt
-from ..lm.sampling import SampleRequest, SamplingParams
-from .batcher import GenerationBatcher
+from ..lm.sampling import SampleRequest, SamplingParams, sample_batch
+from .batcher import GenerationBatcher, Result
 from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
+from .errors import BadRequestError, ModelNotFoundError
 from .tiers import Gatekeeper, Tier, parse_api_keys, parse_rate_limits
 
 log = logging.getLogger(__name__)
@@ -33,12 +41,37 @@ def default_proxy_path() -> Path:
     return get_verifier_settings().home / "models" / "proxy"
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """What a request's `model` resolved to."""
+
+    id: str  # reported back in the response: the adapter's name, or the base model id
+    adapter: str | None  # the adapter that decodes; None: the base with adapters off
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One entry of /v1/models."""
+
+    id: str
+    root: str  # the base: its own id; an adapter: the directory it was loaded from
+    parent: str | None  # an adapter: the base model id
+
+
+@dataclass(frozen=True)
+class AdapterLoad:
+    loaded: list[str]  # every adapter, in load order
+    active: str | None  # the active adapter after the call
+    replaced: bool  # the name was loaded before and now holds the new weights
+
+
 @dataclass
 class Generation:
     choices: list[tuple[str, str]]  # (text, finish_reason), best first
     metrics: BestOfNMetrics
     prompt_tokens: int
     completion_tokens: int
+    model: str  # the model id that generated (ModelChoice.id)
 
 
 class InferenceMetrics:
@@ -67,7 +100,6 @@ class InferenceService:
         self.metrics = InferenceMetrics()
         self.loaded = loaded
         self.proxy: Any = None
-        self.adapters: list[str] = []
         self.batcher: GenerationBatcher | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -79,7 +111,7 @@ class InferenceService:
 
                 path = str(ensure_bootstrap_model())
             self.loaded = load_model(path, dtype=self.settings.dtype, device=self.settings.device)
-        self.batcher = GenerationBatcher(self.loaded.model, self.loaded.tokenizer)
+        self.batcher = GenerationBatcher(self._decode)
         proxy_path = self.settings.proxy_path or default_proxy_path()
         if proxy_path.exists():
             from .proxy import ProxyClassifier
@@ -98,6 +130,30 @@ class InferenceService:
     @property
     def model_id(self) -> str:
         return self.settings.model_name
+
+    @property
+    def adapters(self) -> list[str]:
+        return list(self.loaded.adapters) if self.loaded is not None else []
+
+    # -- models ----------------------------------------------------------------------------
+    def resolve_model(self, requested: str | None) -> ModelChoice:
+        """A request's `model`: None or the base id -> the default (the active adapter, else the
+        base); an adapter name -> that adapter; anything else -> ModelNotFoundError (404)."""
+        assert self.loaded is not None
+        if requested is None or requested == self.model_id:
+            active = self.loaded.active_adapter
+            return ModelChoice(id=active or self.model_id, adapter=active)
+        if requested in self.loaded.adapters:
+            return ModelChoice(id=requested, adapter=requested)
+        raise ModelNotFoundError(requested, [m.id for m in self.served_models()])
+
+    def served_models(self) -> list[ServedModel]:
+        """The base model, then every loaded adapter in load order."""
+        models = [ServedModel(id=self.model_id, root=self.model_id, parent=None)]
+        if self.loaded is not None:
+            paths = self.loaded.adapter_paths
+            models += [ServedModel(id=a, root=str(paths[a]), parent=self.model_id) for a in self.loaded.adapters]
+        return models
 
     # -- ranking ---------------------------------------------------------------------------
     def _proxy_ranker(self) -> ProxyRanker:
@@ -125,14 +181,29 @@ class InferenceService:
         users = [m["content"] for m in messages if m["role"] == "user"]
         return users[-1] if users else messages[-1]["content"]
 
+    def _decode(self, adapter: str | None, requests: Sequence[SampleRequest]) -> list[Result]:
+        """The batcher's decode, called under its lock: select the adapter, then one batched decode."""
+        assert self.loaded is not None
+        with use_adapter(self.loaded, adapter) as model:
+            return sample_batch(model, self.loaded.tokenizer, requests)
+
     def generate_blocking(
-        self, prompt: str, candidates: int, n_return: int, params: SamplingParams, tier: Tier
+        self,
+        prompt: str,
+        *,
+        candidates: int,
+        n_return: int,
+        params: SamplingParams,
+        tier: Tier,
+        model: ModelChoice | None = None,
     ) -> Generation:
+        """`model`: from resolve_model (None: the default)."""
         assert self.loaded is not None and self.batcher is not None
         started = time.monotonic()
+        choice = model or self.resolve_model(None)
         ranker = self.ranker_for(tier) if candidates > 1 else None
         ids = self.encode(prompt)
-        samples, stats = self.batcher.submit(SampleRequest(ids, candidates, params))
+        samples, stats = self.batcher.submit(SampleRequest(ids, candidates, params), choice.adapter)
         _, metrics = rank_samples(samples, stats, prompt, ranker, started, tier.budget_s)
         chosen = metrics.order[:n_return]
         self.metrics.candidates.labels(metrics.scorer).inc(candidates)
@@ -144,22 +215,45 @@ class InferenceService:
             metrics=metrics,
             prompt_tokens=len(ids),
             completion_tokens=metrics.completion_tokens,
+            model=choice.id,
         )
 
     async def generate(
-        self, prompt: str, candidates: int, n_return: int, params: SamplingParams, tier: Tier
+        self,
+        prompt: str,
+        *,
+        candidates: int,
+        n_return: int,
+        params: SamplingParams,
+        tier: Tier,
+        model: ModelChoice | None = None,
     ) -> Generation:
-        return await asyncio.to_thread(self.generate_blocking, prompt, candidates, n_return, params, tier)
+        return await asyncio.to_thread(
+            self.generate_blocking,
+            prompt,
+            candidates=candidates,
+            n_return=n_return,
+            params=params,
+            tier=tier,
+            model=model,
+        )
 
     # -- adapters --------------------------------------------------------------------------
-    def load_adapter(self, path: str, name: str, activate: bool) -> list[str]:
+    def load_adapter(self, path: str, name: str, *, activate: bool, replace: bool = True) -> AdapterLoad:
+        """Load (or, under a name already loaded and with `replace`, reload) a LoRA adapter.
+
+        Under the batcher's lock: no decode runs while the old weights go and the new ones come.
+        Blocking (it waits for the decode in progress): call it off the event loop.
+        """
         assert self.loaded is not None and self.batcher is not None
+        if name == self.model_id:
+            raise BadRequestError(f"{name!r} is the base model's id; give the adapter another name", "name")
         with self.batcher.lock:
-            load_adapter(self.loaded, path, name, activate=activate)
-            self.batcher.model = self.loaded.model  # PEFT wraps the model on the first adapter
-        if name not in self.adapters:
-            self.adapters.append(name)
-        return self.adapters
+            replaced = name in self.loaded.adapters
+            if replaced and not replace:
+                raise BadRequestError(f"an adapter named {name!r} is already loaded (replace=false)", "name")
+            load_adapter(self.loaded, path, name, activate=activate, replace=True)
+        return AdapterLoad(loaded=self.adapters, active=self.loaded.active_adapter, replaced=replaced)
 
     # -- health ----------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
@@ -170,6 +264,7 @@ class InferenceService:
             "device": str(self.loaded.device) if self.loaded else None,
             "proxy": self.proxy is not None,
             "adapters": self.adapters,
+            "active_adapter": self.loaded.active_adapter if self.loaded else None,
             "batches": self.batcher.batches if self.batcher else 0,
             "merged_requests": self.batcher.merged_requests if self.batcher else 0,
             "auth": "open" if self.gate.open else "api_keys",

@@ -7,6 +7,8 @@ its EOS as pad token when it has none; the model is put in eval mode on the chos
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,9 @@ class LoadedModel:
     device: Any  # torch.device
     path: Path
     dtype: Any  # torch.dtype
-    adapters: list[str] = field(default_factory=list)
-    active_adapter: str | None = None
+    adapters: list[str] = field(default_factory=list)  # load order
+    active_adapter: str | None = None  # what a plain forward runs; None: the base (adapter layers off)
+    adapter_paths: dict[str, Path] = field(default_factory=dict)  # name -> where it was loaded from
 
 
 def resolve_device(device: str = "auto") -> Any:
@@ -103,42 +106,121 @@ def load_model(
     return loaded
 
 
-def load_adapter(loaded: LoadedModel, adapter_path: str | Path, name: str, activate: bool = True) -> LoadedModel:
+def load_adapter(
+    loaded: LoadedModel, adapter_path: str | Path, name: str, activate: bool = True, *, replace: bool = False
+) -> LoadedModel:
     """Attach the PEFT (LoRA) adapter saved at `adapter_path` under `name`; activate it unless told not to.
 
-    The first adapter wraps the model in a `peft.PeftModel`; later ones are added to it.
+    The first adapter wraps the model in a `peft.PeftModel`; later ones are added to it. A name that
+    is already loaded is refused unless `replace`: then the old adapter is deleted before the new
+    one loads under the same name, so repeated reloads (a trainer's weight sync) never accumulate
+    adapters. If the new weights fail to load, no adapter of that name remains (never half-loaded
+    weights). Not thread-safe: callers that decode concurrently hold their own lock around it.
     """
-    from peft import PeftModel
+    path = _check_adapter_dir(adapter_path)
+    if not name:
+        raise ValueError("an adapter needs a non-empty name")
+    if name in loaded.adapters and not replace:
+        raise ValueError(f"an adapter named {name!r} is already loaded")
+    if name in loaded.adapters:
+        # The name stays listed (and in its place) while its weights change: a concurrent reader
+        # that resolves names without the caller's lock never sees it vanish for a moment.
+        loaded.model.delete_adapter(name)
+    try:
+        _attach(loaded, path, name)
+    except BaseException:
+        _forget(loaded, name)  # a half-loaded adapter must never serve
+        raise
+    if name not in loaded.adapters:
+        loaded.adapters.append(name)
+    loaded.adapter_paths[name] = path
+    if activate:
+        loaded.active_adapter = name
+    elif loaded.active_adapter not in loaded.adapters:
+        loaded.active_adapter = None
+    _sync(loaded)
+    return loaded
 
+
+def _check_adapter_dir(adapter_path: str | Path) -> Path:
     path = Path(adapter_path).expanduser()
     if not path.is_dir():
         raise FileNotFoundError(f"adapter path does not exist or is not a directory: {path}")
     if not (path / "adapter_config.json").is_file():
         raise FileNotFoundError(f"no adapter_config.json in {path}: not a saved PEFT adapter")
-    if not name:
-        raise ValueError("an adapter needs a non-empty name")
-    if name in loaded.adapters:
-        raise ValueError(f"an adapter named {name!r} is already loaded")
-    previous = loaded.active_adapter
+    return path
+
+
+def _attach(loaded: LoadedModel, path: Path, name: str) -> None:
+    from peft import PeftModel
+
     if isinstance(loaded.model, PeftModel):
         loaded.model.load_adapter(str(path), adapter_name=name, is_trainable=False)
     else:
         loaded.model = PeftModel.from_pretrained(loaded.model, str(path), adapter_name=name, is_trainable=False)
-        previous = None
     loaded.model.to(loaded.device)
     loaded.model.eval()
-    loaded.adapters.append(name)
-    if activate or previous is None:
-        set_active_adapter(loaded, name)
-    else:
-        set_active_adapter(loaded, previous)
-    return loaded
 
 
-def set_active_adapter(loaded: LoadedModel, name: str) -> None:
-    """Make the adapter `name` (one already loaded) the one generation uses."""
-    if name not in loaded.adapters:
+def _forget(loaded: LoadedModel, name: str) -> None:
+    """Drop every trace of adapter `name` after a failed load (PEFT may have injected it already)."""
+    if name in getattr(loaded.model, "peft_config", {}):
+        loaded.model.delete_adapter(name)
+    if name in loaded.adapters:
+        loaded.adapters.remove(name)
+    loaded.adapter_paths.pop(name, None)
+    if loaded.active_adapter == name:
+        loaded.active_adapter = None
+    _sync(loaded)
+
+
+def set_active_adapter(loaded: LoadedModel, name: str | None) -> None:
+    """Make the adapter `name` (one already loaded) the one generation uses; None: the bare base model."""
+    if name is not None and name not in loaded.adapters:
         known = ", ".join(loaded.adapters) or "none"
         raise ValueError(f"unknown adapter {name!r} (loaded: {known})")
-    loaded.model.set_adapter(name)
     loaded.active_adapter = name
+    _sync(loaded)
+
+
+def _select(model: Any, name: str | None) -> None:
+    """Point the PEFT model's LoRA layers at adapter `name`, or switch them all off for None."""
+    if name is None:
+        model.base_model.disable_adapter_layers()
+    else:
+        model.base_model.enable_adapter_layers()  # (this marks the active adapter trainable again...)
+        model.set_adapter(name, inference_mode=True)  # (...and inference_mode freezes it)
+
+
+def _sync(loaded: LoadedModel) -> None:
+    """Make a plain forward of `loaded.model` match `loaded.active_adapter` (the invariant callers rely on)."""
+    if loaded.adapters:
+        _select(loaded.model, loaded.active_adapter)
+
+
+@contextmanager
+def use_adapter(loaded: LoadedModel, name: str | None) -> Iterator[Any]:
+    """The model to run with adapter `name` selected (None: the base, adapters off), for one decode.
+
+    Selection is temporary: on exit the active adapter is selected again. PEFT runs one adapter per
+    forward, so callers that decode from several threads serialise around this.
+    """
+    if name is not None and name not in loaded.adapters:
+        known = ", ".join(loaded.adapters) or "none"
+        raise ValueError(f"unknown adapter {name!r} (loaded: {known})")
+    if name == loaded.active_adapter or not loaded.adapters:
+        yield _runnable(loaded)
+        return
+    _select(loaded.model, name)
+    try:
+        yield loaded.model
+    finally:
+        _sync(loaded)
+
+
+def _runnable(loaded: LoadedModel) -> Any:
+    # A PeftModel left with no adapter at all (a failed replace of the only one) cannot forward;
+    # its inner model, whose LoRA layers are empty, computes the base.
+    if not loaded.adapters and getattr(loaded.model, "peft_config", None) is not None:
+        return loaded.model.base_model.model  # (get_base_model() needs an active adapter config)
+    return loaded.model

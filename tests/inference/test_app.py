@@ -58,9 +58,9 @@ def test_openai_chat_completions_with_n_2(open_url: str) -> None:
 def test_openai_models_and_seed_reproducibility(open_url: str) -> None:
     client = openai.OpenAI(base_url=open_url + "/v1", api_key="unused")
     assert [m.id for m in client.models.list().data] == ["cppforge-bootstrap"]
-    a = client.completions.create(model="m", prompt=PROMPT, n=1, max_tokens=16, seed=42)
-    b = client.completions.create(model="m", prompt=PROMPT, n=1, max_tokens=16, seed=42)
-    assert a.choices[0].text == b.choices[0].text
+    a = client.completions.create(model="cppforge-bootstrap", prompt=PROMPT, n=1, max_tokens=16, seed=42)
+    b = client.completions.create(model="cppforge-bootstrap", prompt=PROMPT, n=1, max_tokens=16, seed=42)
+    assert a.choices[0].text == b.choices[0].text and a.model == "cppforge-bootstrap"
 
 
 def test_best_of_ranks_and_reports(open_url: str) -> None:
@@ -103,11 +103,11 @@ def test_errors_have_openai_shape(keyed_url: str) -> None:
 
 def test_openai_client_sees_rate_limit_and_auth_errors(keyed_url: str) -> None:
     bad = openai.OpenAI(base_url=keyed_url + "/v1", api_key="nope", max_retries=0)
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.AuthenticationError):  # the key is checked before the model
         bad.completions.create(model="m", prompt=PROMPT, max_tokens=1)
     pro = openai.OpenAI(base_url=keyed_url + "/v1", api_key="kpro", max_retries=0)
     with pytest.raises(openai.PermissionDeniedError):
-        pro.completions.create(model="m", prompt=PROMPT, max_tokens=1, n=8)
+        pro.completions.create(model="cppforge-bootstrap", prompt=PROMPT, max_tokens=1, n=8)
 
 
 def test_dev_tier_without_verifier_still_answers_ranked_by_proxy(keyed_url: str) -> None:
@@ -129,7 +129,7 @@ def test_adapter_loading(open_url: str, tiny_model_dir: Path, tmp_path: Path) ->
     peft_model.save_pretrained(adapter_dir)
     r = httpx.post(open_url + "/v1/adapters", json={"path": str(adapter_dir), "name": "a1"}, timeout=60)
     assert r.status_code == 200, r.text
-    assert r.json() == {"loaded": ["a1"], "active": "a1"}
+    assert r.json() == {"loaded": ["a1"], "active": "a1", "replaced": False}
     assert httpx.get(open_url + "/healthz").json()["adapters"] == ["a1"]
     gen = httpx.post(open_url + "/v1/completions", json={"prompt": PROMPT, "max_tokens": 4}, timeout=60)
     assert gen.status_code == 200

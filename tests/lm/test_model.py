@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from services.lm.model import LoadedModel, load_adapter, load_model, set_active_adapter
+from services.lm.model import LoadedModel, load_adapter, load_model, set_active_adapter, use_adapter
 
 
 def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
@@ -120,3 +120,80 @@ def test_adapter_at_load_time(tiny_model_dir: Path, tmp_path: Path) -> None:
     with torch.inference_mode():
         out = loaded.model.generate(**enc, do_sample=False, max_new_tokens=5)
     assert out.shape[0] == 2
+
+
+def _lora_entries(model: torch.nn.Module) -> int:
+    """How many (layer, adapter) LoRA weight pairs the model holds: what grows if reloads leak."""
+    return sum(len(m.lora_A) for m in model.modules() if hasattr(m, "lora_A"))
+
+
+def test_first_adapter_loaded_inactive_leaves_the_base(tiny_model_dir: Path, tmp_path: Path) -> None:
+    adapter = _save_lora(tiny_model_dir, tmp_path / "a", seed=4)
+    loaded = load_model(tiny_model_dir)
+    ids = loaded.tokenizer(["int f(int a) {"], return_tensors="pt")["input_ids"].to(loaded.device)
+    base = _logits(loaded, ids)
+    load_adapter(loaded, adapter, "a", activate=False)
+    assert loaded.active_adapter is None and loaded.adapter_paths == {"a": adapter}
+    assert torch.allclose(_logits(loaded, ids), base)
+    with use_adapter(loaded, "a") as model, torch.inference_mode():
+        with_a = model(input_ids=ids).logits.float()
+    assert not torch.allclose(with_a, base)
+    assert torch.allclose(_logits(loaded, ids), base), "use_adapter must restore the default on exit"
+    set_active_adapter(loaded, "a")
+    assert torch.allclose(_logits(loaded, ids), with_a)
+    with use_adapter(loaded, None) as model, torch.inference_mode():
+        assert torch.allclose(model(input_ids=ids).logits.float(), base)
+    assert torch.allclose(_logits(loaded, ids), with_a)
+    set_active_adapter(loaded, None)
+    assert torch.allclose(_logits(loaded, ids), base)
+    with pytest.raises(ValueError, match="unknown adapter"), use_adapter(loaded, "nope"):
+        pass
+
+
+def test_replace_swaps_weights_without_growing(tiny_model_dir: Path, tmp_path: Path) -> None:
+    first = _save_lora(tiny_model_dir, tmp_path / "a1", seed=5)
+    second = _save_lora(tiny_model_dir, tmp_path / "a2", seed=6)
+    other = _save_lora(tiny_model_dir, tmp_path / "o", seed=7)
+    loaded = load_model(tiny_model_dir)
+    ids = loaded.tokenizer(["int f(int a) {"], return_tensors="pt")["input_ids"].to(loaded.device)
+    load_adapter(loaded, other, "other")
+    load_adapter(loaded, first, "policy", activate=False)
+    with use_adapter(loaded, "policy") as model, torch.inference_mode():
+        with_first = model(input_ids=ids).logits.float()
+    with_other = _logits(loaded, ids)
+    with pytest.raises(ValueError, match="already loaded"):
+        load_adapter(loaded, second, "policy")
+    entries = _lora_entries(loaded.model)
+    params = sum(p.numel() for p in loaded.model.parameters())
+    for i in range(20):
+        load_adapter(loaded, second if i % 2 == 0 else first, "policy", activate=False, replace=True)
+        assert sorted(loaded.model.peft_config) == ["other", "policy"]
+        assert _lora_entries(loaded.model) == entries
+        assert sum(p.numel() for p in loaded.model.parameters()) == params
+    assert loaded.adapters == ["other", "policy"] and loaded.active_adapter == "other"
+    assert loaded.adapter_paths["policy"] == first  # the last reload (i = 19) was `first`
+    with use_adapter(loaded, "policy") as model, torch.inference_mode():
+        assert torch.allclose(model(input_ids=ids).logits.float(), with_first)
+    load_adapter(loaded, second, "policy", replace=True)  # activate=True makes it the default
+    with_second = _logits(loaded, ids)
+    assert loaded.active_adapter == "policy" and not torch.allclose(with_second, with_first)
+    assert not torch.allclose(with_second, with_other)
+    assert not any(p.requires_grad for p in loaded.model.parameters()), "served adapters stay frozen"
+
+
+def test_failed_replace_leaves_no_half_loaded_adapter(tiny_model_dir: Path, tmp_path: Path) -> None:
+    good = _save_lora(tiny_model_dir, tmp_path / "good", seed=8)
+    broken = tmp_path / "broken"
+    shutil.copytree(good, broken)
+    (broken / "adapter_model.safetensors").write_bytes(b"not safetensors")
+    loaded = load_model(tiny_model_dir)
+    ids = loaded.tokenizer(["int f(int a) {"], return_tensors="pt")["input_ids"].to(loaded.device)
+    base = _logits(loaded, ids)
+    load_adapter(loaded, good, "policy")
+    with pytest.raises(Exception):  # noqa: B017 - whatever safetensors raises for a corrupt file
+        load_adapter(loaded, broken, "policy", replace=True)
+    assert loaded.adapters == [] and loaded.active_adapter is None and loaded.adapter_paths == {}
+    with use_adapter(loaded, None) as model, torch.inference_mode():
+        assert torch.allclose(model(input_ids=ids).logits.float(), base)
+    load_adapter(loaded, good, "policy")  # and the name loads again afterwards
+    assert loaded.adapters == ["policy"] and not torch.allclose(_logits(loaded, ids), base)
