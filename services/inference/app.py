@@ -108,8 +108,8 @@ async def completions(req: CompletionRequest, service: Service, who: Caller) -> 
         raise BadRequestError(str(exc), "prompt") from None
     gen = await _run(service, who, prompt, req=req, best_of=req.best_of, max_tokens=None)
     choices = [
-        CompletionChoice(index=i, text=(prompt + text) if req.echo else text, finish_reason=finish)
-        for i, (text, finish) in enumerate(gen.choices)
+        CompletionChoice(index=i, text=(prompt + text) if req.echo else text, finish_reason=finish, stop_reason=stop)
+        for i, (text, finish, stop) in enumerate(gen.choices)
     ]
     return CompletionResponse(
         id=completion_id("cmpl"), created=int(time.time()), model=gen.model, choices=choices,
@@ -123,7 +123,7 @@ async def chat_completions(req: ChatCompletionRequest, service: Service, who: Ca
     gen = await _run(service, who, prompt, req=req, best_of=req.best_of, max_tokens=req.max_completion_tokens)
     choices = [
         ChatChoice(index=i, message=ChatChoiceMessage(content=text), finish_reason=finish)
-        for i, (text, finish) in enumerate(gen.choices)
+        for i, (text, finish, _stop) in enumerate(gen.choices)
     ]
     return ChatCompletionResponse(
         id=completion_id("chatcmpl"), created=int(time.time()), model=gen.model, choices=choices,

@@ -131,6 +131,9 @@ class CompletionChoice(BaseModel):
     text: str
     finish_reason: str
     logprobs: None = None
+    stop_reason: str | None = Field(
+        None, description="vLLM's extension: the stop sequence that ended the choice (null for EOS or length)."
+    )
 
 
 class CompletionResponse(BaseModel):

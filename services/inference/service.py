@@ -67,7 +67,7 @@ class AdapterLoad:
 
 @dataclass
 class Generation:
-    choices: list[tuple[str, str]]  # (text, finish_reason), best first
+    choices: list[tuple[str, str, str | None]]  # (text, finish_reason, stop_reason), best first
     metrics: BestOfNMetrics
     prompt_tokens: int
     completion_tokens: int
@@ -211,7 +211,7 @@ class InferenceService:
         self.metrics.tokens.inc(metrics.completion_tokens)
         self.metrics.latency.observe(time.monotonic() - started)
         return Generation(
-            choices=[(metrics.candidates[i], metrics.finish_reasons[i]) for i in chosen],
+            choices=[(metrics.candidates[i], metrics.finish_reasons[i], metrics.stopped_by[i] or None) for i in chosen],
             metrics=metrics,
             prompt_tokens=len(ids),
             completion_tokens=metrics.completion_tokens,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..lm.prompts import FUNCTION_STOP
 from ..lm.sampling import SamplingParams, sample_n
 from .lora import BEHAVIOUR_ADAPTER, Policy, add_behaviour_adapter
 
@@ -103,7 +102,7 @@ class HttpRollouts:
         tokenizer = self.policy.tokenizer
         out: list[Completion] = []
         for choice in answer.choices:
-            stopped_by = _stopped_by(choice, params.stop)
+            stopped_by = _stopped_by(choice)
             ids: list[int] = tokenizer(choice.text + stopped_by, add_special_tokens=False)["input_ids"]
             out.append(Completion(ids[: params.max_tokens], choice.text, stopped_by, choice.finish_reason))
         return out
@@ -112,14 +111,11 @@ class HttpRollouts:
         self.client.close()
 
 
-def _stopped_by(choice: Any, stops: Sequence[str]) -> str:
-    # vLLM's `stop_reason`: the stop string that ended the choice (None for EOS or length).
+def _stopped_by(choice: Any) -> str:
+    """vLLM's `stop_reason`: the stop string that ended the choice ("" for EOS or length): the program
+    is prompt + text + that string, exactly as for local rollouts."""
     reason = getattr(choice, "stop_reason", None)
-    if isinstance(reason, str):
-        return reason
-    if reason is None and choice.finish_reason == "stop" and tuple(stops) == (FUNCTION_STOP,):
-        return FUNCTION_STOP  # a service without stop_reason: with one stop sequence it is that one
-    return ""
+    return reason if isinstance(reason, str) else ""
 
 
 def make_rollouts(

@@ -27,6 +27,14 @@ class VerifierMetrics:
         self.run_seconds = Histogram(
             "cppforge_verifier_run_seconds", "Run time per executed program", buckets=_SECONDS, registry=r
         )
+        # What a trainer reads: how many rewards went out (by endpoint) and how many items got none.
+        self.rewards = Counter("cppforge_verifier_rewards", "Rewards returned", ["endpoint"], registry=r)
+        self.reward_sum = Counter(
+            "cppforge_verifier_reward_sum", "Sum of the rewards returned", ["endpoint"], registry=r
+        )
+        self.no_reward = Counter(
+            "cppforge_verifier_no_reward", "Batch items the verifier failed on (reward null, never 0)", registry=r
+        )
         self.error_class = Counter(
             "cppforge_verifier_error_class", "Verifications by error_class", ["error_class"], registry=r
         )
@@ -36,6 +44,13 @@ class VerifierMetrics:
         if result.ran:
             self.run_seconds.observe(result.run_s)
         self.error_class.labels(result.error_class or "none").inc()
+
+    def reward(self, endpoint: str, value: float | None) -> None:
+        if value is None:
+            self.no_reward.inc()
+            return
+        self.rewards.labels(endpoint).inc()
+        self.reward_sum.labels(endpoint).inc(value)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

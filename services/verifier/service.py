@@ -91,7 +91,9 @@ class VerifierService:
         """One job; an infrastructure failure raises InfrastructureError (HTTP 503)."""
         self.check_sizes(code=job.code, test_code=job.test_code)
         result = await self.pool.submit(job)
-        return ScoredResult(result, compute_reward(result))
+        scored = ScoredResult(result, compute_reward(result))
+        self.metrics.reward("verify", scored.reward)
+        return scored
 
     async def verify_batch(self, jobs: list[VerifyJob]) -> tuple[list[ScoredResult], int]:
         """Many jobs; an item the verifier failed on gets reward None, the others are unaffected."""
@@ -100,7 +102,10 @@ class VerifierService:
         for job in jobs:
             self.check_sizes(code=job.code, test_code=job.test_code)
         results, unique = await self.pool.submit_many(jobs)
-        return [ScoredResult(r, reward_or_none(r)) for r in results], unique
+        scored = [ScoredResult(r, reward_or_none(r)) for r in results]
+        for item in scored:
+            self.metrics.reward("verify_batch", item.reward)
+        return scored, unique
 
     async def reward(
         self, job: VerifyJob, *, shaped: bool, sanitizer_fraction: float, use_clang_tidy: bool, seed: int | None
