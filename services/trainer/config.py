@@ -34,9 +34,9 @@ class TrainConfig:
     dataset: str = _f("", "JSONL problem set (HumanEval-X fields); empty: the seeded generator's training tasks")
     task_seed: int = _f(1, "seed of the generated training tasks")
     num_tasks: int = _f(2000, "number of generated training tasks (ignored with a dataset)")
-    heldout_tasks: int = _f(64, "held-out tasks scored before and after training (0: skip)")
+    heldout_tasks: int = _f(100, "held-out tasks scored before and after training (0: skip)")
     heldout_seed: int = _f(4242, "seed of the held-out tasks")
-    heldout_samples: int = _f(2, "sampled completions per held-out task (plus one greedy)")
+    heldout_samples: int = _f(4, "sampled completions per held-out task (plus one greedy)")
     # -- rollouts ------------------------------------------------------------------------------
     group_size: int = _f(8, "completions per prompt (the GRPO group)")
     prompts_per_step: int = _f(2, "groups per optimizer step (per process)")
@@ -64,7 +64,10 @@ class TrainConfig:
     cccs_min_prefix_frac: float = _f(0.0, "CCCS: the fraction never goes below this")
     fgo: bool = _f(True, "FGO: mask tokens after the first compiler error out of the loss")
     # -- optimisation ----------------------------------------------------------------------------
-    lr: float = _f(1e-4, "AdamW learning rate")
+    lr: float = _f(
+        1e-3,
+        "AdamW learning rate (8 CPU minutes on the bootstrap model: 1e-3 moved held-out compile +9 points, 3e-4 +2)",
+    )
     weight_decay: float = _f(0.0, "AdamW weight decay")
     grad_clip: float = _f(1.0, "clip the global gradient norm to this (0: off)")
     grad_accum: int = _f(1, "rollout batches per optimizer step")
