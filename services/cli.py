@@ -14,15 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-EXIT_OK = 0
-EXIT_INFRA = 1
-EXIT_BAD_INPUT = 2
+from .common.cli_errors import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_OK, CliError
 
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
-        super().__init__(message)
-        self.code = code
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INFRA", "EXIT_OK", "CliError", "main"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -42,7 +42,7 @@ def add_train_parser(sub: Any) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    from ..cli import CliError
+    from ..common.cli_errors import CliError
 
     out: dict[str, Any] = {}
     if args.overrides_json:
@@ -83,7 +83,7 @@ def _install_stop_handlers(stop: threading.Event) -> dict[int, int]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_BAD_INPUT, EXIT_INFRA, CliError
+    from ..common.cli_errors import EXIT_BAD_INPUT, EXIT_INFRA, CliError
 
     if args.list_fields:
         for name, text in field_help().items():

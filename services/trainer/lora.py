@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib.util
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,7 +53,13 @@ def lora_target_modules(model: Any, which: str = "mlp") -> list[str]:
 
 
 def nf4_available(device: torch.device) -> bool:
-    return device.type == "cuda" and importlib.util.find_spec("bitsandbytes") is not None
+    if device.type != "cuda":
+        return False
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass
