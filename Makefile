@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/verifier_naive.py
 	$(BIN)/python bench/verifier_throughput.py
 	$(BIN)/python bench/best_of_n.py
+	$(BIN)/python bench/train_step.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests bench

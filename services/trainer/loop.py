@@ -102,7 +102,9 @@ class RLStep:
         programs = [c.program(prompt) for c in completions]
         future = self._verify_pool.submit(self.rewards.score, programs, task.test)
         if not cfg.overlap:
+            started = time.perf_counter()
             future.result()
+            stats.verify_wait_s += time.perf_counter() - started  # the whole verification: nothing overlaps it
         return _Pending(task, prompt, ids, completions, future, gen_s)
 
     def collect(self, step: int) -> tuple[list[Row], StepStats]:
