@@ -66,6 +66,7 @@ class StepStats:
     fgo_tokens: int = 0
     gen_s: float = 0.0
     verify_wait_s: float = 0.0
+    task_ids: list[str] = field(default_factory=list)  # every group drawn, refills included (DDP: this rank's)
 
 
 def rollout_seed(cfg: TrainConfig, step: int, slot: int, rank: int) -> int:
@@ -90,6 +91,7 @@ class RLStep:
     def _launch(self, step: int, slot: int, stats: StepStats) -> _Pending:
         cfg = self.cfg
         task = self.cursor.next()
+        stats.task_ids.append(task.task_id)
         prompt = self.cccs.prompt_for(task.prompt, task.canonical_solution)[0] if cfg.cccs else task.prompt
         ids = encode_prompt(self.policy.tokenizer, prompt)
         budget = max(1, min(cfg.max_gen_len, self._context - len(ids)))
@@ -262,6 +264,7 @@ class RLStep:
             "groups": total.groups,
             "completion_len": _mean([float(n) for n in total.lengths]),
             "updated": bool(batches),
+            "task_ids": total.task_ids,
         }
 
 

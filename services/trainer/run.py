@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +40,9 @@ CONFIG_FILE = "config.json"
 # What a resumed run may change: how long it runs and where the services are, never what it trains.
 RESUME_OVERRIDABLE = frozenset({"steps", "minutes", "verifier_url", "inference_url", "inference_api_key", "threads",
                                 "device", "verify_workers", "checkpoint_every", "overlap"})  # fmt: skip
+# Debugging DDP: with this set to 1, rank r > 0 also writes rank<r>/metrics.jsonl (its own rows, its own
+# task ids) and rank<r>/adapter at the end, so the ranks' weights and task shares can be compared.
+DUMP_RANKS_ENV = "CPPFORGE_TRAIN_DUMP_RANKS"
 
 
 class StopRequested(Exception):
@@ -116,6 +120,8 @@ def run_training(
             if checkpoint is not None:
                 truncate_metrics(out_dir / "metrics.jsonl", state.step)
             metrics = MetricsLog(out_dir)
+        elif (dump := _dump_dir(out_dir, world)) is not None:
+            metrics = MetricsLog(dump, tensorboard=False)
         if state.heldout_before is None and split.heldout and world.is_main:
             before = _heldout(policy, cfg, split, rewards, "before", stream)
             state.heldout_before = before.to_dict()
@@ -187,10 +193,22 @@ def _loop(cfg: TrainConfig, out_dir: Path, policy: Policy, optimizer: torch.opti
     return stopped
 
 
+def _dump_dir(out_dir: Path, world: distributed.World) -> Path | None:
+    """Where rank > 0 writes its debug copy (DUMP_RANKS_ENV), created on first use; None when off."""
+    if world.is_main or os.environ.get(DUMP_RANKS_ENV) != "1":
+        return None
+    path = out_dir / f"rank{world.rank}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _finish(cfg: TrainConfig, out_dir: Path, recipe: str, policy: Policy, split: Any, rewards: Any,
             state: TrainerState, world: distributed.World, stopped: bool, stream: TextIO | None,
             wall_started: float) -> dict[str, Any]:  # fmt: skip
     if not world.is_main:
+        dump = _dump_dir(out_dir, world)
+        if dump is not None:
+            policy.save_adapter(dump / "adapter")
         distributed.barrier()
         return {}
     adapter_dir = policy.save_adapter(out_dir / "adapter")
