@@ -66,6 +66,11 @@ def all_have(flag: bool) -> bool:
     return bool(t.item())
 
 
+def any_have(flag: bool) -> bool:
+    """True on every rank iff `flag` is true on some rank."""
+    return not all_have(not flag)
+
+
 def broadcast_flag(flag: bool) -> bool:
     """Rank 0's `flag` on every rank (e.g. a stop request seen by rank 0)."""
     if not active():

@@ -238,12 +238,14 @@ class RLStep:
             if rows:
                 batches.append(collate(rows, self.policy.tokenizer.pad_token_id).to(self.policy.device))
         train_started = time.perf_counter()
-        # Every rank makes the same number of all-reduces: one without a surviving group sends zeros.
-        if batches:
-            info = self.update(batches)
-        else:
-            self.skip_update()
-            info = {"kl": 0.0, "clip_frac": 0.0, "loss": 0.0, "grad_norm": 0.0}
+        info = {"kl": 0.0, "clip_frac": 0.0, "loss": 0.0, "grad_norm": 0.0}
+        # No rank has a surviving group: no gradient, so no optimizer step (AdamW would otherwise move the
+        # weights on its momentum alone, e.g. on every step while the verifier is down). Every rank asks.
+        if distributed.any_have(bool(batches)):
+            if batches:
+                info = self.update(batches)
+            else:
+                self.skip_update()  # others have groups: join their all-reduces with zeros (DDP lockstep)
         judged = total.samples - total.dropped
         return {
             "step": step + 1,
