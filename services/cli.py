@@ -277,4 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m services.cli` (and `torchrun -m services.cli`) runs this file as __main__, a second copy
+    # of the module: subcommands raise services.cli.CliError, which only the importable copy's main catches.
+    from services.cli import main as importable_main
+
+    sys.exit(importable_main())
