@@ -176,10 +176,10 @@ def _loop(cfg: TrainConfig, out_dir: Path, policy: Policy, optimizer: torch.opti
             row["elapsed_s"] = state.elapsed_s
             state.task_cursor = stepper.cursor.position if isinstance(stepper, RLStep) else stepper.position
             state.cccs = cccs.state_dict()
+            if metrics is not None:
+                metrics.write(row)  # before the verifier check, so the step that ends the run is logged too
             if isinstance(stepper, RLStep):
                 check_verifier_alive(row, state)
-            if metrics is not None:
-                metrics.write(row)
             if hooks.on_step is not None and world.is_main:
                 hooks.on_step(row)
             bar.update(row)
