@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -145,8 +146,10 @@ class RLStep:
                 keep = self._fgo_keep(group.prompt, completion, verdict, stats)
                 rows.append(Row(group.prompt_ids, completion.token_ids, keep, float(verdict.reward or 0.0), adv))
                 stats.lengths.append(len(completion.token_ids))
-        if cfg.cccs and group_compile:
-            self.cccs.update(sum(group_compile) / len(group_compile))
+        if cfg.cccs:  # one curriculum for all ranks: the mean compile rate of every rank's groups
+            rate_sum, groups = distributed.sum_values([sum(group_compile), len(group_compile)])
+            if groups:
+                self.cccs.update(rate_sum / groups)
         return rows, stats
 
     def _fgo_keep(self, prompt: str, completion: Completion, verdict: Verdict, stats: StepStats) -> list[bool]:
@@ -246,28 +249,43 @@ class RLStep:
                 info = self.update(batches)
             else:
                 self.skip_update()  # others have groups: join their all-reduces with zeros (DDP lockstep)
-        judged = total.samples - total.dropped
+        n = _global_counts(total)  # the whole step's samples (every rank's, under DDP)
+        judged = n["samples"] - n["dropped"]
+        reward_mean = n["reward_sum"] / n["rewards"] if n["rewards"] else 0.0
+        reward_var = n["reward_sq_sum"] / n["rewards"] - reward_mean**2 if n["rewards"] else 0.0
         return {
             "step": step + 1,
-            "reward_mean": _mean(total.rewards),
-            "reward_std": float(torch.tensor(total.rewards).std(unbiased=False)) if total.rewards else 0.0,
-            "compile_rate": total.compiled / judged if judged else 0.0,
-            "pass_rate": total.passed / judged if judged else 0.0,
+            "reward_mean": reward_mean,
+            "reward_std": math.sqrt(max(0.0, reward_var)),
+            "compile_rate": n["compiled"] / judged if judged else 0.0,
+            "pass_rate": n["passed"] / judged if judged else 0.0,
             **info,
             "step_s": time.perf_counter() - started,
             "gen_s": total.gen_s,
             "verify_wait_s": total.verify_wait_s,
             "train_s": time.perf_counter() - train_started,
             "cccs_prefix": self.cccs.prefix_frac if self.cfg.cccs else 0.0,
-            "fgo_masked_frac": total.fgo_masked / total.fgo_tokens if total.fgo_tokens else 0.0,
-            "samples": total.samples,
-            "dropped": total.dropped,
-            "discarded": total.discarded,
-            "groups": total.groups,
-            "completion_len": _mean([float(n) for n in total.lengths]),
-            "updated": bool(batches),
-            "task_ids": total.task_ids,
+            "fgo_masked_frac": n["fgo_masked"] / n["fgo_tokens"] if n["fgo_tokens"] else 0.0,
+            "samples": int(n["samples"]),
+            "dropped": int(n["dropped"]),
+            "discarded": int(n["discarded"]),
+            "groups": int(n["groups"]),
+            "completion_len": n["length_sum"] / n["lengths"] if n["lengths"] else 0.0,
+            "updated": bool(batches),  # this rank had a group to learn from
+            "task_ids": total.task_ids,  # this rank's groups
         }
+
+
+_COUNTED = ("samples", "dropped", "discarded", "groups", "compiled", "passed", "fgo_masked", "fgo_tokens")
+
+
+def _global_counts(total: StepStats) -> dict[str, float]:
+    """The step's counts and reward sums over every rank, so that a DDP row describes the whole update."""
+    local = {name: float(getattr(total, name)) for name in _COUNTED}
+    local |= {"rewards": len(total.rewards), "reward_sum": sum(total.rewards),
+              "reward_sq_sum": sum(r * r for r in total.rewards), "lengths": len(total.lengths),
+              "length_sum": sum(total.lengths)}  # fmt: skip
+    return dict(zip(local, distributed.sum_values(list(local.values())), strict=True))
 
 
 def _merge(total: StepStats, part: StepStats) -> None:
