@@ -131,14 +131,17 @@ def run_training(
                               cfg.cccs_min_prefix_frac)  # fmt: skip
         if state.cccs:
             cccs.load_state_dict(state.cccs)
+        # Each rank goes on from its own cursor (DAPO refills move them apart); a checkpoint of another
+        # world size has rank 0's only.
+        position = state.rank_cursors[world.rank] if len(state.rank_cursors) == world.size else state.task_cursor
         if cfg.method == "sft":
             stepper = SFTStep(cfg, policy, optimizer, world.rank, world.size)
-            stepper.position = state.task_cursor
+            stepper.position = position
         else:
             rollouts = make_rollouts(cfg.inference_url, policy, run_name=f"cppforge-train-{out_dir.name}"[:64],
                                      sync_dir=out_dir / "sync" / "adapter", sync_every=cfg.sync_every,
                                      api_key=cfg.inference_api_key)  # fmt: skip
-            cursor = TaskCursor(split.train, cfg.seed, world.rank, world.size, state.task_cursor)
+            cursor = TaskCursor(split.train, cfg.seed, world.rank, world.size, position)
             stepper = RLStep(cfg, policy, optimizer, rollouts, rewards, cursor, cccs, world.rank)
         stopped = _loop(cfg, out_dir, policy, optimizer, state, stepper, metrics, hooks, world, cccs)
     finally:
@@ -175,6 +178,7 @@ def _loop(cfg: TrainConfig, out_dir: Path, policy: Policy, optimizer: torch.opti
             state.elapsed_s += row["step_s"]
             row["elapsed_s"] = state.elapsed_s
             state.task_cursor = stepper.cursor.position if isinstance(stepper, RLStep) else stepper.position
+            state.rank_cursors = distributed.gather_ints(state.task_cursor)
             state.cccs = cccs.state_dict()
             if metrics is not None:
                 metrics.write(row)  # before the verifier check, so the step that ends the run is logged too
