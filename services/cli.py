@@ -288,4 +288,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # `python -m services.cli` (and `torchrun -m services.cli`) runs this file as __main__, a second copy of
+    # the module; CliError lives in services.common.cli_errors, so both copies catch the same class.
     sys.exit(main())

@@ -29,6 +29,7 @@ KEEP = 2  # complete checkpoints kept on disk
 class TrainerState:
     step: int = 0
     task_cursor: int = 0
+    rank_cursors: list[int] = field(default_factory=list)  # every rank's cursor under DDP (ranks refill apart)
     cccs: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0  # training wall time so far (for --minutes across resumes)
     heldout_before: dict[str, Any] | None = None

@@ -55,24 +55,48 @@ def average_gradients(params: list[torch.nn.Parameter]) -> None:
         p.grad.div_(world)
 
 
+def _for_backend(t: torch.Tensor) -> torch.Tensor:
+    return t.cuda() if dist.get_backend() == "nccl" else t  # NCCL reduces CUDA tensors only
+
+
 def all_have(flag: bool) -> bool:
     """True on every rank iff `flag` is true on every rank (so all ranks take the same branch)."""
     if not active():
         return flag
-    t = torch.tensor([1 if flag else 0], dtype=torch.long)
-    if dist.get_backend() == "nccl":
-        t = t.cuda()
+    t = _for_backend(torch.tensor([1 if flag else 0], dtype=torch.long))
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return bool(t.item())
+
+
+def any_have(flag: bool) -> bool:
+    """True on every rank iff `flag` is true on some rank."""
+    return not all_have(not flag)
+
+
+def sum_values(values: list[float]) -> list[float]:
+    """The element-wise sum of `values` over the ranks (float64: counts stay exact); `values` alone otherwise."""
+    if not active():
+        return [float(v) for v in values]
+    t = _for_backend(torch.tensor(values, dtype=torch.float64))
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return [float(v) for v in t.cpu().tolist()]
+
+
+def gather_ints(value: int) -> list[int]:
+    """Every rank's `value`, in rank order ([value] in a single process)."""
+    if not active():
+        return [value]
+    t = _for_backend(torch.tensor([value], dtype=torch.long))
+    parts = [torch.zeros_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t)
+    return [int(p.item()) for p in parts]
 
 
 def broadcast_flag(flag: bool) -> bool:
     """Rank 0's `flag` on every rank (e.g. a stop request seen by rank 0)."""
     if not active():
         return flag
-    t = torch.tensor([1 if flag else 0], dtype=torch.long)
-    if dist.get_backend() == "nccl":
-        t = t.cuda()
+    t = _for_backend(torch.tensor([1 if flag else 0], dtype=torch.long))
     dist.broadcast(t, src=0)
     return bool(t.item())
 

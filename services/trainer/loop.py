@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -66,6 +67,7 @@ class StepStats:
     fgo_tokens: int = 0
     gen_s: float = 0.0
     verify_wait_s: float = 0.0
+    task_ids: list[str] = field(default_factory=list)  # every group drawn, refills included (DDP: this rank's)
 
 
 def rollout_seed(cfg: TrainConfig, step: int, slot: int, rank: int) -> int:
@@ -90,6 +92,7 @@ class RLStep:
     def _launch(self, step: int, slot: int, stats: StepStats) -> _Pending:
         cfg = self.cfg
         task = self.cursor.next()
+        stats.task_ids.append(task.task_id)
         prompt = self.cccs.prompt_for(task.prompt, task.canonical_solution)[0] if cfg.cccs else task.prompt
         ids = encode_prompt(self.policy.tokenizer, prompt)
         budget = max(1, min(cfg.max_gen_len, self._context - len(ids)))
@@ -145,8 +148,10 @@ class RLStep:
                 keep = self._fgo_keep(group.prompt, completion, verdict, stats)
                 rows.append(Row(group.prompt_ids, completion.token_ids, keep, float(verdict.reward or 0.0), adv))
                 stats.lengths.append(len(completion.token_ids))
-        if cfg.cccs and group_compile:
-            self.cccs.update(sum(group_compile) / len(group_compile))
+        if cfg.cccs:  # one curriculum for all ranks: the mean compile rate of every rank's groups
+            rate_sum, groups = distributed.sum_values([sum(group_compile), len(group_compile)])
+            if groups:
+                self.cccs.update(rate_sum / groups)
         return rows, stats
 
     def _fgo_keep(self, prompt: str, completion: Completion, verdict: Verdict, stats: StepStats) -> list[bool]:
@@ -238,33 +243,51 @@ class RLStep:
             if rows:
                 batches.append(collate(rows, self.policy.tokenizer.pad_token_id).to(self.policy.device))
         train_started = time.perf_counter()
-        # Every rank makes the same number of all-reduces: one without a surviving group sends zeros.
-        if batches:
-            info = self.update(batches)
-        else:
-            self.skip_update()
-            info = {"kl": 0.0, "clip_frac": 0.0, "loss": 0.0, "grad_norm": 0.0}
-        judged = total.samples - total.dropped
+        info = {"kl": 0.0, "clip_frac": 0.0, "loss": 0.0, "grad_norm": 0.0}
+        # No rank has a surviving group: no gradient, so no optimizer step (AdamW would otherwise move the
+        # weights on its momentum alone, e.g. on every step while the verifier is down). Every rank asks.
+        if distributed.any_have(bool(batches)):
+            if batches:
+                info = self.update(batches)
+            else:
+                self.skip_update()  # others have groups: join their all-reduces with zeros (DDP lockstep)
+        n = _global_counts(total)  # the whole step's samples (every rank's, under DDP)
+        judged = n["samples"] - n["dropped"]
+        reward_mean = n["reward_sum"] / n["rewards"] if n["rewards"] else 0.0
+        reward_var = n["reward_sq_sum"] / n["rewards"] - reward_mean**2 if n["rewards"] else 0.0
         return {
             "step": step + 1,
-            "reward_mean": _mean(total.rewards),
-            "reward_std": float(torch.tensor(total.rewards).std(unbiased=False)) if total.rewards else 0.0,
-            "compile_rate": total.compiled / judged if judged else 0.0,
-            "pass_rate": total.passed / judged if judged else 0.0,
+            "reward_mean": reward_mean,
+            "reward_std": math.sqrt(max(0.0, reward_var)),
+            "compile_rate": n["compiled"] / judged if judged else 0.0,
+            "pass_rate": n["passed"] / judged if judged else 0.0,
             **info,
             "step_s": time.perf_counter() - started,
             "gen_s": total.gen_s,
             "verify_wait_s": total.verify_wait_s,
             "train_s": time.perf_counter() - train_started,
             "cccs_prefix": self.cccs.prefix_frac if self.cfg.cccs else 0.0,
-            "fgo_masked_frac": total.fgo_masked / total.fgo_tokens if total.fgo_tokens else 0.0,
-            "samples": total.samples,
-            "dropped": total.dropped,
-            "discarded": total.discarded,
-            "groups": total.groups,
-            "completion_len": _mean([float(n) for n in total.lengths]),
-            "updated": bool(batches),
+            "fgo_masked_frac": n["fgo_masked"] / n["fgo_tokens"] if n["fgo_tokens"] else 0.0,
+            "samples": int(n["samples"]),
+            "dropped": int(n["dropped"]),
+            "discarded": int(n["discarded"]),
+            "groups": int(n["groups"]),
+            "completion_len": n["length_sum"] / n["lengths"] if n["lengths"] else 0.0,
+            "updated": bool(batches),  # this rank had a group to learn from
+            "task_ids": total.task_ids,  # this rank's groups
         }
+
+
+_COUNTED = ("samples", "dropped", "discarded", "groups", "compiled", "passed", "fgo_masked", "fgo_tokens")
+
+
+def _global_counts(total: StepStats) -> dict[str, float]:
+    """The step's counts and reward sums over every rank, so that a DDP row describes the whole update."""
+    local = {name: float(getattr(total, name)) for name in _COUNTED}
+    local |= {"rewards": len(total.rewards), "reward_sum": sum(total.rewards),
+              "reward_sq_sum": sum(r * r for r in total.rewards), "lengths": len(total.lengths),
+              "length_sum": sum(total.lengths)}  # fmt: skip
+    return dict(zip(local, distributed.sum_values(list(local.values())), strict=True))
 
 
 def _merge(total: StepStats, part: StepStats) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -40,6 +41,9 @@ CONFIG_FILE = "config.json"
 # What a resumed run may change: how long it runs and where the services are, never what it trains.
 RESUME_OVERRIDABLE = frozenset({"steps", "minutes", "verifier_url", "inference_url", "inference_api_key", "threads",
                                 "device", "verify_workers", "checkpoint_every", "overlap"})  # fmt: skip
+# Debugging DDP: with this set to 1, rank r > 0 also writes rank<r>/metrics.jsonl (its own rows, its own
+# task ids) and rank<r>/adapter at the end, so the ranks' weights and task shares can be compared.
+DUMP_RANKS_ENV = "CPPFORGE_TRAIN_DUMP_RANKS"
 
 
 def adapter_name(out_dir: Path) -> str:
@@ -123,6 +127,8 @@ def run_training(
             if checkpoint is not None:
                 truncate_metrics(out_dir / "metrics.jsonl", state.step)
             metrics = MetricsLog(out_dir)
+        elif (dump := _dump_dir(out_dir, world)) is not None:
+            metrics = MetricsLog(dump, tensorboard=False)
         if state.heldout_before is None and split.heldout and world.is_main:
             before = _heldout(policy, cfg, split, rewards, "before", stream)
             state.heldout_before = before.to_dict()
@@ -132,14 +138,17 @@ def run_training(
                               cfg.cccs_min_prefix_frac)  # fmt: skip
         if state.cccs:
             cccs.load_state_dict(state.cccs)
+        # Each rank goes on from its own cursor (DAPO refills move them apart); a checkpoint of another
+        # world size has rank 0's only.
+        position = state.rank_cursors[world.rank] if len(state.rank_cursors) == world.size else state.task_cursor
         if cfg.method == "sft":
             stepper = SFTStep(cfg, policy, optimizer, world.rank, world.size)
-            stepper.position = state.task_cursor
+            stepper.position = position
         else:
             rollouts = make_rollouts(cfg.inference_url, policy, run_name=adapter_name(out_dir),
                                      sync_dir=out_dir / "sync" / "adapter", sync_every=cfg.sync_every,
                                      api_key=cfg.inference_api_key)  # fmt: skip
-            cursor = TaskCursor(split.train, cfg.seed, world.rank, world.size, state.task_cursor)
+            cursor = TaskCursor(split.train, cfg.seed, world.rank, world.size, position)
             stepper = RLStep(cfg, policy, optimizer, rollouts, rewards, cursor, cccs, world.rank)
         stopped = _loop(cfg, out_dir, policy, optimizer, state, stepper, metrics, hooks, world, cccs)
     finally:
@@ -176,11 +185,12 @@ def _loop(cfg: TrainConfig, out_dir: Path, policy: Policy, optimizer: torch.opti
             state.elapsed_s += row["step_s"]
             row["elapsed_s"] = state.elapsed_s
             state.task_cursor = stepper.cursor.position if isinstance(stepper, RLStep) else stepper.position
+            state.rank_cursors = distributed.gather_ints(state.task_cursor)
             state.cccs = cccs.state_dict()
+            if metrics is not None:
+                metrics.write(row)  # before the verifier check, so the step that ends the run is logged too
             if isinstance(stepper, RLStep):
                 check_verifier_alive(row, state)
-            if metrics is not None:
-                metrics.write(row)
             if hooks.on_step is not None and world.is_main:
                 hooks.on_step(row)
             bar.update(row)
@@ -194,10 +204,22 @@ def _loop(cfg: TrainConfig, out_dir: Path, policy: Policy, optimizer: torch.opti
     return stopped
 
 
+def _dump_dir(out_dir: Path, world: distributed.World) -> Path | None:
+    """Where rank > 0 writes its debug copy (DUMP_RANKS_ENV), created on first use; None when off."""
+    if world.is_main or os.environ.get(DUMP_RANKS_ENV) != "1":
+        return None
+    path = out_dir / f"rank{world.rank}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _finish(cfg: TrainConfig, out_dir: Path, recipe: str, policy: Policy, split: Any, rewards: Any,
             state: TrainerState, world: distributed.World, stopped: bool, stream: TextIO | None,
             wall_started: float) -> dict[str, Any]:  # fmt: skip
     if not world.is_main:
+        dump = _dump_dir(out_dir, world)
+        if dump is not None:
+            policy.save_adapter(dump / "adapter")
         distributed.barrier()
         return {}
     adapter_dir = policy.save_adapter(out_dir / "adapter")

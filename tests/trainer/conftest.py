@@ -1,4 +1,6 @@
-"""Fixtures of the jobs tests: a stand-in trainer (fake_train.py) and runners on a temporary jobs dir."""
+"""Trainer test fixtures: a stand-in trainer (fake_train.py) and job runners on a temporary jobs dir
+for the jobs tests; the bootstrap model (built once, then cached) and the test process's signal handlers
+for the real runs."""
 
 from __future__ import annotations
 
@@ -46,3 +48,22 @@ def make_runner(tmp_path: Path) -> Iterator[RunnerFactory]:
     yield make
     for runner in started:
         runner.close()
+
+
+@pytest.fixture(scope="session")
+def base_model() -> Path:
+    """The bootstrap model directory (built on first use, then cached under $CPPFORGE_HOME)."""
+    from services.lm.bootstrap import ensure_bootstrap_model
+
+    return ensure_bootstrap_model()
+
+
+@pytest.fixture
+def keep_signal_handlers() -> Iterator[None]:
+    """`cmd_train` installs SIGTERM/SIGINT handlers; give the test process its own back afterwards."""
+    import signal
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)

@@ -1,0 +1,117 @@
+"""`cppforge train` as a command: bad input is exit 2 with one line on stderr, a verifier that is down is
+exit 1, and an SFT run from a JSONL trains."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.cli import main
+from services.tasks import generate_tasks
+from services.trainer.config import TrainConfig
+
+from .runs import TINY, error_lines, metrics_rows, run_cli, set_args, train_argv
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 2) -> str:
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cppforge: error: "), captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--recipe", "nope", "--steps", "1"], "nope"),
+        (["--steps", "1", "--set", "no_such_field=1"], "unknown TrainConfig field(s): no_such_field"),
+        (["--steps", "1", "--set", "group_size=many"], "group_size must be an integer, not 'many'"),
+        (["--steps", "1", "--set", "cccs=perhaps"], "cccs must be true or false"),
+        (["--steps", "1", "--set", "group_size=1"], "group_size must be at least 2"),
+        (["--steps", "1", "--set", "group_size"], "--set takes FIELD=VALUE"),
+        (["--steps", "1", "--overrides-json", "{not json"], "--overrides-json is not JSON"),
+        ([], "give a budget: --minutes M or --steps N"),
+        (["--recipe", "sft", "--steps", "1"], "method sft needs sft_data"),
+    ],
+)
+def test_bad_config_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    out = tmp_path / "out"
+    line = _one_error_line(capsys, ["train", "--out", str(out), "--no-progress", *extra])
+    assert message in line
+    assert not out.exists()  # refused before anything was written
+
+
+def test_no_out_dir_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "--out DIR is required" in _one_error_line(capsys, ["train", "--steps", "1"])
+
+
+def test_out_holding_a_run_needs_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "checkpoints").mkdir()
+    line = _one_error_line(capsys, ["train", "--steps", "1", "--out", str(tmp_path)])
+    assert f"{tmp_path} already holds a run: resume it with --resume {tmp_path}" in line
+
+
+def test_resume_without_a_run_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = _one_error_line(capsys, ["train", "--resume", str(tmp_path)])
+    assert "nothing to resume" in line and "config.json" in line
+
+
+def test_resume_of_a_run_without_a_checkpoint_is_exit_2(
+    tmp_path: Path, base_model: Path, capsys: pytest.CaptureFixture[str], keep_signal_handlers: None
+) -> None:
+    # A run killed before its first checkpoint leaves config.json and nothing to resume from.
+    cfg = TrainConfig(**{**TINY, "model": str(base_model), "steps": 2})
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": "production", **cfg.to_dict()}))
+    line = _one_error_line(capsys, ["train", "--resume", str(tmp_path), "--no-progress"])
+    assert "nothing to resume" in line and "no complete checkpoint" in line
+
+
+def test_resume_keeps_what_it_trains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = TrainConfig(steps=2)
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": "production", **cfg.to_dict()}))
+    line = _one_error_line(capsys, ["train", "--resume", str(tmp_path), "--set", "lr=1", "--set", "steps=4"])
+    assert "cannot change: lr" in line
+
+
+def test_a_real_process_fails_with_one_line(tmp_path: Path) -> None:
+    done = run_cli(["train", "--steps", "1", "--out", str(tmp_path / "out"), "--set", "group_size=many"], timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["cppforge: error: group_size must be an integer, not 'many'"]
+
+
+def test_a_verifier_that_is_down_is_exit_1(tmp_path: Path, base_model: Path) -> None:
+    """Every sample dropped for 3 steps: exit 1 with one error line; the dropped samples are counted."""
+    out = tmp_path / "out"
+    argv = train_argv(out, base_model, 5, heldout_tasks=0, dapo_max_refills=0)
+    done = run_cli([*argv, "--verifier-url", "http://127.0.0.1:9"])
+    assert done.returncode == 1, done.stderr[-3000:]
+    errors = error_lines(done.stderr)
+    assert len(errors) == 1 and "every sample of 3 steps in a row was dropped" in errors[0], done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    rows = metrics_rows(out)
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all(r["samples"] == 4 and r["dropped"] == 4 and not r["updated"] for r in rows)
+    assert not (out / "summary.json").exists()
+
+
+def test_sft_from_a_jsonl(tmp_path: Path, base_model: Path) -> None:
+    data = tmp_path / "rows.jsonl"
+    rows = [{"prompt": t.prompt, "completion": t.canonical_solution} for t in generate_tasks(8, 5)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    argv = ["train", "--recipe", "sft", "--model", str(base_model), "--steps", "2", "--out", str(out), "--no-progress",
+            *set_args({"sft_data": data, "sft_batch_size": 4, "heldout_tasks": 0})]  # fmt: skip
+    done = run_cli(argv)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "trained 2 steps (sft, recipe sft)" in done.stdout
+    metrics = metrics_rows(out)
+    assert [r["step"] for r in metrics] == [1, 2] and all(r["loss"] > 0 and r["tokens"] > 0 for r in metrics)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "sft" and summary["recipe"] == "sft" and summary["steps"] == 2
+    assert (out / "adapter" / "adapter_config.json").is_file()
