@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..common.openai_errors import ErrorBody, ErrorResponse  # noqa: F401  (the shared error shape, re-exported)
 from ..lm.sampling import SamplingParams
 
 DEFAULT_MAX_TOKENS = 128
@@ -187,14 +188,3 @@ class BestOfNResponse(BaseModel):
     best_index: int
     metrics: dict[str, Any]
     model: str = Field(..., description="The model id that generated (an adapter's name, or the base id).")
-
-
-class ErrorBody(BaseModel):
-    message: str
-    type: str
-    param: str | None = None
-    code: str | None = None
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorBody

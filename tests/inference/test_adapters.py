@@ -14,8 +14,6 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-import torch
-from transformers import AutoModelForCausalLM
 
 from services.common.settings import InferenceSettings
 from services.inference.app import create_app
@@ -24,6 +22,7 @@ from services.inference.errors import InferenceRequestError
 from services.lm.model import load_adapter, load_model
 from services.lm.prompts import encode_prompt
 from services.lm.sampling import SamplingParams, sample_n
+from tests.helpers.lora import save_random_lora
 from tests.helpers.servers import serve
 
 PROMPT = "#include <vector>\nusing namespace std;\n// return the sum of the elements of v\nint total(vector<int> v) {"
@@ -32,20 +31,12 @@ TOKENS = 16
 GREEDY = Sampling(max_tokens=TOKENS, temperature=0.0)
 
 
-def _save_lora(base_dir: Path, out: Path, seed: int) -> Path:
-    from peft import LoraConfig, get_peft_model
-
-    torch.manual_seed(seed)
-    base = AutoModelForCausalLM.from_pretrained(str(base_dir), local_files_only=True)
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "gate_proj"], init_lora_weights=False)
-    get_peft_model(base, config).save_pretrained(str(out))
-    return out
-
-
 @pytest.fixture(scope="module")
 def adapters(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     out = tmp_path_factory.mktemp("adapters")
-    return _save_lora(tiny_model_dir, out / "first", seed=11), _save_lora(tiny_model_dir, out / "second", seed=12)
+    return save_random_lora(tiny_model_dir, out / "first", seed=11), save_random_lora(
+        tiny_model_dir, out / "second", seed=12
+    )
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoTokenizer
 
 from services.lm.model import LoadedModel, load_adapter, load_model, set_active_adapter, use_adapter
+from tests.helpers.lora import save_random_lora
 
 
 def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
@@ -65,24 +66,14 @@ def test_pad_token_falls_back_to_eos(tiny_model_dir: Path, tmp_path: Path) -> No
     assert loaded.tokenizer.pad_token == loaded.tokenizer.eos_token
 
 
-def _save_lora(base_dir: Path, out: Path, seed: int) -> Path:
-    from peft import LoraConfig, get_peft_model
-
-    torch.manual_seed(seed)
-    base = AutoModelForCausalLM.from_pretrained(str(base_dir), local_files_only=True)
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "gate_proj"], init_lora_weights=False)
-    get_peft_model(base, config).save_pretrained(str(out))
-    return out
-
-
 def _logits(loaded: LoadedModel, ids: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
         return loaded.model(input_ids=ids).logits.float()
 
 
 def test_lora_adapters(tiny_model_dir: Path, tmp_path: Path) -> None:
-    first = _save_lora(tiny_model_dir, tmp_path / "a1", seed=1)
-    second = _save_lora(tiny_model_dir, tmp_path / "a2", seed=2)
+    first = save_random_lora(tiny_model_dir, tmp_path / "a1", seed=1)
+    second = save_random_lora(tiny_model_dir, tmp_path / "a2", seed=2)
     loaded = load_model(tiny_model_dir)
     ids = loaded.tokenizer(["int f(int a) {"], return_tensors="pt")["input_ids"].to(loaded.device)
     base = _logits(loaded, ids)
@@ -113,7 +104,7 @@ def test_lora_adapters(tiny_model_dir: Path, tmp_path: Path) -> None:
 
 
 def test_adapter_at_load_time(tiny_model_dir: Path, tmp_path: Path) -> None:
-    adapter = _save_lora(tiny_model_dir, tmp_path / "a", seed=3)
+    adapter = save_random_lora(tiny_model_dir, tmp_path / "a", seed=3)
     loaded = load_model(tiny_model_dir, adapter=adapter)
     assert loaded.adapters == ["default"] and loaded.active_adapter == "default"
     enc = loaded.tokenizer(["bool f(int x) {", "int g() {"], return_tensors="pt", padding=True).to(loaded.device)
@@ -128,7 +119,7 @@ def _lora_entries(model: torch.nn.Module) -> int:
 
 
 def test_first_adapter_loaded_inactive_leaves_the_base(tiny_model_dir: Path, tmp_path: Path) -> None:
-    adapter = _save_lora(tiny_model_dir, tmp_path / "a", seed=4)
+    adapter = save_random_lora(tiny_model_dir, tmp_path / "a", seed=4)
     loaded = load_model(tiny_model_dir)
     ids = loaded.tokenizer(["int f(int a) {"], return_tensors="pt")["input_ids"].to(loaded.device)
     base = _logits(loaded, ids)
@@ -151,9 +142,9 @@ def test_first_adapter_loaded_inactive_leaves_the_base(tiny_model_dir: Path, tmp
 
 
 def test_replace_swaps_weights_without_growing(tiny_model_dir: Path, tmp_path: Path) -> None:
-    first = _save_lora(tiny_model_dir, tmp_path / "a1", seed=5)
-    second = _save_lora(tiny_model_dir, tmp_path / "a2", seed=6)
-    other = _save_lora(tiny_model_dir, tmp_path / "o", seed=7)
+    first = save_random_lora(tiny_model_dir, tmp_path / "a1", seed=5)
+    second = save_random_lora(tiny_model_dir, tmp_path / "a2", seed=6)
+    other = save_random_lora(tiny_model_dir, tmp_path / "o", seed=7)
     loaded = load_model(tiny_model_dir)
     ids = loaded.tokenizer(["int f(int a) {"], return_tensors="pt")["input_ids"].to(loaded.device)
     load_adapter(loaded, other, "other")
@@ -182,7 +173,7 @@ def test_replace_swaps_weights_without_growing(tiny_model_dir: Path, tmp_path: P
 
 
 def test_failed_replace_leaves_no_half_loaded_adapter(tiny_model_dir: Path, tmp_path: Path) -> None:
-    good = _save_lora(tiny_model_dir, tmp_path / "good", seed=8)
+    good = save_random_lora(tiny_model_dir, tmp_path / "good", seed=8)
     broken = tmp_path / "broken"
     shutil.copytree(good, broken)
     (broken / "adapter_model.safetensors").write_bytes(b"not safetensors")
