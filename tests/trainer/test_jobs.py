@@ -36,7 +36,7 @@ def test_a_job_runs_to_success_with_metrics_visible_while_running(make_runner: R
     done = runner.get(job.id)
     assert done.exit_code == 0 and done.error is None and done.finished_at is not None
     assert [r["step"] for r in runner.rows(job.id)] == [1, 2, 3, 4, 5, 6]
-    assert done.summary == {"method": "gspo", "recipe": "production", "steps": 6}
+    assert done.summary == {"method": "gspo", "recipe": "production", "steps": 6, "stopped_early": False}
     assert "overrides {'steps': 6}" in done.stdout_path.read_text()
     # the state on disk says the same
     on_disk = json.loads((done.dir / "job.json").read_text())
