@@ -131,3 +131,36 @@ def test_a_judged_sample_resets_the_all_dropped_count() -> None:
     with pytest.raises(VerifierDownError):
         check_verifier_alive(down, state)
     assert state.counters["dropped"] == 4 * (2 * MAX_ALL_DROPPED_STEPS - 1) + 3
+
+
+def _think_hidden_program() -> tuple[str, str]:
+    """A completion whose body holds a line that is not C++, wrapped in think tags: g++ rejects it as written."""
+    task = generate_tasks(1, 1)[0]
+    hidden = task.canonical_solution.replace("\n", "\n<think> this is ))) not C++ </think>\n", 1)
+    return task.prompt + hidden, task.test
+
+
+def test_local_rewards_judge_the_program_as_written_not_think_stripped() -> None:
+    program, test = _think_hidden_program()
+    rewards = LocalRewards(VerifyOptions(), workers=1)
+    try:
+        (verdict,) = rewards.score([program], test)
+    finally:
+        rewards.close()
+    assert verdict.reward == 0.0 and not verdict.compiled and not verdict.dropped  # stripped, it would earn 1.0
+
+
+def test_http_rewards_judge_the_program_as_written_not_think_stripped(tmp_path: Path) -> None:
+    from services.common.settings import VerifierServiceSettings
+    from services.verifier.app import create_app
+    from tests.helpers.servers import serve
+
+    program, test = _think_hidden_program()
+    with serve(create_app(VerifierServiceSettings(home=tmp_path / "v", prebuild_pch=False))) as url:
+        for shaped in (False, True):
+            rewards = HttpRewards(url, VerifyOptions(shaped=shaped))
+            try:
+                (verdict,) = rewards.score([program], test)
+            finally:
+                rewards.close()
+            assert verdict.reward == 0.0 and not verdict.compiled and not verdict.dropped, shaped
