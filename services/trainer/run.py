@@ -86,9 +86,16 @@ def _heldout(policy: Policy, cfg: TrainConfig, split: Any, rewards: Any, label: 
                              progress=progress)  # fmt: skip
 
 
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def _describe(score: HeldoutScore) -> str:
-    return (f"compile {score.compile_rate:.1%} pass {score.pass_rate:.1%} (sampled), "
-            f"compile {score.greedy_compile_rate:.1%} pass {score.greedy_pass_rate:.1%} (greedy)")  # fmt: skip
+    text = (f"compile {_rate(score.compile_rate)} pass {_rate(score.pass_rate)} (sampled), "
+            f"compile {_rate(score.greedy_compile_rate)} pass {_rate(score.greedy_pass_rate)} (greedy)")  # fmt: skip
+    return text + (
+        f"; {score.dropped} completions dropped (the verifier could not judge them)" if score.dropped else ""
+    )
 
 
 def run_training(
