@@ -35,6 +35,9 @@ def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: i
         (["--steps", "1", "--set", "group_size"], "--set takes FIELD=VALUE"),
         (["--steps", "1", "--overrides-json", "{not json"], "--overrides-json is not JSON"),
         ([], "give a budget: --minutes M or --steps N"),
+        (["--steps", "1", "--set", "lr=inf"], "lr must be a finite number, not inf"),
+        (["--steps", "1", "--set", "kl_coeff=nan"], "kl_coeff must be a finite number, not nan"),
+        (["--minutes", "inf"], "minutes must be a finite number, not inf"),
         (["--recipe", "sft", "--steps", "1"], "method sft needs sft_data"),
     ],
 )
