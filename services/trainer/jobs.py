@@ -52,7 +52,9 @@ def _stderr_tail(path: Path, offset: int) -> str | None:
 
 
 def _has_checkpoint(path: Path) -> bool:
-    return path.is_dir() and any(path.iterdir())
+    # `latest` names a complete checkpoint; a run killed while writing its first one leaves only step-N.tmp,
+    # and --resume would then fail with "no complete checkpoint" on every restart.
+    return (path / "latest").is_file()
 
 
 class JobStateError(Exception):

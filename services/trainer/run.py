@@ -131,8 +131,9 @@ def run_training(
     try:
         if world.is_main:
             (out_dir / CONFIG_FILE).write_text(json.dumps({"recipe": recipe, **cfg.to_dict()}, indent=1))
-            if checkpoint is not None:
-                truncate_metrics(out_dir / "metrics.jsonl", state.step)
+            # Rows past the checkpoint are redone; a fresh run (step 0) in a dir a killed run left rows in
+            # (no checkpoint yet, or a job restarted without one) starts the file over rather than repeat steps.
+            truncate_metrics(out_dir / "metrics.jsonl", state.step)
             metrics = MetricsLog(out_dir)
         elif (dump := _dump_dir(out_dir, world)) is not None:
             metrics = MetricsLog(dump, tensorboard=False)

@@ -55,9 +55,23 @@ def test_no_out_dir_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_out_holding_a_run_needs_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "step-000001").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "step-000001" / "trainer_state.json").write_text('{"step": 1}')
+    (tmp_path / "checkpoints" / "latest").write_text("step-000001")
     line = _one_error_line(capsys, ["train", "--steps", "1", "--out", str(tmp_path)])
     assert f"{tmp_path} already holds a run: resume it with --resume {tmp_path}" in line
+
+
+def test_a_fresh_run_over_a_killed_one_without_checkpoint_starts_metrics_over(
+    tmp_path: Path, base_model: Path, capsys: pytest.CaptureFixture[str], keep_signal_handlers: None
+) -> None:
+    # What a run killed before its first complete checkpoint leaves: rows, and a half-written checkpoint.
+    out = tmp_path / "out"
+    (out / "checkpoints" / "step-000025.tmp").mkdir(parents=True)
+    (out / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "reward_mean": 0.5}) + "\n" for s in (1, 2, 3)))
+    assert main(train_argv(out, base_model, 1, heldout_tasks=0)) == 0, capsys.readouterr().err
+    rows = metrics_rows(out)
+    assert [r["step"] for r in rows] == [1] and "samples" in rows[0]  # this run's row only
 
 
 def test_resume_without_a_run_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

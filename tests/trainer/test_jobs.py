@@ -52,7 +52,9 @@ def test_the_launch_command_follows_the_train_contract(tmp_path: Path) -> None:
     assert runner.command_for(job) == expected
     job.resumed = True  # no checkpoint yet: a fresh start, not --resume
     assert runner.command_for(job) == expected
-    (job.checkpoint_dir / "step-2").mkdir(parents=True)
+    (job.checkpoint_dir / "step-000002.tmp").mkdir(parents=True)  # killed while writing its first checkpoint
+    assert runner.command_for(job) == expected
+    (job.checkpoint_dir / "latest").write_text("step-000002")  # a complete one
     assert runner.command_for(job) == [*expected, "--resume"]
 
 
