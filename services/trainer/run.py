@@ -137,11 +137,6 @@ def run_training(
             metrics = MetricsLog(out_dir)
         elif (dump := _dump_dir(out_dir, world)) is not None:
             metrics = MetricsLog(dump, tensorboard=False)
-        if state.heldout_before is None and split.heldout and world.is_main:
-            before = _heldout(policy, cfg, split, rewards, "before", stream)
-            state.heldout_before = before.to_dict()
-            if stream is not None:
-                print(f"held-out before: {_describe(before)}", file=stream, flush=True)
         cccs = CCCSCurriculum(cfg.cccs_initial_prefix_frac, cfg.cccs_decay_step, cfg.cccs_decay_threshold,
                               cfg.cccs_min_prefix_frac)  # fmt: skip
         if state.cccs:
@@ -158,6 +153,12 @@ def run_training(
                                      api_key=cfg.inference_api_key)  # fmt: skip
             cursor = TaskCursor(split.train, cfg.seed, world.rank, world.size, position)
             stepper = RLStep(cfg, policy, optimizer, rollouts, rewards, cursor, cccs, world.rank)
+        # Scored after the stepper is built, so that bad SFT data fails before minutes of held-out scoring.
+        if state.heldout_before is None and split.heldout and world.is_main:
+            before = _heldout(policy, cfg, split, rewards, "before", stream)
+            state.heldout_before = before.to_dict()
+            if stream is not None:
+                print(f"held-out before: {_describe(before)}", file=stream, flush=True)
         stopped = _loop(cfg, out_dir, policy, optimizer, state, stepper, metrics, hooks, world, cccs)
     finally:
         if stepper is not None:

@@ -74,6 +74,17 @@ def test_a_fresh_run_over_a_killed_one_without_checkpoint_starts_metrics_over(
     assert [r["step"] for r in rows] == [1] and "samples" in rows[0]  # this run's row only
 
 
+def test_missing_sft_data_fails_before_the_heldout_scoring(
+    tmp_path: Path, base_model: Path, capsys: pytest.CaptureFixture[str], keep_signal_handlers: None
+) -> None:
+    argv = ["train", "--recipe", "sft", "--model", str(base_model), "--steps", "1", "--out", str(tmp_path / "out"),
+            *set_args({"sft_data": tmp_path / "nope.jsonl", "heldout_tasks": 2, "heldout_samples": 1})]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "held-out" not in err, err  # not minutes of scoring first (100 tasks by default)
+    assert error_lines(err) == [f"cppforge: error: sft data not found: {tmp_path / 'nope.jsonl'}"]
+
+
 def test_resume_without_a_run_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = _one_error_line(capsys, ["train", "--resume", str(tmp_path)])
     assert "nothing to resume" in line and "config.json" in line
