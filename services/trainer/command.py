@@ -120,7 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     _quiet_libraries()
     stop = threading.Event()
     received = _install_stop_handlers(stop)
-    hooks = RunHooks(should_stop=stop.is_set, progress=None if args.no_progress else sys.stderr)
+    # --no-progress drops the bar only: the held-out lines (and with them a job's log) keep the scores.
+    hooks = RunHooks(should_stop=stop.is_set, progress=sys.stderr, bar=not args.no_progress)
     if args.no_progress:
         hooks.on_step = _log_line
     try:

@@ -60,7 +60,8 @@ class StopRequested(Exception):
 class RunHooks:
     on_step: Callable[[dict[str, Any]], None] | None = None
     should_stop: Callable[[], bool] | None = None
-    progress: TextIO | None = sys.stderr
+    progress: TextIO | None = sys.stderr  # held-out lines, and the step bar when `bar`
+    bar: bool = True
 
 
 def resume_config(out_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
@@ -178,7 +179,7 @@ def _loop(cfg: TrainConfig, out_dir: Path, policy: Policy, optimizer: torch.opti
     """Steps until the step or time limit, or a stop request; returns True when stopped early."""
     from .progressbar import TrainProgress
 
-    bar = TrainProgress(cfg, state.step, state.elapsed_s, hooks.progress if world.is_main else None)
+    bar = TrainProgress(cfg, state.step, state.elapsed_s, hooks.progress if world.is_main and hooks.bar else None)
     stopped = False
     try:
         while True:

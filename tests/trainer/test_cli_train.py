@@ -55,8 +55,10 @@ def test_no_out_dir_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_out_holding_a_run_needs_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "checkpoints" / "step-000001").mkdir(parents=True)
-    (tmp_path / "checkpoints" / "step-000001" / "trainer_state.json").write_text('{"step": 1}')
+    complete = tmp_path / "checkpoints" / "step-000001"
+    (complete / "adapter").mkdir(parents=True)
+    for name in ("trainer_state.json", "optimizer.pt", "rng.pt", "adapter/adapter_model.safetensors"):
+        (complete / name).write_text("{}")  # what a complete checkpoint holds (the refusal reads no content)
     (tmp_path / "checkpoints" / "latest").write_text("step-000001")
     line = _one_error_line(capsys, ["train", "--steps", "1", "--out", str(tmp_path)])
     assert f"{tmp_path} already holds a run: resume it with --resume {tmp_path}" in line

@@ -40,9 +40,12 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path, base_m
     checkpoint = latest_checkpoint(killed)
     assert checkpoint is not None and read_state(checkpoint).step in (2, 4)
     assert not (killed / "summary.json").exists()
+    assert "held-out before: compile" in log.read_text()  # --no-progress drops the bar, not the scores
+    assert "train:" not in log.read_text()  # no tqdm bar
 
     done = run_cli(["train", "--resume", str(killed), "--no-progress"])
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "held-out after:  compile" in done.stderr
     rows = metrics_rows(killed)
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]  # steps after the checkpoint were redone, once
     summary = json.loads((killed / "summary.json").read_text())
