@@ -73,7 +73,7 @@ def test_submit_watch_and_finish(serve_trainer: Serve, tmp_path: Path) -> None:
         wait_for(lambda: _job(http, job["id"])["status"] == "succeeded", what="success")
         done = _job(http, job["id"])
         assert done["step"] == 6 and done["exit_code"] == 0 and done["error"] is None
-        assert done["summary"] == {"method": "gspo", "recipe": "grpo", "steps": 6}
+        assert done["summary"] == {"method": "gspo", "recipe": "grpo", "steps": 6, "stopped_early": False}
         rows = http.get(f"/v1/jobs/{job['id']}/metrics").json()
         assert [r["step"] for r in rows["data"]] == [1, 2, 3, 4, 5, 6] and rows["step"] == 6
         later = http.get(f"/v1/jobs/{job['id']}/metrics", params={"since": 4}).json()
