@@ -118,9 +118,13 @@ class HttpRewards:
             answer = self.client.verify_batch(
                 list(programs), test, std=opts.std, timeout=opts.timeout_s, return_structured=True, strip_think=False
             )
-        except ServiceError as exc:  # unreachable/overloaded past retries, or refused: every sample dropped
+            if not len(answer.results) == len(answer.rewards) == len(programs):
+                raise ValueError(f"{len(answer.results)} results for {len(programs)} programs")
+        except (ServiceError, ValueError) as exc:
+            # Unreachable or overloaded past the retries, refused, or a 2xx that is no batch answer (a proxy's
+            # HTML page, another schema): the verifier judged nothing, so every sample is dropped.
             log.warning("verifier batch failed (%d samples dropped): %s", len(programs), exc)
-            return [infra_verdict(str(exc)) for _ in programs]
+            return [infra_verdict(f"{type(exc).__name__}: {exc}") for _ in programs]
         verdicts: list[Verdict] = []
         for result, reward in zip(answer.results, answer.rewards, strict=True):
             if reward is None or result.infra_error:
