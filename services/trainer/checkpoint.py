@@ -40,12 +40,19 @@ def checkpoint_root(out_dir: Path) -> Path:
     return out_dir / "checkpoints"
 
 
+def _complete(path: Path) -> bool:
+    """Every file a resume reads is there (a checkpoint dir someone or something emptied is not one)."""
+    adapter = path / "adapter"
+    has_weights = any(adapter.glob("*.safetensors")) or any(adapter.glob("*.bin"))
+    return all((path / name).is_file() for name in (STATE_FILE, OPTIMIZER_FILE, RNG_FILE)) and has_weights
+
+
 def latest_checkpoint(out_dir: Path) -> Path | None:
     pointer = checkpoint_root(out_dir) / LATEST
     if not pointer.is_file():
         return None
     target = checkpoint_root(out_dir) / pointer.read_text().strip()
-    return target if (target / STATE_FILE).is_file() else None
+    return target if _complete(target) else None
 
 
 def _rng_state() -> dict[str, Any]:
@@ -97,8 +104,18 @@ def read_state(path: Path) -> TrainerState:
     return TrainerState(**json.loads((path / STATE_FILE).read_text()))
 
 
+def _load(path: Path) -> Any:
+    try:
+        return torch.load(path, weights_only=False)
+    except Exception as exc:  # torch reports a torn file as RuntimeError, EOFError or an unpickling error
+        others = sorted(p.name for p in path.parent.parent.glob("step-*") if p != path.parent and _complete(p))
+        earlier = f"write {others[-1]} into {path.parent.parent / LATEST}" if others else "remove it"
+        first = str(exc).split(". ")[0].splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"checkpoint file {path} is unreadable ({first}): {earlier}, or start a new --out") from None
+
+
 def restore_training(path: Path, optimizer: torch.optim.Optimizer) -> TrainerState:
     """Optimizer and RNG states from checkpoint `path` (the adapter is loaded with the policy)."""
-    optimizer.load_state_dict(torch.load(path / OPTIMIZER_FILE, weights_only=False))
-    _restore_rng(torch.load(path / RNG_FILE, weights_only=False))
+    optimizer.load_state_dict(_load(path / OPTIMIZER_FILE))
+    _restore_rng(_load(path / RNG_FILE))
     return read_state(path)

@@ -96,6 +96,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CliError("--out DIR is required (or --resume DIR)")
     out_dir = Path(out_arg)
     from ..common.errors import ServiceError
+    from .checkpoint import latest_checkpoint
     from .config import recipe_config
     from .loop import VerifierDownError
     from .run import RunHooks, StopRequested, resume_config, run_training
@@ -109,7 +110,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             recipe = args.recipe
             if not cfg.steps and not cfg.minutes:
                 raise ValueError("give a budget: --minutes M or --steps N")
-            if (out_dir / "checkpoints").exists():
+            # Only a complete checkpoint is a run to resume; a half-written first one (killed while saving) is not.
+            if latest_checkpoint(out_dir) is not None:
                 raise ValueError(
                     f"{out_dir} already holds a run: resume it with --resume {out_dir}, or pick a new --out"
                 )
@@ -118,7 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     _quiet_libraries()
     stop = threading.Event()
     received = _install_stop_handlers(stop)
-    hooks = RunHooks(should_stop=stop.is_set, progress=None if args.no_progress else sys.stderr)
+    # --no-progress drops the bar only: the held-out lines (and with them a job's log) keep the scores.
+    hooks = RunHooks(should_stop=stop.is_set, progress=sys.stderr, bar=not args.no_progress)
     if args.no_progress:
         hooks.on_step = _log_line
     try:

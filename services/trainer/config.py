@@ -8,6 +8,7 @@ CLI, the jobs API and the README read the same text.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -112,6 +113,12 @@ def field_help() -> dict[str, str]:
 def check_config(cfg: TrainConfig) -> None:
     """ValueError naming the field for any value a run could not use."""
     problems: list[str] = []
+    # inf and nan slip past every comparison below (nan < 0 is False) and reach AdamW or the sampler
+    problems += [
+        f"{f.name} must be a finite number, not {getattr(cfg, f.name)}"
+        for f in dataclasses.fields(cfg)
+        if isinstance(getattr(cfg, f.name), float) and not math.isfinite(getattr(cfg, f.name))
+    ]
     if cfg.method not in ("gspo", "grpo", "sft"):
         problems.append(f"method must be gspo, grpo or sft, not {cfg.method!r}")
     if cfg.reward not in ("plain", "shaped"):

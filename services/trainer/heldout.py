@@ -18,20 +18,21 @@ from .rewards import RewardBackend, Verdict
 class HeldoutScore:
     tasks: int
     sampled_n: int  # judged sampled completions (dropped ones excluded)
-    compile_rate: float  # sampled
-    pass_rate: float  # sampled
-    greedy_compile_rate: float
-    greedy_pass_rate: float
+    # Rates over judged completions; None when the verifier judged none (an outage is not a 0% score).
+    compile_rate: float | None  # sampled
+    pass_rate: float | None  # sampled
+    greedy_compile_rate: float | None
+    greedy_pass_rate: float | None
     dropped: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _rates(verdicts: Sequence[Verdict]) -> tuple[float, float, int]:
+def _rates(verdicts: Sequence[Verdict]) -> tuple[float | None, float | None, int]:
     judged = [v for v in verdicts if not v.dropped]
     if not judged:
-        return 0.0, 0.0, 0
+        return None, None, 0
     return sum(v.compiled for v in judged) / len(judged), sum(v.passed for v in judged) / len(judged), len(judged)
 
 

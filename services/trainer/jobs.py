@@ -52,7 +52,9 @@ def _stderr_tail(path: Path, offset: int) -> str | None:
 
 
 def _has_checkpoint(path: Path) -> bool:
-    return path.is_dir() and any(path.iterdir())
+    # `latest` names a complete checkpoint; a run killed while writing its first one leaves only step-N.tmp,
+    # and --resume would then fail with "no complete checkpoint" on every restart.
+    return (path / "latest").is_file()
 
 
 class JobStateError(Exception):
@@ -182,8 +184,11 @@ class JobRunner:
         if stopped:
             log.warning("stopped run pid %s left by a previous service; job %s resumes", job.pid, job.id)
         summary = read_summary(job.out_dir / "summary.json")
+        # A run stopped by SIGTERM (the service's own shutdown) writes a summary too, marked stopped_early:
+        # only a summary of a run that reached its end means there is nothing left to run.
+        finished = summary is not None and not summary.get("stopped_early", False)
         with self._cond:
-            if not stopped and summary is not None and job.status == JobStatus.QUEUED:
+            if not stopped and finished and job.status == JobStatus.QUEUED:
                 self._queue.remove(job.id)
                 job.status, job.summary, job.finished_at = JobStatus.SUCCEEDED, summary, time.time()
                 log.info("job %s finished while the service was down", job.id)

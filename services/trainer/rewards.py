@@ -1,8 +1,11 @@
 """Rewards for a group of programs from the real verifier: in-process or over HTTP, plain or shaped.
 
-Never the learned proxy. A verification that failed for infrastructure reasons (sandbox, toolchain,
-an unreachable or overloaded service) yields a Verdict with `reward=None`: the loop drops that
-sample and counts it; it never becomes a 0 reward that would teach the model a wrong lesson.
+Never the learned proxy, and never with think-stripping: the program judged is exactly prompt +
+completion + stop, so a policy cannot earn a reward by hiding code that does not compile inside
+`<think>...</think>` (verify_cpp's default strips those blocks first, for chat answers). A verification
+that failed for infrastructure reasons (sandbox, toolchain, an unreachable or overloaded service)
+yields a Verdict with `reward=None`: the loop drops that sample and counts it; it never becomes a 0
+reward that would teach the model a wrong lesson.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ class LocalRewards:
     def _one(self, program: str, test: str) -> Verdict:
         opts = self.options
         try:
-            result = verify_cpp(program, test, timeout=opts.timeout_s, std=opts.std, return_structured=True)
+            result = verify_cpp(program, test, timeout=opts.timeout_s, std=opts.std, return_structured=True,
+                                strip_think=False)  # fmt: skip
             reward = self._reward(program, test, result)
         except (InfrastructureError, ServiceError, OSError) as exc:
             return infra_verdict(f"{type(exc).__name__}: {exc}")
@@ -112,11 +116,15 @@ class HttpRewards:
         opts = self.options
         try:
             answer = self.client.verify_batch(
-                list(programs), test, std=opts.std, timeout=opts.timeout_s, return_structured=True
+                list(programs), test, std=opts.std, timeout=opts.timeout_s, return_structured=True, strip_think=False
             )
-        except ServiceError as exc:  # unreachable/overloaded past retries, or refused: every sample dropped
+            if not len(answer.results) == len(answer.rewards) == len(programs):
+                raise ValueError(f"{len(answer.results)} results for {len(programs)} programs")
+        except (ServiceError, ValueError) as exc:
+            # Unreachable or overloaded past the retries, refused, or a 2xx that is no batch answer (a proxy's
+            # HTML page, another schema): the verifier judged nothing, so every sample is dropped.
             log.warning("verifier batch failed (%d samples dropped): %s", len(programs), exc)
-            return [infra_verdict(str(exc)) for _ in programs]
+            return [infra_verdict(f"{type(exc).__name__}: {exc}") for _ in programs]
         verdicts: list[Verdict] = []
         for result, reward in zip(answer.results, answer.rewards, strict=True):
             if reward is None or result.infra_error:
@@ -141,7 +149,8 @@ class HttpRewards:
             return verdict
         opts = self.options
         try:
-            answer = self.client.reward(program, test, std=opts.std, timeout=opts.timeout_s, shaped=True)
+            answer = self.client.reward(program, test, std=opts.std, timeout=opts.timeout_s, shaped=True,
+                                        strip_think=False)  # fmt: skip
         except ServiceError as exc:
             return infra_verdict(str(exc))
         total = answer.shaped.total if answer.shaped is not None else answer.reward

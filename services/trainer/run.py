@@ -60,7 +60,8 @@ class StopRequested(Exception):
 class RunHooks:
     on_step: Callable[[dict[str, Any]], None] | None = None
     should_stop: Callable[[], bool] | None = None
-    progress: TextIO | None = sys.stderr
+    progress: TextIO | None = sys.stderr  # held-out lines, and the step bar when `bar`
+    bar: bool = True
 
 
 def resume_config(out_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
@@ -86,9 +87,16 @@ def _heldout(policy: Policy, cfg: TrainConfig, split: Any, rewards: Any, label: 
                              progress=progress)  # fmt: skip
 
 
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def _describe(score: HeldoutScore) -> str:
-    return (f"compile {score.compile_rate:.1%} pass {score.pass_rate:.1%} (sampled), "
-            f"compile {score.greedy_compile_rate:.1%} pass {score.greedy_pass_rate:.1%} (greedy)")  # fmt: skip
+    text = (f"compile {_rate(score.compile_rate)} pass {_rate(score.pass_rate)} (sampled), "
+            f"compile {_rate(score.greedy_compile_rate)} pass {_rate(score.greedy_pass_rate)} (greedy)")  # fmt: skip
+    return text + (
+        f"; {score.dropped} completions dropped (the verifier could not judge them)" if score.dropped else ""
+    )
 
 
 def run_training(
@@ -124,16 +132,12 @@ def run_training(
     try:
         if world.is_main:
             (out_dir / CONFIG_FILE).write_text(json.dumps({"recipe": recipe, **cfg.to_dict()}, indent=1))
-            if checkpoint is not None:
-                truncate_metrics(out_dir / "metrics.jsonl", state.step)
+            # Rows past the checkpoint are redone; a fresh run (step 0) in a dir a killed run left rows in
+            # (no checkpoint yet, or a job restarted without one) starts the file over rather than repeat steps.
+            truncate_metrics(out_dir / "metrics.jsonl", state.step)
             metrics = MetricsLog(out_dir)
         elif (dump := _dump_dir(out_dir, world)) is not None:
             metrics = MetricsLog(dump, tensorboard=False)
-        if state.heldout_before is None and split.heldout and world.is_main:
-            before = _heldout(policy, cfg, split, rewards, "before", stream)
-            state.heldout_before = before.to_dict()
-            if stream is not None:
-                print(f"held-out before: {_describe(before)}", file=stream, flush=True)
         cccs = CCCSCurriculum(cfg.cccs_initial_prefix_frac, cfg.cccs_decay_step, cfg.cccs_decay_threshold,
                               cfg.cccs_min_prefix_frac)  # fmt: skip
         if state.cccs:
@@ -150,6 +154,12 @@ def run_training(
                                      api_key=cfg.inference_api_key)  # fmt: skip
             cursor = TaskCursor(split.train, cfg.seed, world.rank, world.size, position)
             stepper = RLStep(cfg, policy, optimizer, rollouts, rewards, cursor, cccs, world.rank)
+        # Scored after the stepper is built, so that bad SFT data fails before minutes of held-out scoring.
+        if state.heldout_before is None and split.heldout and world.is_main:
+            before = _heldout(policy, cfg, split, rewards, "before", stream)
+            state.heldout_before = before.to_dict()
+            if stream is not None:
+                print(f"held-out before: {_describe(before)}", file=stream, flush=True)
         stopped = _loop(cfg, out_dir, policy, optimizer, state, stepper, metrics, hooks, world, cccs)
     finally:
         if stepper is not None:
@@ -169,7 +179,7 @@ def _loop(cfg: TrainConfig, out_dir: Path, policy: Policy, optimizer: torch.opti
     """Steps until the step or time limit, or a stop request; returns True when stopped early."""
     from .progressbar import TrainProgress
 
-    bar = TrainProgress(cfg, state.step, state.elapsed_s, hooks.progress if world.is_main else None)
+    bar = TrainProgress(cfg, state.step, state.elapsed_s, hooks.progress if world.is_main and hooks.bar else None)
     stopped = False
     try:
         while True:

@@ -62,6 +62,8 @@ def validate_job(recipe: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
         first = message.split(" ", 1)[0]
         param = f"overrides.{first}" if first in FIELDS else "overrides"
         raise InvalidJobError(f"{param}: {message}", param) from None
+    if not cfg.steps and not cfg.minutes:  # `cppforge train` refuses a run without one (exit 2): say so now
+        raise InvalidJobError("overrides.steps: give a budget: steps or minutes (> 0)", "overrides.steps")
     return {name: getattr(cfg, name) for name in overrides}
 
 

@@ -4,9 +4,10 @@
                   --recipe R --out DIR --overrides-json JSON --no-progress [--resume]
 
 Writes DIR/metrics.jsonl (one row per step), a checkpoint after every step
-(DIR/checkpoints/latest.json), DIR/summary.json at the end, exit 0. A dataset override that does
-not exist: one line on stderr, exit 2 (the bad-config exit). SIGTERM: save a checkpoint, say so on
-stderr and exit 143 at once. --resume starts after the checkpoint's step and marks each row with
+(DIR/checkpoints/latest.json and the real trainer's DIR/checkpoints/latest pointer), DIR/summary.json at
+the end, exit 0. A dataset override that does not exist: one line on stderr, exit 2 (the bad-config
+exit). SIGTERM: save a checkpoint, write summary.json with `stopped_early: true` (as the real trainer
+does), say so on stderr and exit 143 at once. --resume starts after the checkpoint's step and marks each row with
 `resumed_from`. --spawn-child leaves a `sleep` in the process group (its pid in DIR/child.pid), to
 show that a cancel reaches it; --ignore-term ignores SIGTERM, so only SIGKILL stops the run.
 No cppforge imports: it starts in milliseconds.
@@ -76,6 +77,9 @@ def main() -> int:
             while time.monotonic() < deadline and not stop_requested:
                 time.sleep(0.01)
             if stop_requested:
+                # As `cppforge train` does: a stopped run still writes summary.json, marked stopped_early.
+                summary = {"method": "gspo", "recipe": args.recipe, "steps": step - 1, "stopped_early": True}
+                _write_json(out / "summary.json", summary)
                 print(f"SIGTERM: checkpoint saved at step {step - 1}, stopping", file=sys.stderr, flush=True)
                 return 143
             row = {"step": step, "reward_mean": step / steps, "reward_std": 0.1, "compile_rate": 0.5, "pass_rate": 0.2}
@@ -84,7 +88,8 @@ def main() -> int:
             metrics.write(json.dumps(row) + "\n")
             metrics.flush()
             _write_json(ckpt / "latest.json", {"step": step})
-    _write_json(out / "summary.json", {"method": "gspo", "recipe": args.recipe, "steps": steps})
+            (ckpt / "latest").write_text(f"step-{step:06d}")  # the real trainer's pointer to a complete checkpoint
+    _write_json(out / "summary.json", {"method": "gspo", "recipe": args.recipe, "steps": steps, "stopped_early": False})
     return 0
 
 

@@ -73,7 +73,7 @@ def test_submit_watch_and_finish(serve_trainer: Serve, tmp_path: Path) -> None:
         wait_for(lambda: _job(http, job["id"])["status"] == "succeeded", what="success")
         done = _job(http, job["id"])
         assert done["step"] == 6 and done["exit_code"] == 0 and done["error"] is None
-        assert done["summary"] == {"method": "gspo", "recipe": "grpo", "steps": 6}
+        assert done["summary"] == {"method": "gspo", "recipe": "grpo", "steps": 6, "stopped_early": False}
         rows = http.get(f"/v1/jobs/{job['id']}/metrics").json()
         assert [r["step"] for r in rows["data"]] == [1, 2, 3, 4, 5, 6] and rows["step"] == 6
         later = http.get(f"/v1/jobs/{job['id']}/metrics", params={"since": 4}).json()
@@ -106,6 +106,10 @@ def test_fifo_over_http(serve_trainer: Serve) -> None:
         ({"overrides": {"group_size": 1}}, "overrides.group_size", "group_size must be at least 2"),
         ({"overrides": {"lora": "maybe"}}, "overrides.lora", "true or false"),
         ({"overrides": {"steps": [1]}}, "overrides.steps", "integer"),
+        ({"overrides": {}}, "overrides.steps", "give a budget"),
+        ({"overrides": {"steps": 0, "minutes": 0}}, "overrides.steps", "give a budget"),
+        ({"overrides": {"steps": 1, "lr": "inf"}}, "overrides.lr", "finite"),
+        ({"overrides": {"steps": 1, "kl_coeff": "nan"}}, "overrides.kl_coeff", "finite"),
         ({"model": "/a", "overrides": {"model": "/b"}}, "model", "both"),
         ({"recipes": "grpo"}, "recipes", "Extra inputs"),
         ({"overrides": "steps=3"}, "overrides", "dictionary"),
@@ -153,8 +157,8 @@ def test_cancel_queued_and_running(serve_trainer: Serve) -> None:
 
 def test_a_failure_shows_the_last_stderr_lines(serve_trainer: Serve, tmp_path: Path) -> None:
     with serve_trainer() as http:
-        job = http.post("/v1/jobs", json={"dataset": str(tmp_path / "nope.jsonl")}).json()
-        assert job["overrides"] == {"dataset": str(tmp_path / "nope.jsonl")}
+        job = http.post("/v1/jobs", json={"dataset": str(tmp_path / "nope.jsonl"), "overrides": {"steps": 1}}).json()
+        assert job["overrides"] == {"steps": 1, "dataset": str(tmp_path / "nope.jsonl")}
         wait_for(lambda: _job(http, job["id"])["status"] == "failed", what="failure")
         failed = _job(http, job["id"])
         assert failed["exit_code"] == 2 and "dataset not found" in failed["error"]

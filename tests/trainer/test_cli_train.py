@@ -35,6 +35,9 @@ def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: i
         (["--steps", "1", "--set", "group_size"], "--set takes FIELD=VALUE"),
         (["--steps", "1", "--overrides-json", "{not json"], "--overrides-json is not JSON"),
         ([], "give a budget: --minutes M or --steps N"),
+        (["--steps", "1", "--set", "lr=inf"], "lr must be a finite number, not inf"),
+        (["--steps", "1", "--set", "kl_coeff=nan"], "kl_coeff must be a finite number, not nan"),
+        (["--minutes", "inf"], "minutes must be a finite number, not inf"),
         (["--recipe", "sft", "--steps", "1"], "method sft needs sft_data"),
     ],
 )
@@ -52,9 +55,36 @@ def test_no_out_dir_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_out_holding_a_run_needs_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "checkpoints").mkdir()
+    complete = tmp_path / "checkpoints" / "step-000001"
+    (complete / "adapter").mkdir(parents=True)
+    for name in ("trainer_state.json", "optimizer.pt", "rng.pt", "adapter/adapter_model.safetensors"):
+        (complete / name).write_text("{}")  # what a complete checkpoint holds (the refusal reads no content)
+    (tmp_path / "checkpoints" / "latest").write_text("step-000001")
     line = _one_error_line(capsys, ["train", "--steps", "1", "--out", str(tmp_path)])
     assert f"{tmp_path} already holds a run: resume it with --resume {tmp_path}" in line
+
+
+def test_a_fresh_run_over_a_killed_one_without_checkpoint_starts_metrics_over(
+    tmp_path: Path, base_model: Path, capsys: pytest.CaptureFixture[str], keep_signal_handlers: None
+) -> None:
+    # What a run killed before its first complete checkpoint leaves: rows, and a half-written checkpoint.
+    out = tmp_path / "out"
+    (out / "checkpoints" / "step-000025.tmp").mkdir(parents=True)
+    (out / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "reward_mean": 0.5}) + "\n" for s in (1, 2, 3)))
+    assert main(train_argv(out, base_model, 1, heldout_tasks=0)) == 0, capsys.readouterr().err
+    rows = metrics_rows(out)
+    assert [r["step"] for r in rows] == [1] and "samples" in rows[0]  # this run's row only
+
+
+def test_missing_sft_data_fails_before_the_heldout_scoring(
+    tmp_path: Path, base_model: Path, capsys: pytest.CaptureFixture[str], keep_signal_handlers: None
+) -> None:
+    argv = ["train", "--recipe", "sft", "--model", str(base_model), "--steps", "1", "--out", str(tmp_path / "out"),
+            *set_args({"sft_data": tmp_path / "nope.jsonl", "heldout_tasks": 2, "heldout_samples": 1})]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "held-out" not in err, err  # not minutes of scoring first (100 tasks by default)
+    assert error_lines(err) == [f"cppforge: error: sft data not found: {tmp_path / 'nope.jsonl'}"]
 
 
 def test_resume_without_a_run_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

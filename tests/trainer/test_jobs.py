@@ -36,7 +36,7 @@ def test_a_job_runs_to_success_with_metrics_visible_while_running(make_runner: R
     done = runner.get(job.id)
     assert done.exit_code == 0 and done.error is None and done.finished_at is not None
     assert [r["step"] for r in runner.rows(job.id)] == [1, 2, 3, 4, 5, 6]
-    assert done.summary == {"method": "gspo", "recipe": "production", "steps": 6}
+    assert done.summary == {"method": "gspo", "recipe": "production", "steps": 6, "stopped_early": False}
     assert "overrides {'steps': 6}" in done.stdout_path.read_text()
     # the state on disk says the same
     on_disk = json.loads((done.dir / "job.json").read_text())
@@ -52,7 +52,9 @@ def test_the_launch_command_follows_the_train_contract(tmp_path: Path) -> None:
     assert runner.command_for(job) == expected
     job.resumed = True  # no checkpoint yet: a fresh start, not --resume
     assert runner.command_for(job) == expected
-    (job.checkpoint_dir / "step-2").mkdir(parents=True)
+    (job.checkpoint_dir / "step-000002.tmp").mkdir(parents=True)  # killed while writing its first checkpoint
+    assert runner.command_for(job) == expected
+    (job.checkpoint_dir / "latest").write_text("step-000002")  # a complete one
     assert runner.command_for(job) == [*expected, "--resume"]
 
 

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -39,9 +40,12 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path, base_m
     checkpoint = latest_checkpoint(killed)
     assert checkpoint is not None and read_state(checkpoint).step in (2, 4)
     assert not (killed / "summary.json").exists()
+    assert "held-out before: compile" in log.read_text()  # --no-progress drops the bar, not the scores
+    assert "train:" not in log.read_text()  # no tqdm bar
 
     done = run_cli(["train", "--resume", str(killed), "--no-progress"])
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "held-out after:  compile" in done.stderr
     rows = metrics_rows(killed)
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]  # steps after the checkpoint were redone, once
     summary = json.loads((killed / "summary.json").read_text())
@@ -110,3 +114,41 @@ def test_a_second_signal_aborts_without_waiting(tmp_path: Path, base_model: Path
     text = log.read_text()
     assert proc.returncode == 130, text[-3000:]
     assert "stopped at step" not in text and "cppforge: interrupted" in text
+
+
+def _two_checkpoints(out: Path, base_model: Path) -> Path:
+    """A run dir with complete checkpoints at steps 1 and 2 (real adapter, optimizer and RNG files)."""
+    from services.trainer.checkpoint import TrainerState, save_checkpoint
+    from services.trainer.lora import load_policy
+
+    cfg = tiny_config(base_model, steps=4, heldout_tasks=0)
+    (out / "config.json").parent.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps({"recipe": "production", **cfg.to_dict()}))
+    policy = load_policy(str(base_model), cfg)
+    optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.lr)
+    for step in (1, 2):
+        save_checkpoint(out, policy, optimizer, TrainerState(step=step))
+    latest = latest_checkpoint(out)
+    assert latest is not None and latest.name == "step-000002"
+    return latest
+
+
+def test_an_unreadable_checkpoint_is_one_clear_line_naming_the_earlier_one(
+    tmp_path: Path, base_model: Path, capsys: pytest.CaptureFixture[str], keep_signal_handlers: None
+) -> None:
+    from services.cli import main
+
+    latest = _two_checkpoints(tmp_path, base_model)
+    with open(latest / "optimizer.pt", "r+b") as fh:
+        fh.truncate(100)  # torn by a disk or a copy
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert "optimizer.pt is unreadable" in err and "write step-000001 into" in err
+
+
+def test_a_checkpoint_missing_its_adapter_weights_is_not_complete(tmp_path: Path, base_model: Path) -> None:
+    latest = _two_checkpoints(tmp_path, base_model)
+    (latest / "adapter" / "adapter_model.safetensors").unlink()
+    assert latest_checkpoint(tmp_path) is None  # resume says 'no complete checkpoint', not a Hub repo-id error

@@ -131,3 +131,67 @@ def test_a_judged_sample_resets_the_all_dropped_count() -> None:
     with pytest.raises(VerifierDownError):
         check_verifier_alive(down, state)
     assert state.counters["dropped"] == 4 * (2 * MAX_ALL_DROPPED_STEPS - 1) + 3
+
+
+def _think_hidden_program() -> tuple[str, str]:
+    """A completion whose body holds a line that is not C++, wrapped in think tags: g++ rejects it as written."""
+    task = generate_tasks(1, 1)[0]
+    hidden = task.canonical_solution.replace("\n", "\n<think> this is ))) not C++ </think>\n", 1)
+    return task.prompt + hidden, task.test
+
+
+def test_local_rewards_judge_the_program_as_written_not_think_stripped() -> None:
+    program, test = _think_hidden_program()
+    rewards = LocalRewards(VerifyOptions(), workers=1)
+    try:
+        (verdict,) = rewards.score([program], test)
+    finally:
+        rewards.close()
+    assert verdict.reward == 0.0 and not verdict.compiled and not verdict.dropped  # stripped, it would earn 1.0
+
+
+def test_http_rewards_judge_the_program_as_written_not_think_stripped(tmp_path: Path) -> None:
+    from services.common.settings import VerifierServiceSettings
+    from services.verifier.app import create_app
+    from tests.helpers.servers import serve
+
+    program, test = _think_hidden_program()
+    with serve(create_app(VerifierServiceSettings(home=tmp_path / "v", prebuild_pch=False))) as url:
+        for shaped in (False, True):
+            rewards = HttpRewards(url, VerifyOptions(shaped=shaped))
+            try:
+                (verdict,) = rewards.score([program], test)
+            finally:
+                rewards.close()
+            assert verdict.reward == 0.0 and not verdict.compiled and not verdict.dropped, shaped
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>502 Bad Gateway</html>", b'{"results": []}', b'{"results": [], "rewards": [], "unique": 0}']
+)
+def test_a_2xx_that_is_no_batch_answer_drops_the_samples(body: bytes) -> None:
+    """A proxy's page or another schema with status 200: the verifier judged nothing (not exit 2, not 0)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rewards = HttpRewards(f"http://127.0.0.1:{server.server_port}", VerifyOptions())
+    try:
+        verdicts = rewards.score(["int f() { return 1; }"] * 2, "int main() {}")
+    finally:
+        rewards.close()
+        server.shutdown()
+        server.server_close()
+    assert [(v.reward, v.dropped) for v in verdicts] == [(None, True), (None, True)]
