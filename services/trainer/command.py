@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RECIPES, field_help
+from .progressbar import fmt
 
 EXIT_STOPPED_TERM = 143
 EXIT_STOPPED_INT = 130
@@ -150,8 +151,9 @@ def _quiet_libraries() -> None:
 
 def _log_line(row: dict[str, Any]) -> None:
     if "reward_mean" in row:
-        text = (f"step {row['step']}: reward {row['reward_mean']:.3f} compile {row['compile_rate']:.0%} "
-                f"pass {row['pass_rate']:.0%} kl {row['kl']:.4f} {row['step_s']:.2f}s")  # fmt: skip
+        text = (f"step {row['step']}: reward {fmt(row['reward_mean'], '.3f')} "
+                f"compile {fmt(row['compile_rate'], '.0%')} pass {fmt(row['pass_rate'], '.0%')} "
+                f"kl {row['kl']:.4f} {row['step_s']:.2f}s dropped {row['dropped']}")  # fmt: skip
     else:
         text = f"step {row['step']}: loss {row['loss']:.4f} {row['step_s']:.2f}s"
     print(text, file=sys.stderr, flush=True)

@@ -253,14 +253,16 @@ class RLStep:
                 self.skip_update()  # others have groups: join their all-reduces with zeros (DDP lockstep)
         n = _global_counts(total)  # the whole step's samples (every rank's, under DDP)
         judged = n["samples"] - n["dropped"]
-        reward_mean = n["reward_sum"] / n["rewards"] if n["rewards"] else 0.0
-        reward_var = n["reward_sq_sum"] / n["rewards"] - reward_mean**2 if n["rewards"] else 0.0
+        # Nothing judged (every sample dropped): the rates are unknown, so null, never a 0 that would read
+        # as a model that stopped compiling.
+        reward_mean = n["reward_sum"] / n["rewards"] if n["rewards"] else None
+        reward_var = n["reward_sq_sum"] / n["rewards"] - reward_mean**2 if reward_mean is not None else None
         return {
             "step": step + 1,
             "reward_mean": reward_mean,
-            "reward_std": math.sqrt(max(0.0, reward_var)),
-            "compile_rate": n["compiled"] / judged if judged else 0.0,
-            "pass_rate": n["passed"] / judged if judged else 0.0,
+            "reward_std": math.sqrt(max(0.0, reward_var)) if reward_var is not None else None,
+            "compile_rate": n["compiled"] / judged if judged else None,
+            "pass_rate": n["passed"] / judged if judged else None,
             **info,
             "step_s": time.perf_counter() - started,
             "gen_s": total.gen_s,

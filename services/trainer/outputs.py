@@ -67,8 +67,8 @@ def truncate_metrics(path: Path, last_step: int) -> None:
 def _smooth(values: Sequence[float], window: int) -> list[float]:
     out: list[float] = []
     for i in range(len(values)):
-        part = values[max(0, i - window + 1) : i + 1]
-        out.append(sum(part) / len(part))
+        part = [v for v in values[max(0, i - window + 1) : i + 1] if math.isfinite(v)]
+        out.append(sum(part) / len(part) if part else float("nan"))
     return out
 
 
@@ -85,7 +85,7 @@ def plot_reward_curve(rows: Sequence[dict[str, Any]], png: Path, title: str = ""
     window = max(1, len(rows) // 20)
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     for key, colour in (("reward_mean", "tab:blue"), ("compile_rate", "tab:orange"), ("pass_rate", "tab:green")):
-        values = [float(r.get(key, float("nan"))) for r in rows]
+        values = [float("nan") if r.get(key) is None else float(r[key]) for r in rows]  # null: nothing judged
         ax.plot(steps, values, color=colour, alpha=0.25, linewidth=0.8)
         ax.plot(steps, _smooth(values, window), color=colour, linewidth=2, label=f"{key} (mean of {window})")
     if any("cccs_prefix" in r for r in rows):

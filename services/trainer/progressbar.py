@@ -7,6 +7,11 @@ from typing import Any, TextIO
 from .config import TrainConfig
 
 
+def fmt(value: float | None, spec: str) -> str:
+    """A metric for display; "-" where it is null (every sample of the step was dropped)."""
+    return "-" if value is None else format(value, spec)
+
+
 class TrainProgress:
     def __init__(self, cfg: TrainConfig, step: int, elapsed_s: float, stream: TextIO | None) -> None:
         self._bar: Any = None
@@ -35,8 +40,8 @@ class TrainProgress:
         else:
             self._bar.update(1)
         if "reward_mean" in row:
-            self._bar.set_postfix(step=row["step"], reward=f"{row['reward_mean']:.3f}",
-                                  compile=f"{row['compile_rate']:.0%}", passed=f"{row['pass_rate']:.0%}",
+            self._bar.set_postfix(step=row["step"], reward=fmt(row["reward_mean"], ".3f"),
+                                  compile=fmt(row["compile_rate"], ".0%"), passed=fmt(row["pass_rate"], ".0%"),
                                   refresh=False)  # fmt: skip
         else:
             self._bar.set_postfix(step=row["step"], loss=f"{row['loss']:.3f}", refresh=False)
