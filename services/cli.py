@@ -165,6 +165,17 @@ def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
         raise CliError("--threads must be at least 1")
     if args.tasks < 1:
         raise CliError("--tasks must be at least 1")
+    if args.if_missing:
+        from .lm.bootstrap import DEFAULT_STEPS, ensure_bootstrap_model, is_built
+
+        if args.seconds is not None:
+            raise CliError("--if-missing builds by steps (reproducible); drop --seconds")
+        if is_built(out):
+            print(f"bootstrap model already built at {out}")
+            return EXIT_OK
+        ensure_bootstrap_model(out, seed=args.seed, max_steps=args.steps or DEFAULT_STEPS, num_threads=args.threads)
+        print(f"bootstrap model saved to {out}")
+        return EXIT_OK
     # Neither --steps nor --seconds: the library's DEFAULT_STEPS.
     report = bootstrap_model(
         out,
@@ -239,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"torch intra-op threads; the weights depend on it, not on the machine (default {DEFAULT_THREADS})",
     )
     b.add_argument("--tasks", type=int, default=20000, help="generated training tasks (default 20000)")
+    b.add_argument("--if-missing", action="store_true", help="do nothing when a model of this version is already there")
     b.set_defaults(func=_cmd_bootstrap_model)
 
     p = sub.add_parser("train-proxy", help="train the compile-ability proxy on verifier-labelled model samples")

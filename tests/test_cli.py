@@ -153,3 +153,16 @@ def test_serve_trainer_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_bootstrap_model_if_missing_keeps_a_built_model(tmp_path: Path) -> None:
+    from services.lm.bootstrap import BOOTSTRAP_VERSION, MARKER_FILE
+
+    built = tmp_path / "model"
+    built.mkdir()
+    (built / MARKER_FILE).write_text(json.dumps({"version": BOOTSTRAP_VERSION}))
+    out = run_cli("bootstrap-model", "--if-missing", "--out", str(built), cwd=tmp_path)
+    assert out.returncode == 0 and "already built" in out.stdout
+    assert sorted(p.name for p in built.iterdir()) == [MARKER_FILE]  # nothing trained, nothing replaced
+    refused = run_cli("bootstrap-model", "--if-missing", "--seconds", "5", "--out", str(tmp_path / "m2"), cwd=tmp_path)
+    assert refused.returncode == 2 and "--if-missing" in refused.stderr

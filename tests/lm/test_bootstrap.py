@@ -13,7 +13,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from services.common.settings import get_verifier_settings
+from services.common.settings import get_settings, get_verifier_settings
 from services.lm import bootstrap as bootstrap_mod
 from services.lm.bootstrap import (
     BOOTSTRAP_VERSION,
@@ -142,12 +142,16 @@ def test_default_is_a_fixed_step_count_on_fixed_threads(tmp_path: Path, monkeypa
 
 
 def test_default_model_dir_follows_cppforge_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # default_model_dir reads the cached base settings: clear that cache on the way in AND out, or every
+    # later caller of ensure_bootstrap_model() would build a fresh model under this test's tmp home.
     monkeypatch.setenv("CPPFORGE_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
     get_verifier_settings.cache_clear()
     try:
         assert default_model_dir() == (tmp_path / "home").resolve() / "models" / "bootstrap"
     finally:
         monkeypatch.undo()
+        get_settings.cache_clear()
         get_verifier_settings.cache_clear()
 
 

@@ -11,7 +11,6 @@ import httpx
 
 from services.common.settings import InferenceSettings, VerifierServiceSettings
 from services.inference.app import create_app as create_inference_app
-from services.lm.bootstrap import ensure_bootstrap_model
 from services.trainer.config import recipe_config
 from services.trainer.outputs import read_metrics
 from services.trainer.run import RunHooks, adapter_name, run_training
@@ -27,8 +26,8 @@ def _counter(text: str, name: str, endpoint: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def test_rollouts_and_rewards_over_http(tmp_path: Path) -> None:
-    model = str(ensure_bootstrap_model())
+def test_rollouts_and_rewards_over_http(tmp_path: Path, base_model: Path) -> None:
+    model = str(base_model)
     verifier = create_verifier_app(VerifierServiceSettings(home=tmp_path / "v", prebuild_pch=False))
     inference = create_inference_app(InferenceSettings(home=tmp_path / "i", model=model, open_tier="train"))
     with serve(verifier) as v_url, serve(inference) as i_url:

@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 
 from services.common.settings import TrainerServiceSettings
-from services.lm.bootstrap import ensure_bootstrap_model
 from services.trainer.app import create_app
 from tests.helpers.servers import serve
 from tests.trainer.conftest import wait_for
@@ -17,8 +16,8 @@ TINY = {"steps": 2, "heldout_tasks": 2, "heldout_samples": 1, "group_size": 4, "
         "max_gen_len": 48, "num_tasks": 40, "dapo_max_refills": 1}  # fmt: skip
 
 
-def test_real_training_job(tmp_path: Path) -> None:
-    model = str(ensure_bootstrap_model())
+def test_real_training_job(tmp_path: Path, base_model: Path) -> None:
+    model = str(base_model)
     settings = TrainerServiceSettings(home=tmp_path, cancel_grace_s=5.0)
     with serve(create_app(settings)) as url, httpx.Client(base_url=url, timeout=30) as http:
         r = http.post("/v1/jobs", json={"recipe": "production", "overrides": TINY, "model": model})
