@@ -100,7 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import latest_checkpoint
     from .config import recipe_config
     from .loop import VerifierDownError
-    from .run import RunHooks, StopRequested, resume_config, run_training
+    from .run import RunHooks, StopRequested, resume_config
 
     try:
         if resume:
@@ -126,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.no_progress:
         hooks.on_step = _log_line
     try:
-        summary = run_training(cfg, out_dir, recipe=recipe, resume=resume, hooks=hooks)
+        summary = _run_once(cfg, out_dir, recipe, resume, hooks)
     except StopRequested as exc:
         print(f"cppforge train: {exc}", file=sys.stderr)
         return EXIT_STOPPED_TERM if signal.SIGTERM in received else EXIT_STOPPED_INT
@@ -137,6 +137,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     if summary:
         _print_summary(summary)
     return 0
+
+
+def _run_once(cfg: Any, out_dir: Path, recipe: str, resume: bool, hooks: Any) -> dict[str, Any]:
+    """One run in this process; a torchrun process group is torn down afterwards (whatever happened)."""
+    from . import distributed
+    from .run import run_training
+
+    try:
+        return run_training(cfg, out_dir, recipe=recipe, resume=resume, hooks=hooks)
+    finally:
+        distributed.shutdown()
 
 
 def _quiet_libraries() -> None:

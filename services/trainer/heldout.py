@@ -46,24 +46,34 @@ def score_heldout(
     temperature: float,
     max_tokens: int,
     seed: int,
+    top_p: float = 1.0,
     chunk: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> HeldoutScore:
-    """`samples` draws at `temperature` and one greedy completion per task; chunks of tasks decode in one
-    batch, and the verdicts of one chunk are computed while the next chunk is being generated."""
+    """`samples` draws at `temperature`/`top_p` and one greedy completion per task; chunks of tasks decode
+    in one batch, and the verdicts of one chunk are computed while the next chunk is being generated
+    (progress is reported as each earlier chunk's verdicts come in, not all at the end)."""
     sampled: list[Verdict] = []
     greedy: list[Verdict] = []
-    done = 0
+    pending: list[concurrent.futures.Future[list[Verdict]]] = []
+
+    def collect(keep_in_flight: int) -> None:
+        while len(pending) > keep_in_flight:
+            verdicts = pending.pop(0).result()
+            sampled.extend(verdicts[:-1])
+            greedy.append(verdicts[-1])
+            if progress is not None:
+                progress(len(greedy), len(tasks))
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=chunk, thread_name_prefix="heldout") as pool:
-        pending: list[concurrent.futures.Future[list[Verdict]]] = []
         for start in range(0, len(tasks), chunk):
             part = tasks[start : start + chunk]
             requests: list[SampleRequest] = []
             for i, task in enumerate(part, start):
                 ids = encode_prompt(tokenizer, task.prompt)
                 budget = max(1, min(max_tokens, _room(model, len(ids))))
-                hot = SamplingParams(max_tokens=budget, temperature=temperature, stop=(FUNCTION_STOP,),
-                                     seed=seed + 1000 * i)  # fmt: skip
+                hot = SamplingParams(max_tokens=budget, temperature=temperature, top_p=top_p,
+                                     stop=(FUNCTION_STOP,), seed=seed + 1000 * i)  # fmt: skip
                 cold = SamplingParams(max_tokens=budget, temperature=0.0, stop=(FUNCTION_STOP,), seed=0)
                 requests += [SampleRequest(ids, samples, hot), SampleRequest(ids, 1, cold)]
             results = sample_batch(model, tokenizer, requests)
@@ -71,13 +81,8 @@ def score_heldout(
                 drawn, best = results[2 * j][0], results[2 * j + 1][0]
                 programs = [s.program(task.prompt) for s in drawn] + [best[0].program(task.prompt)]
                 pending.append(pool.submit(rewards.score, programs, task.test))
-        for future in pending:
-            verdicts = future.result()
-            sampled += verdicts[:-1]
-            greedy.append(verdicts[-1])
-            done += 1
-            if progress is not None:
-                progress(done, len(tasks))
+            collect(keep_in_flight=len(part))  # the earlier chunks: this one verifies while the next decodes
+        collect(keep_in_flight=0)
     compile_rate, pass_rate, n = _rates(sampled)
     g_compile, g_pass, _ = _rates(greedy)
     dropped = sum(v.dropped for v in sampled) + sum(v.dropped for v in greedy)

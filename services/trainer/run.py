@@ -83,8 +83,8 @@ def _heldout(policy: Policy, cfg: TrainConfig, split: Any, rewards: Any, label: 
 
     with torch.no_grad():
         return score_heldout(policy.model, policy.tokenizer, split.heldout, rewards, samples=cfg.heldout_samples,
-                             temperature=cfg.temperature, max_tokens=cfg.max_gen_len, seed=cfg.heldout_seed,
-                             progress=progress)  # fmt: skip
+                             temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_gen_len,
+                             seed=cfg.heldout_seed, progress=progress)  # fmt: skip
 
 
 def _rate(value: float | None) -> str:
