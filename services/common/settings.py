@@ -35,13 +35,22 @@ class CppforgeSettings(BaseSettings):
     redis_url: str | None = Field(default=DEFAULT_REDIS_URL, description="Redis (result cache); empty disables.")
     verifier_url: str = Field(default=DEFAULT_VERIFIER_URL, description="The verifier service.")
     inference_url: str = Field(default=DEFAULT_INFERENCE_URL, description="The inference service.")
+    registry_dir: Path | None = Field(
+        default=None, description="Adapter registry (default $CPPFORGE_HOME/registry); trainer and inference share it."
+    )
 
     @model_validator(mode="after")
     def _normalise(self) -> CppforgeSettings:
         self.home = self.home.expanduser().resolve()
+        self.registry_dir = (self.registry_dir or self.home / "registry").expanduser().resolve()
         if self.redis_url is not None and not self.redis_url.strip():
             self.redis_url = None
         return self
+
+    @property
+    def registry_root(self) -> Path:
+        assert self.registry_dir is not None  # set by the validator
+        return self.registry_dir
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Method = Literal["gspo", "grpo", "sft"]
+Method = Literal["gspo", "grpo", "sft", "distill"]
 RewardKind = Literal["plain", "shaped"]
 
 
@@ -23,7 +23,11 @@ def _f(default: Any, help: str) -> Any:
 @dataclass
 class TrainConfig:
     # -- what is trained -------------------------------------------------------------------------
-    method: Method = _f("gspo", "gspo: sequence-level ratio; grpo: token-level ratio; sft: cross-entropy on data")  # noqa: RUF009
+    method: Method = _f(  # noqa: RUF009
+        "gspo",
+        "gspo: sequence-level ratio; grpo: token-level ratio; sft: cross-entropy on data; "
+        "distill: KD from a teacher (or DCD: the model itself with a longer context)",
+    )
     model: str = _f("", "local HF model directory; empty: the bootstrap model (built on first use)")
     lora: bool = _f(True, "train a LoRA adapter (PEFT) instead of every weight")
     lora_rank: int = _f(8, "LoRA rank")
@@ -82,6 +86,14 @@ class TrainConfig:
     # -- SFT -------------------------------------------------------------------------------------
     sft_data: str = _f("", "sft: JSONL of {prompt, completion} rows (e.g. best-of-N picks)")
     sft_batch_size: int = _f(8, "sft: rows per step")
+    # -- distillation (method distill) ---------------------------------------------------------------
+    teacher: str = _f("", "distill: local HF teacher model dir (same vocabulary); empty with dcd: the own base")
+    dcd: bool = _f(False, "distill: DCD, the teacher is the student's own base fed a longer context window")
+    dcd_student_context: int = _f(64, "distill/dcd: prompt tokens the student sees (the teacher sees the whole prompt)")
+    distill_alpha: float = _f(0.5, "distill: weight of the soft KL term (1 - alpha on the hard cross-entropy)")
+    distill_temperature: float = _f(2.0, "distill: softmax temperature T of both models (the KL is scaled by T^2)")
+    distill_feature_weight: float = _f(0.0, "distill: weight of the cosine loss on hidden states (0: off)")
+    distill_feature_layers: str = _f("", "distill: comma-separated block indices whose hidden states are matched")
     # -- services --------------------------------------------------------------------------------
     verifier_url: str = _f("", "verifier service URL for rewards; empty: verify in-process")
     inference_url: str = _f("", "inference service URL for rollouts; empty: sample in-process")
@@ -119,8 +131,8 @@ def check_config(cfg: TrainConfig) -> None:
         for f in dataclasses.fields(cfg)
         if isinstance(getattr(cfg, f.name), float) and not math.isfinite(getattr(cfg, f.name))
     ]
-    if cfg.method not in ("gspo", "grpo", "sft"):
-        problems.append(f"method must be gspo, grpo or sft, not {cfg.method!r}")
+    if cfg.method not in ("gspo", "grpo", "sft", "distill"):
+        problems.append(f"method must be gspo, grpo, sft or distill, not {cfg.method!r}")
     if cfg.reward not in ("plain", "shaped"):
         problems.append(f"reward must be plain or shaped, not {cfg.reward!r}")
     if cfg.lora_targets not in ("mlp", "all"):
@@ -138,7 +150,17 @@ def check_config(cfg: TrainConfig) -> None:
     non_negative: tuple[str, ...] = ("kl_coeff", "clip_eps", "clip_eps_high", "gspo_clip_low", "gspo_clip_high", "lr")
     non_negative += ("weight_decay", "grad_clip", "steps", "minutes", "heldout_tasks", "dapo_max_refills", "threads")
     problems += [f"{name} must be >= 0" for name in non_negative if getattr(cfg, name) < 0]
-    if cfg.method != "sft" and cfg.group_size < 2:
+    if cfg.method == "distill" and not cfg.teacher and not cfg.dcd:
+        problems.append("method distill needs a teacher (a model dir) or dcd=true (the model itself, longer context)")
+    if not 0 <= cfg.distill_alpha <= 1:
+        problems.append("distill_alpha must be in [0, 1]")
+    if cfg.distill_temperature <= 0:
+        problems.append("distill_temperature must be > 0")
+    if cfg.distill_feature_weight < 0:
+        problems.append("distill_feature_weight must be >= 0")
+    if cfg.dcd_student_context < 1:
+        problems.append("dcd_student_context must be at least 1")
+    if cfg.method not in ("sft", "distill") and cfg.group_size < 2:
         problems.append("group_size must be at least 2 (advantages compare completions of one prompt)")
     if cfg.temperature <= 0:
         problems.append("temperature must be > 0 for rollouts")
@@ -164,6 +186,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "production": {},
     "grpo": {"method": "grpo", "luspo": False, "clip_eps": 0.2, "clip_eps_high": 0.2},
     "sft": {"method": "sft", "cccs": False, "fgo": False, "dapo_discard": False, "kl_coeff": 0.0, "lr": 3e-4},
+    "distill": {"method": "distill", "cccs": False, "fgo": False, "dapo_discard": False, "kl_coeff": 0.0, "lr": 3e-4},
 }
 
 
