@@ -1,0 +1,148 @@
+"""Gated promotion: a draft becomes the active adapter of its base only on numbers the harness measured.
+
+`record_eval` stores a harness report (called by `cppforge registry eval`, never with typed-in
+numbers). `promote` then asks, in order: is it a draft; was it evaluated on the weights of its own
+base; does the metric clear the gate; and, when another adapter of that base is active, was that
+one evaluated the same way (dataset sha256, task count, n, sampling params) and does the candidate
+beat it (strictly). Each refusal is a PromotionRefused naming the numbers. On success the old
+active adapter is retired in the same locked update: one active adapter per base model hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .artifacts import Entry, Status, load_adapter_artifact, set_status
+from .errors import InvalidArtifactError, PromotionRefused
+from .evals import METRIC_PATTERN, EvalRecord, eval_differences, eval_record_from_report
+from .hashing import model_content_hash
+from .index import default_root, finite_json, locked, read_manifest, write_manifest
+
+DEFAULT_METRIC = "pass@1"
+# The smallest pass@1 worth serving: an adapter that solves under 1 task in 20 has learnt nothing usable.
+DEFAULT_GATE = 0.05
+
+
+@dataclass(frozen=True)
+class Promotion:
+    name: str
+    metric: str
+    value: float
+    retired: str | None  # the adapter that was active for this base before, now retired
+    retired_value: float | None
+
+
+def record_eval(
+    name: str, report: dict[str, Any], *, base_model_sha256: str | None = None, root: Path | None = None
+) -> EvalRecord:
+    """Store a harness report as `name`'s latest eval (index + manifest history).
+
+    `base_model_sha256`: the hash of the base weights the eval ran on (default: hash the artifact's
+    base model now). The artifact's own files are checked first: an eval of a corrupt artifact is refused.
+    """
+    root = root or default_root()
+    artifact = load_adapter_artifact(name, root=root)
+    if base_model_sha256 is None:
+        base_model_sha256 = model_content_hash(artifact.base_model, cache_dir=root)
+    record = eval_record_from_report(report, base_model_sha256=base_model_sha256)
+    try:
+        full = finite_json(report)
+    except TypeError as exc:
+        raise InvalidArtifactError(f"the eval report must be JSON data: {exc}") from None
+    with locked(root) as index:
+        index[name]["eval"] = record.to_dict()
+        manifest = read_manifest(root, name)
+        manifest.setdefault("evals", []).append({**record.to_dict(), "report": full})
+        write_manifest(root, name, manifest)
+    return record
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def check_promotion(candidate: Entry, active: Entry | None, *, metric: str, gate: float) -> float:
+    """The candidate's metric value if it may replace `active` (None: no adapter is active for its base);
+    else PromotionRefused saying why, with the numbers. Pure: reads the two index rows only."""
+    name = candidate.name
+    if candidate.status != Status.DRAFT:
+        raise PromotionRefused(f"refused: {name} is {candidate.status.value}; only a draft can be promoted")
+    ev = candidate.eval
+    if ev is None:
+        raise PromotionRefused(
+            f"refused: {name} has no eval recorded by the harness; run `cppforge registry eval {name}`"
+        )
+    if ev.base_model_sha256 != candidate.base_model_sha256:
+        raise PromotionRefused(
+            f"refused: {name}'s eval ran on base model {ev.base_model_sha256[:12]}, not on its own base "
+            f"{candidate.base_model_sha256[:12]} ({candidate.base_model}); re-evaluate: `cppforge registry eval {name}`"
+        )
+    if metric not in ev.pass_at_k:
+        raise PromotionRefused(
+            f"refused: {name}'s eval has no {metric} (measured: {', '.join(ev.pass_at_k)}; {ev.describe()})"
+        )
+    value = ev.pass_at_k[metric]
+    if value < gate:
+        raise PromotionRefused(
+            f"refused: {name} {metric} {_fmt(value)} is below the gate {_fmt(gate)} (eval: {ev.describe()})"
+        )
+    if active is None:
+        return value
+    _check_beats(candidate, ev, active, metric=metric, value=value)
+    return value
+
+
+def _check_beats(candidate: Entry, ev: EvalRecord, active: Entry, *, metric: str, value: float) -> None:
+    name, other = candidate.name, active.name
+    redo = f"re-evaluate the active one the same way: `cppforge registry eval {other}`"
+    theirs = active.eval
+    if theirs is None or theirs.base_model_sha256 != active.base_model_sha256:
+        raise PromotionRefused(
+            f"refused: active {other} has no eval on this base to compare {name} {metric} {_fmt(value)} with; {redo}"
+        )
+    diffs = eval_differences(ev, theirs)
+    if metric not in theirs.pass_at_k:
+        diffs.append(f"{metric} measured vs not measured")
+    if diffs:
+        raise PromotionRefused(
+            f"refused: cannot compare {name} {metric} {_fmt(value)} ({ev.describe()}) with active {other} "
+            f"({theirs.describe()}): the evals differ in {'; '.join(diffs)}; {redo}"
+        )
+    if value <= theirs.pass_at_k[metric]:
+        raise PromotionRefused(
+            f"refused: {name} {metric} {_fmt(value)} does not beat active {other} {metric} "
+            f"{_fmt(theirs.pass_at_k[metric])} (same eval: {ev.describe()})"
+        )
+
+
+def check_gate_args(metric: str, gate: float) -> None:
+    if not METRIC_PATTERN.fullmatch(metric):
+        raise InvalidArtifactError(f"metric must look like pass@1, not {metric!r}")
+    if not 0.0 <= gate <= 1.0:
+        raise InvalidArtifactError(f"gate must be in [0, 1], not {gate}")
+
+
+def promote(
+    name: str, *, metric: str = DEFAULT_METRIC, gate: float = DEFAULT_GATE, root: Path | None = None
+) -> Promotion:
+    """Make draft `name` the active adapter of its base (retiring the one before), or PromotionRefused."""
+    check_gate_args(metric, gate)
+    root = root or default_root()
+    load_adapter_artifact(name, root=root)  # a corrupt artifact is never promoted (ArtifactCorruptError)
+    with locked(root) as index:
+        candidate = Entry.from_index(name, index[name])
+        base = candidate.base_model_sha256
+        actives = [
+            Entry.from_index(n, d)
+            for n, d in index.items()
+            if n != name and d["status"] == Status.ACTIVE.value and d["base_model_sha256"] == base
+        ]
+        active = actives[0] if actives else None
+        value = check_promotion(candidate, active, metric=metric, gate=gate)
+        for old in actives:  # one, unless an older registry broke the rule by hand
+            set_status(root, index, old.name, Status.RETIRED)
+        set_status(root, index, name, Status.ACTIVE)
+    old_value = active.eval.pass_at_k.get(metric) if active is not None and active.eval is not None else None
+    return Promotion(name, metric, value, active.name if active else None, old_value)
