@@ -265,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub)
 
+    from .trainer.registry_command import add_registry_parser
+
+    add_registry_parser(sub)
+
     d = sub.add_parser("demo", help="run the embedded demo (no Docker, no GPU, no network)")
     d.set_defaults(func=_cmd_demo)
     return parser

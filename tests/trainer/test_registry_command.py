@@ -1,0 +1,127 @@
+"""`cppforge registry ...` in-process: add, list (table and JSON), show, eval (the harness call stubbed with a
+report shaped like its summary.json), promote (refused with the numbers, then accepted), retire."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.cli import main
+from services.common.settings import get_settings
+from services.trainer import registry_command
+from services.trainer.registry import load_adapter_artifact, model_content_hash
+from tests.helpers.registry import eval_report, fake_adapter, fake_base_model
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("CPPFORGE_REGISTRY_DIR", str(tmp_path / "registry"))
+    get_settings.cache_clear()
+    yield tmp_path / "registry"
+    get_settings.cache_clear()
+
+
+class _Report:
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.pass_at_k = doc["pass_at_k"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.doc
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["registry", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_registry_commands_end_to_end(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = fake_base_model(tmp_path / "base")
+    run = tmp_path / "run"
+    fake_adapter(run / "adapter", seed=1)
+    (run / "config.json").write_text(json.dumps({"recipe": "grpo", "method": "grpo", "model": str(base)}))
+    (run / "summary.json").write_text(json.dumps({"steps": 7, "config": {"method": "grpo"}}))
+    code, out, _ = _run(capsys, "add", str(run / "adapter"), "--name", "job-1", "--method", "grpo")
+    assert code == 0 and out.startswith("registered job-1 (draft, grpo) on base base (")
+    art = load_adapter_artifact("job-1", root=root)
+    assert art.base_model == str(base.resolve()) and art.metrics == {"steps": 7} and art.config["recipe"] == "grpo"
+    fake_adapter(tmp_path / "loose", seed=2)
+    assert (
+        _run(capsys, "add", str(tmp_path / "loose"), "--name", "job-2", "--method", "sft", "--base", str(base))[0] == 0
+    )
+
+    code, out, _ = _run(capsys, "list")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["name", "status", "method", "base", "pass@k", "created"]
+    assert lines[1].split()[:4] == ["job-1", "draft", "grpo", "base"] and " - " in lines[1]
+
+    # Promotion needs an eval: refused, exit 2, the reason on one line.
+    code, _, err = _run(capsys, "promote", "job-1")
+    assert code == 2
+    assert (
+        err
+        == "cppforge: error: refused: job-1 has no eval recorded by the harness; run `cppforge registry eval job-1`\n"
+    )
+
+    calls: list[dict[str, Any]] = []
+    reports = {"job-1": eval_report(0.31), "job-2": eval_report(0.12)}
+
+    def harness(**kw: Any) -> _Report:
+        calls.append(kw)
+        return _Report(reports[Path(kw["adapter_dir"]).name])
+
+    monkeypatch.setattr(registry_command, "run_harness", harness)
+    code, out, _ = _run(capsys, "eval", "job-1", "--n", "10", "--k", "5,1", "--limit", "151")
+    assert code == 0 and out.startswith("job-1: pass@1=0.310 pass@5=0.620 (humaneval_cpp.jsonl 151 tasks, n=10)")
+    assert calls[0]["model_path"] == str(base.resolve()) and calls[0]["adapter_dir"] == str(root / "adapters/job-1")
+    assert calls[0]["ks"] == (1, 5) and calls[0]["n"] == 10 and calls[0]["limit"] == 151
+    assert load_adapter_artifact("job-1", root=root).eval.base_model_sha256 == model_content_hash(base)  # type: ignore[union-attr]
+    assert _run(capsys, "promote", "job-1")[:2] == (0, "job-1 is now active (pass@1 0.310, gate 0.050)\n")
+
+    assert _run(capsys, "eval", "job-2")[0] == 0
+    code, _, err = _run(capsys, "promote", "job-2")
+    assert code == 2 and err == (
+        "cppforge: error: refused: job-2 pass@1 0.120 does not beat active job-1 pass@1 0.310 "
+        "(same eval: humaneval_cpp.jsonl 151 tasks, n=10)\n"
+    )
+    code, _, err = _run(capsys, "promote", "job-2", "--metric", "pass@5", "--gate", "0.2")  # clears 0.2, not 0.620
+    assert code == 2 and "refused: job-2 pass@5 0.240 does not beat active job-1 pass@5 0.620" in err
+
+    code, out, _ = _run(capsys, "list", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and rows["job-1"]["status"] == "active" and rows["job-2"]["eval"]["pass_at_k"]["pass@1"] == 0.12
+
+    code, out, _ = _run(capsys, "show", "job-1")
+    shown = json.loads(out)
+    assert code == 0 and shown["status"] == "active" and shown["eval"]["n"] == 10
+
+    assert _run(capsys, "retire", "job-1")[:2] == (0, "job-1 retired\n")
+    assert _run(capsys, "promote", "job-2")[:2] == (0, "job-2 is now active (pass@1 0.120, gate 0.050)\n")
+
+
+def test_registry_command_errors(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "list")
+    assert code == 0 and out.startswith("the registry is empty")
+    assert _run(capsys, "show", "nope")[:3] == (2, "", "cppforge: error: no adapter named 'nope' in the registry\n")
+    code, _, err = _run(capsys, "add", str(tmp_path), "--name", "x", "--method", "sft", "--base", str(tmp_path))
+    assert code == 2 and "no adapter_config.json" in err
+    code, _, err = _run(capsys, "eval", "nope", "--n", "4", "--k", "1,5")
+    assert code == 2 and err == "cppforge: error: --k values must be in 1..n (n=4), not 1,5\n"
+    base = fake_base_model(tmp_path / "base")
+    fake_adapter(tmp_path / "a")
+    assert _run(capsys, "add", str(tmp_path / "a"), "--name", "a", "--method", "sft", "--base", str(base))[0] == 0
+    (root / "adapters" / "a" / "adapter_model.safetensors").write_bytes(b"tampered")
+    code, _, err = _run(capsys, "show", "a")
+    assert code == 1 and "'a' is corrupt or was tampered with" in err
+    fake_adapter(tmp_path / "b")
+    assert _run(capsys, "add", str(tmp_path / "b"), "--name", "b", "--method", "sft", "--base", str(base))[0] == 0
+    fake_base_model(base, seed=5)  # the base's weights changed since b was registered
+    code, _, err = _run(capsys, "eval", "b")
+    assert code == 2 and "is not the one b was trained on" in err
