@@ -120,6 +120,11 @@ class InferenceSettings(CppforgeSettings):
     device: str = Field(default="auto")
     dtype: str = Field(default="auto")
     max_tokens_default: int = Field(default=128, ge=1, le=2048)
+    serve_registry_active: bool = Field(
+        default=False,
+        description="At start-up, load the registry's active adapter for the served base model (by its content "
+        "hash) and serve it as the default model; none active: the base.",
+    )
 
 
 class TrainerServiceSettings(CppforgeSettings):

@@ -2,9 +2,11 @@
 
 Thin: parse, authenticate and check the tier, call InferenceService, answer. Errors use OpenAI's
 shape {"error": {"message", "type", "param", "code"}}: 401 bad key, 403 over the tier, 404 unknown
-`model` (model_not_found), 429 rate limited (Retry-After), 400 unsupported options, 422 malformed
-body, 500 anything unexpected. Responses name the model that generated: a LoRA adapter's name or
-the base model id (service.py says how a request's `model` picks one).
+`model` (model_not_found) or registry adapter (adapter_not_found), 409 a registry adapter of another
+base model (base_model_mismatch) or with damaged files (adapter_corrupt), 429 rate limited
+(Retry-After), 400 unsupported options, 422 malformed body, 500 anything unexpected. Responses name
+the model that generated: a LoRA adapter's name or the base model id (service.py says how a
+request's `model` picks one).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def caller(service: Service, authorization: Annotated[str | None, Header()] = No
 
 Caller = Annotated[tuple[str, Tier], Depends(caller)]
 router = APIRouter(prefix="/v1", tags=["openai"])
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 429)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 429)}
 
 
 def _usage(gen: Generation) -> Usage:
@@ -153,13 +155,19 @@ async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestO
 
 @router.post("/adapters", response_model=AdapterResponse, tags=["cppforge"], responses=_ERRORS)
 async def adapters(req: AdapterRequest, service: Service, who: Caller) -> AdapterResponse:
+    # Off the event loop: the load waits for the decode in progress (the batcher's lock) and may hash the base.
     try:
-        # off the event loop: the load waits for the decode in progress (the batcher's lock)
-        done = await asyncio.to_thread(
-            service.load_adapter, req.path, req.name, activate=req.activate, replace=req.replace
-        )
+        if req.registry is not None:
+            done = await asyncio.to_thread(
+                service.load_registry_adapter, req.registry, activate=req.activate, replace=req.replace
+            )
+        else:
+            assert req.path is not None  # the request's validator: exactly one of path and registry
+            done = await asyncio.to_thread(
+                service.load_adapter, req.path, req.load_name, activate=req.activate, replace=req.replace
+            )
     except (FileNotFoundError, ValueError) as exc:
-        raise BadRequestError(str(exc), "path") from None
+        raise BadRequestError(str(exc), "registry" if req.registry else "path") from None
     return AdapterResponse(loaded=done.loaded, active=done.active, replaced=done.replaced)
 
 

@@ -10,6 +10,8 @@ from ..common.auth import AuthError
 from ..common.errors import RequestRefusedError, ServiceError, UnavailableError
 
 __all__ = [
+    "AdapterConflictError",
+    "AdapterNotFoundError",
     "AuthError",
     "BadRequestError",
     "InferenceError",
@@ -68,3 +70,24 @@ class ModelNotFoundError(InferenceError):
 
     def __init__(self, model: str, available: list[str]) -> None:
         super().__init__(f"The model `{model}` does not exist; available: {', '.join(available)}", param="model")
+
+
+class AdapterNotFoundError(InferenceError):
+    """`/v1/adapters` named a registry adapter that the registry does not hold (404)."""
+
+    status = 404
+    code = "adapter_not_found"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param="registry")
+
+
+class AdapterConflictError(InferenceError):
+    """A registry adapter that cannot serve here (409): trained on another base model (`base_model_mismatch`),
+    or its files no longer match its manifest (`adapter_corrupt`)."""
+
+    status = 409
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message, param="registry")
+        self.code = code

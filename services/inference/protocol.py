@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..common.openai_errors import ErrorBody, ErrorResponse  # noqa: F401  (the shared error shape, re-exported)
 from ..lm.sampling import SamplingParams
@@ -104,15 +104,48 @@ class BestOfNRequest(BaseModel):
         )
 
 
+ADAPTER_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
 class AdapterRequest(BaseModel):
+    """Either `path` (a directory the server can read) or `registry` (a name in the adapter registry)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(..., description="Local directory of a PEFT LoRA adapter (registry artifacts included).")
-    name: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Name to load it under.")
+    path: str | None = Field(
+        None, description="Local directory of a PEFT LoRA adapter. Give `path` or `registry`, not both."
+    )
+    registry: str | None = Field(
+        None,
+        pattern=ADAPTER_NAME,
+        description="A name in the adapter registry (`cppforge registry list`), loaded under that name. The "
+        "artifact's files are checked against its manifest and its base model's content hash against the served "
+        "model's: 409 `base_model_mismatch` (naming both) or `adapter_corrupt`; an unknown name: 404 "
+        "`adapter_not_found`.",
+        examples=["job-20250101-120000-abc123"],
+    )
+    name: str | None = Field(
+        None,
+        pattern=ADAPTER_NAME,
+        description="Name to load it under (the model id requests use). Default: the registry name with "
+        "`registry` (which it must then equal), `default` with `path`.",
+    )
     activate: bool = Field(True, description="Make it the active adapter (the default model).")
     replace: bool = Field(
         True, description="Under a name already loaded, replace its weights (a trainer's weight sync); false: 400."
     )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AdapterRequest:
+        if (self.path is None) == (self.registry is None):
+            raise ValueError("give exactly one of `path` (a directory) and `registry` (a registry name)")
+        if self.registry is not None and self.name not in (None, self.registry):
+            raise ValueError(f"a registry adapter loads under its registry name {self.registry!r}, not {self.name!r}")
+        return self
+
+    @property
+    def load_name(self) -> str:
+        return self.name or self.registry or "default"
 
 
 class AdapterResponse(BaseModel):

@@ -9,6 +9,11 @@ Models served: the base model under `settings.model_name` and every loaded LoRA 
 own name. A request's `model` picks one: an adapter name runs exactly that adapter; the base id
 (or no model at all) runs the service's default, which is the active adapter when one was
 activated, else the bare base.
+
+Adapters come from a directory or from the adapter registry by name (services/trainer/registry):
+a registry artifact loads only when its base model's content hash is the served model's. With
+`serve_registry_active`, the registry's active adapter for this base is loaded at start-up and
+activated, so it is the default model.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from ..lm.prompts import encode_prompt
 from ..lm.sampling import SampleRequest, SamplingParams, sample_batch
 from .batcher import GenerationBatcher, Result
 from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
-from .errors import BadRequestError, ModelNotFoundError
+from .errors import AdapterConflictError, AdapterNotFoundError, BadRequestError, ModelNotFoundError
 from .tiers import Gatekeeper, Tier, parse_api_keys, parse_rate_limits
 
 log = logging.getLogger(__name__)
@@ -101,6 +106,8 @@ class InferenceService:
         self.loaded = loaded
         self.proxy: Any = None
         self.batcher: GenerationBatcher | None = None
+        self._base_sha256: str | None = None
+        self.registry_active: str | None = None  # the registry adapter loaded as the default at start-up
 
     # -- lifecycle -------------------------------------------------------------------------
     def load(self) -> None:
@@ -122,6 +129,8 @@ class InferenceService:
                 "no proxy classifier at %s: best-of-N ranks by length only (run `cppforge train-proxy`)", proxy_path
             )
         warn_if_open(log, "inference", self.gate.keys, f" with the {self.gate.open_tier.name} tier")
+        if self.settings.serve_registry_active:
+            self._serve_registry_active()
 
     def close(self) -> None:
         if self.batcher is not None:
@@ -255,6 +264,59 @@ class InferenceService:
             load_adapter(self.loaded, path, name, activate=activate, replace=True)
         return AdapterLoad(loaded=self.adapters, active=self.loaded.active_adapter, replaced=replaced)
 
+    # -- the adapter registry -------------------------------------------------------------------
+    def base_model_sha256(self) -> str:
+        """The served base's content hash (what registry artifacts record); hashed once, cached on disk."""
+        assert self.loaded is not None
+        if self._base_sha256 is None:
+            from ..trainer.registry import model_content_hash
+
+            self._base_sha256 = model_content_hash(self.loaded.path, cache_dir=self.settings.registry_root)
+        return self._base_sha256
+
+    def load_registry_adapter(self, name: str, *, activate: bool, replace: bool = True) -> AdapterLoad:
+        """Load registry artifact `name` under that name, once its files and its base model are checked.
+
+        AdapterNotFoundError (404) for an unknown name; AdapterConflictError (409) for an artifact of
+        another base model or whose files do not match its manifest. Blocking (hashing, loading).
+        """
+        from ..trainer.registry import ArtifactCorruptError, ArtifactNotFoundError, load_adapter_artifact
+
+        assert self.loaded is not None
+        try:
+            artifact = load_adapter_artifact(name, root=self.settings.registry_root)
+        except ArtifactNotFoundError as exc:
+            raise AdapterNotFoundError(f"{exc} ({self.settings.registry_root})") from None
+        except ArtifactCorruptError as exc:
+            raise AdapterConflictError(str(exc), "adapter_corrupt") from None
+        served = self.base_model_sha256()
+        if artifact.base_model_sha256 != served:
+            raise AdapterConflictError(
+                f"adapter {name!r} was trained on base model {artifact.base_model} (sha256 "
+                f"{artifact.base_model_sha256[:12]}), but this service serves {self.loaded.path} "
+                f"(sha256 {served[:12]})",
+                "base_model_mismatch",
+            )
+        return self.load_adapter(str(artifact.path), name, activate=activate, replace=replace)
+
+    def _serve_registry_active(self) -> None:
+        """Start-up: the registry's active adapter for this base becomes the default model (none: the base)."""
+        from ..trainer.registry import active_for_base
+
+        name = active_for_base(self.base_model_sha256(), root=self.settings.registry_root)
+        if name is None:
+            log.warning(
+                "no active registry adapter for base %s (sha256 %s) in %s: serving the base model",
+                self.model_id, self.base_model_sha256()[:12], self.settings.registry_root,
+            )  # fmt: skip
+            return
+        try:
+            self.load_registry_adapter(name, activate=True)
+        except AdapterConflictError as exc:  # told to serve it and cannot: refuse to start rather than serve another
+            raise RuntimeError(f"cannot serve the registry's active adapter {name!r}: {exc}") from None
+        self.registry_active = name
+        log.info("serving the registry's active adapter %s as the default model", name)
+
     # -- health ----------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         return {
@@ -268,6 +330,11 @@ class InferenceService:
             "batches": self.batcher.batches if self.batcher else 0,
             "merged_requests": self.batcher.merged_requests if self.batcher else 0,
             "auth": "open" if self.gate.open else "api_keys",
+            "registry": {
+                "serve_active": self.settings.serve_registry_active,
+                "active": self.registry_active,  # loaded at start-up as the default model
+                "base_model_sha256": self._base_sha256,
+            },
         }
 
 
