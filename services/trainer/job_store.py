@@ -52,6 +52,8 @@ class Job:
     pid_ticks: int | None = None  # the pid's start time, so a recycled pid is never signalled
     cancel_requested: bool = False
     stderr_offset: int = 0  # where the latest attempt's stderr starts in stderr.log
+    registry_name: str | None = None  # the adapter registry's name of the run's adapter (a draft), once registered
+    registry_warning: str | None = None  # why a succeeded run's adapter could not be registered
 
     @property
     def out_dir(self) -> Path:

@@ -5,6 +5,10 @@ submission order (FIFO by `seq`) and starts the launch command in a new session,
 outlives the HTTP client that asked for it and a cancel reaches every process it forked. No
 FastAPI here: service.py and app.py wrap it.
 
+Every job that succeeds has its adapter (`run/adapter`) registered in the adapter registry as a
+draft named after the job (registry/runs.py); a registration that fails leaves the job succeeded,
+with the reason as its `registry_warning`.
+
 Restarts: queued jobs stay queued; a job that was running when the service stopped (or died) is
 queued again with `resumed=True` and runs with `--resume` when its run dir holds a checkpoint. If
 the old run is still alive (the service was killed, its run was not), it is stopped first, so two
@@ -29,6 +33,8 @@ from typing import Any
 
 from . import procs
 from .job_store import Job, JobStatus, JobStore, MetricsTail, new_job_id, read_summary
+from .registry import DuplicateArtifactError, load_adapter_artifact, register_run
+from .registry.hashing import sha256_file
 
 __all__ = ["DEFAULT_COMMAND", "Job", "JobRunner", "JobStateError", "JobStatus", "JobStore", "MetricsTail"]
 
@@ -51,6 +57,16 @@ def _stderr_tail(path: Path, offset: int) -> str | None:
     return "\n".join(lines)[-ERROR_CHARS:] or None
 
 
+def _job_config(job: Job) -> dict[str, Any]:
+    """The TrainConfig the job ran with (what registration falls back on when its run left no config.json)."""
+    from .config import recipe_config
+
+    try:
+        return {"recipe": job.recipe, **recipe_config(job.recipe, **job.overrides).to_dict()}
+    except ValueError:  # (validated before queueing; a job.json edited by hand may not be)
+        return {"recipe": job.recipe, **job.overrides}
+
+
 def _has_checkpoint(path: Path) -> bool:
     # `latest` names a complete checkpoint; a run killed while writing its first one leaves only step-N.tmp,
     # and --resume would then fail with "no complete checkpoint" on every restart.
@@ -65,7 +81,8 @@ class JobRunner:
     """The FIFO queue and the one thread that runs its jobs, one at a time.
 
     `command` is the launch prefix (default: `python -m services.cli train`); `grace_s` is how long
-    a run may take to save a checkpoint after SIGTERM before its group gets SIGKILL.
+    a run may take to save a checkpoint after SIGTERM before its group gets SIGKILL; `registry_root`
+    is the adapter registry that succeeded runs' adapters go to (None: they are not registered).
     """
 
     def __init__(
@@ -76,8 +93,10 @@ class JobRunner:
         grace_s: float = 30.0,
         poll_s: float = 0.1,
         env: Mapping[str, str] | None = None,
+        registry_root: Path | None = None,
     ) -> None:
         self.store = store
+        self.registry_root = registry_root
         self.command = tuple(command)
         self.grace_s = grace_s
         self.poll_s = poll_s
@@ -187,10 +206,12 @@ class JobRunner:
         # A run stopped by SIGTERM (the service's own shutdown) writes a summary too, marked stopped_early:
         # only a summary of a run that reached its end means there is nothing left to run.
         finished = summary is not None and not summary.get("stopped_early", False)
+        registered = self._register(job) if not stopped and finished else (None, None)
         with self._cond:
             if not stopped and finished and job.status == JobStatus.QUEUED:
                 self._queue.remove(job.id)
                 job.status, job.summary, job.finished_at = JobStatus.SUCCEEDED, summary, time.time()
+                job.registry_name, job.registry_warning = registered
                 log.info("job %s finished while the service was down", job.id)
             job.pid = job.pid_ticks = None
             self.store.save(job)
@@ -206,7 +227,7 @@ class JobRunner:
                     return
                 job = self._jobs[self._queue.popleft()]
                 job.status, job.started_at, job.finished_at = JobStatus.RUNNING, time.time(), None
-                job.exit_code = job.error = job.summary = None
+                job.exit_code = job.error = job.summary = job.registry_name = job.registry_warning = None
                 self.store.save(job)
             try:
                 self._run(job)
@@ -262,12 +283,35 @@ class JobRunner:
             elif term_at is not None and time.monotonic() - term_at > self.grace_s:
                 procs.signal_group(proc.pid, signal.SIGKILL)
 
+    def _register(self, job: Job) -> tuple[str | None, str | None]:
+        """(registry name, None) once the run's adapter is a draft in the registry, else (None, why not).
+        Never raises: a job that trained succeeded, whatever happens to its registration."""
+        if self.registry_root is None:
+            return None, None
+        try:
+            fallback = _job_config(job)
+            try:
+                artifact = register_run(job.out_dir, name=job.id, fallback_config=fallback, root=self.registry_root)
+            except DuplicateArtifactError:
+                # Registered before the service stopped, but the job's state was not saved: the same weights?
+                weights = sha256_file(job.out_dir / "adapter" / "adapter_model.safetensors")
+                artifact = load_adapter_artifact(job.id, root=self.registry_root)
+                if artifact.adapter_sha256 != weights:
+                    raise
+            log.info("job %s: adapter registered as draft %s", job.id, artifact.name)
+            return artifact.name, None
+        except Exception as exc:
+            log.warning("job %s succeeded but its adapter was not registered: %s", job.id, exc)
+            return None, f"adapter not registered: {exc}"
+
     def _finish(self, job: Job, returncode: int) -> None:
+        registered = self._register(job) if returncode == 0 else (None, None)
         with self._cond:
             job.exit_code, job.finished_at = returncode, time.time()
             job.summary = read_summary(job.out_dir / "summary.json")
             if returncode == 0:
                 job.status = JobStatus.SUCCEEDED
+                job.registry_name, job.registry_warning = registered
             elif job.cancel_requested:
                 job.status = JobStatus.CANCELLED
             elif self._stopping:

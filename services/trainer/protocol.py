@@ -44,6 +44,12 @@ class JobResponse(BaseModel):
     restarts: int = 0
     cancel_requested: bool = False
     pid: int | None = Field(None, description="Process (and process group) id of the latest attempt.")
+    registry_name: str | None = Field(
+        None, description="Once succeeded: the adapter registry's name of the run's adapter (a draft)."
+    )
+    registry_warning: str | None = Field(
+        None, description="Why a succeeded run's adapter could not be registered (the job still succeeded)."
+    )
 
     @classmethod
     def from_view(cls, view: JobView) -> JobResponse:
@@ -54,7 +60,8 @@ class JobResponse(BaseModel):
             summary=job.summary, error=job.error, out_dir=str(job.out_dir), exit_code=job.exit_code,
             queue_position=view.queue_position, resumed=job.resumed,
             resumed_from_checkpoint=job.resumed_from_checkpoint, restarts=job.restarts,
-            cancel_requested=job.cancel_requested, pid=job.pid,
+            cancel_requested=job.cancel_requested, pid=job.pid, registry_name=job.registry_name,
+            registry_warning=job.registry_warning,
         )  # fmt: skip
 
 

@@ -126,7 +126,10 @@ class TrainerService:
         self.settings = settings
         self.keys = parse_api_keys(settings.api_keys)
         store = JobStore(settings.jobs_root)
-        self.runner = JobRunner(store, command=command or DEFAULT_COMMAND, grace_s=settings.cancel_grace_s, env=env)
+        self.runner = JobRunner(
+            store, command=command or DEFAULT_COMMAND, grace_s=settings.cancel_grace_s, env=env,
+            registry_root=settings.registry_root,
+        )  # fmt: skip
         self.metrics = TrainerMetrics(self.runner)
 
     # -- lifecycle -------------------------------------------------------------------------

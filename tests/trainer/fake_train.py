@@ -1,6 +1,6 @@
 """A stand-in for `cppforge train` with the same contract, for the jobs service's tests.
 
-    fake_train.py [--step-s S] [--spawn-child] [--ignore-term]
+    fake_train.py [--step-s S] [--spawn-child] [--ignore-term] [--adapter-from DIR]
                   --recipe R --out DIR --overrides-json JSON --no-progress [--resume]
 
 Writes DIR/metrics.jsonl (one row per step), a checkpoint after every step
@@ -10,6 +10,7 @@ exit). SIGTERM: save a checkpoint, write summary.json with `stopped_early: true`
 does), say so on stderr and exit 143 at once. --resume starts after the checkpoint's step and marks each row with
 `resumed_from`. --spawn-child leaves a `sleep` in the process group (its pid in DIR/child.pid), to
 show that a cancel reaches it; --ignore-term ignores SIGTERM, so only SIGKILL stops the run.
+--adapter-from copies that PEFT adapter dir's files to DIR/adapter at the end, as the real trainer saves its own.
 No cppforge imports: it starts in milliseconds.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +46,7 @@ def main() -> int:
     parser.add_argument("--step-s", type=float, default=0.05)
     parser.add_argument("--spawn-child", action="store_true")
     parser.add_argument("--ignore-term", action="store_true")
+    parser.add_argument("--adapter-from")
     parser.add_argument("--recipe", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--overrides-json", required=True)
@@ -89,6 +92,8 @@ def main() -> int:
             metrics.flush()
             _write_json(ckpt / "latest.json", {"step": step})
             (ckpt / "latest").write_text(f"step-{step:06d}")  # the real trainer's pointer to a complete checkpoint
+    if args.adapter_from:
+        shutil.copytree(args.adapter_from, out / "adapter", dirs_exist_ok=True)
     _write_json(out / "summary.json", {"method": "gspo", "recipe": args.recipe, "steps": steps, "stopped_early": False})
     return 0
 
