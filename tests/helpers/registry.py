@@ -38,17 +38,19 @@ def eval_report(
     dataset_sha256: str = "ab" * 32,
     temperature: float = 0.8,
 ) -> dict[str, Any]:
-    """What the harness's EvalReport.to_dict() holds (the fields the registry reads, and a few it keeps)."""
-    pass_at_k = {"pass@1": pass_at_1, "pass@5": pass_at_5 if pass_at_5 is not None else min(1.0, pass_at_1 * 2)}
+    """Shaped like the harness's EvalReport.to_dict() (its summary.json): pass@k at the top, then the rest."""
     return {
-        "pass_at_k": pass_at_k,
-        **pass_at_k,
+        "pass@1": pass_at_1,
+        "pass@5": pass_at_5 if pass_at_5 is not None else min(1.0, pass_at_1 * 2),
         "n": n,
-        "ks": [1, 5],
         "tasks": tasks,
-        "dataset": "data/humaneval_cpp.jsonl",
-        "dataset_sha256": dataset_sha256,
-        "sampling": {"temperature": temperature, "top_p": 0.95, "max_tokens": 512, "seed": 0},
+        "ks": [1, 5],
+        "infra_failures": 0,
         "compile_rate": 0.5,
         "wall_s": 12.5,
+        "dataset": "/work/data/humaneval_cpp.jsonl",
+        "dataset_sha256": dataset_sha256,
+        "dataset_format": "humaneval-x",
+        "sampling": {"n": n, "temperature": temperature, "top_p": 0.95, "max_tokens": 512, "seed": 0, "limit": None},
+        "interrupted": False,
     }

@@ -296,6 +296,13 @@ def test_record_eval_keeps_history_and_refuses_a_report_without_its_provenance(r
         record_eval("job-e", report, root=root)
     with pytest.raises(InvalidArtifactError, match=r"pass@1 must be a number in \[0, 1\], not 1.5"):
         record_eval("job-e", eval_report(1.5, pass_at_5=1.0), root=root)
+    with pytest.raises(InvalidArtifactError, match="the eval was interrupted after 40 tasks: a partial eval is not"):
+        record_eval("job-e", {**eval_report(0.9), "tasks": 40, "interrupted": True}, root=root)
+    # pass@5 None: no task had 5 judged samples (verifier failures); recorded without it, never as 0
+    partial = record_eval("job-e", {**eval_report(0.25), "pass@5": None}, root=root)
+    assert partial.pass_at_k == {"pass@1": 0.25}
+    with pytest.raises(PromotionRefused, match=r"job-e's eval has no pass@5 \(measured: pass@1; humaneval_cpp"):
+        promote("job-e", metric="pass@5", root=root)
     with pytest.raises(ArtifactNotFoundError):
         record_eval("nope", eval_report(0.3), root=root)
 

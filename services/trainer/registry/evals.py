@@ -1,7 +1,8 @@
 """What the registry keeps of a harness eval, and when two evals measured the same thing.
 
 The record is read from the eval harness's report (`EvalReport.to_dict()`, what its summary.json
-holds): pass@k values, n, ks, the task count, the dataset's name and sha256, the sampling params.
+holds): pass@k values (a None one, no task with k judged samples, is left out), n, ks, the task
+count, the dataset's name and sha256, the sampling params. An interrupted eval is refused.
 The base model's hash at eval time is added by the caller (`cppforge registry eval`), since the
 numbers only speak for the weights they were measured on.
 """
@@ -64,7 +65,7 @@ def _pass_at_k(report: dict[str, Any]) -> dict[str, float]:
     source = nested if isinstance(nested, dict) else report
     values: dict[str, float] = {}
     for key, value in source.items():
-        if not METRIC_PATTERN.fullmatch(str(key)):
+        if not METRIC_PATTERN.fullmatch(str(key)) or value is None:  # None: no task had k judged samples
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
             raise _bad(f"{key} must be a number in [0, 1], not {value!r}")
@@ -117,6 +118,10 @@ def eval_record_from_report(
     """The registry's record of a harness report; InvalidArtifactError naming what is missing."""
     if not isinstance(report, dict):
         raise _bad("expected a JSON object (EvalReport.to_dict())")
+    if report.get("interrupted"):
+        raise InvalidArtifactError(
+            f"the eval was interrupted after {report.get('tasks')} tasks: a partial eval is not recorded"
+        )
     pass_at_k = _pass_at_k(report)
     n = report.get("n")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -146,7 +151,7 @@ def eval_differences(a: EvalRecord, b: EvalRecord) -> list[str]:
         diffs.append(f"n {a.n} vs {b.n}")
     if a.base_model_sha256 != b.base_model_sha256:
         diffs.append(f"base model {a.base_model_sha256[:12]} vs {b.base_model_sha256[:12]}")
-    for key in sorted(set(a.sampling) | set(b.sampling)):
+    for key in sorted(set(a.sampling) - {"n"} | set(b.sampling) - {"n"}):  # (n: compared above)
         if a.sampling.get(key) != b.sampling.get(key):
             diffs.append(f"{key} {a.sampling.get(key)} vs {b.sampling.get(key)}")
     return diffs
