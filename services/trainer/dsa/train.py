@@ -111,7 +111,8 @@ def _run_stage(
     on_step: Callable[[StepRecord], None] | None,
 ) -> list[StepRecord]:
     stage = manager.stage
-    bar = Progress(total=steps, stream=progress, label=f"dsa stage {stage}")
+    what = "indexer KL" if stage == 1 else "LM loss"
+    bar = Progress(total=steps, stream=progress, label=f"dsa stage {stage} ({what})")
     records: list[StepRecord] = []
     for step in range(1, steps + 1):
         ids = next(batches, None)
