@@ -79,13 +79,14 @@ def cmd_dsa(args: argparse.Namespace) -> int:
         raise CliError(f"cannot load the model: {exc}") from None
     if loaded.device.type == "cpu":
         torch.set_num_threads(1)  # as `cppforge train`: two threads on two busy cores are several times slower
+    positions = loaded.model.config.max_position_embeddings
+    if args.seq_len > positions:
+        raise CliError(f"--seq-len {args.seq_len} exceeds the model's {positions} positions")
     torch.manual_seed(args.seed)
     try:
         model = enable_dsa(loaded.model, topk=args.topk, index_heads=args.index_heads, index_dim=args.index_dim)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    if args.seq_len > model.config.max_position_embeddings:
-        raise CliError(f"--seq-len {args.seq_len} exceeds the model's {model.config.max_position_embeddings} positions")
     try:
         train = task_batches(
             loaded.tokenizer, n_tasks=args.tasks, seed=args.seed, batch_size=args.batch_size, seq_len=args.seq_len
