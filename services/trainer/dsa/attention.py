@@ -120,6 +120,7 @@ def enable_dsa(
 
     rope_dim (default: half of index_dim, as DeepSeek's 64 of 128, capped by the layer's head dim) is
     how many leading indexer dims get rotary position embeddings. Returns the same model, in place.
+    The switch is transformers' `config._attn_implementation`: models built from one config object share it.
     """
     if HANDLE_ATTR in model.__dict__:
         raise ValueError("DSA is already enabled on this model")
@@ -234,7 +235,10 @@ def dsa_attention_forward(
     runtime: DSARuntime | None = kwargs.pop("dsa_runtime", None)
     scores: Tensor | None = kwargs.pop("dsa_index_scores", None)
     if runtime is None:
-        raise RuntimeError(f"attention {ATTN_IMPLEMENTATION!r} runs only on a model prepared by enable_dsa")
+        raise RuntimeError(
+            f"attention {ATTN_IMPLEMENTATION!r} runs only on a model prepared by enable_dsa (another model that "
+            "shares its config object with a DSA model is switched too: give each model its own config)"
+        )
     if scores is None:
         return eager_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout)
     batch, _, q_len, _ = query.shape
