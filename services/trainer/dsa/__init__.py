@@ -9,7 +9,6 @@ it): the names below load torch and transformers on first use.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -87,7 +86,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
+    where = _WHERE.get(name)
+    if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+    from . import attention, indexer, persist, stages, train  # static imports: tests/test_layering.py reads them
+
+    modules = {"attention": attention, "indexer": indexer, "persist": persist, "stages": stages, "train": train}
+    return getattr(modules[where], name)
