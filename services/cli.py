@@ -269,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_registry_parser(sub)
 
+    from .trainer.dsa.command import add_dsa_parser
+
+    add_dsa_parser(sub)
+
     d = sub.add_parser("demo", help="run the embedded demo (no Docker, no GPU, no network)")
     d.set_defaults(func=_cmd_demo)
     return parser
