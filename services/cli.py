@@ -264,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .trainer.command import add_train_parser
 
     add_train_parser(sub)
+    from .trainer.bondata_command import add_bon_data_parser
+
+    add_bon_data_parser(sub)
 
     d = sub.add_parser("demo", help="run the embedded demo (no Docker, no GPU, no network)")
     d.set_defaults(func=_cmd_demo)
