@@ -15,6 +15,7 @@ from typing import Any
 from ..common.cli_errors import EXIT_BAD_INPUT, EXIT_INFRA, CliError
 
 EXIT_INTERRUPTED = 130
+DEFAULT_NUM_TASKS = 100
 
 
 def add_bon_data_parser(sub: Any) -> None:
@@ -24,8 +25,10 @@ def add_bon_data_parser(sub: Any) -> None:
                    "compiled, passed, judged)")  # fmt: skip
     b.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     b.add_argument("--tasks", help="problem set JSONL(.gz) with HumanEval-X fields (default: generated tasks)")
-    b.add_argument("--num-tasks", type=int, default=100, help="generated tasks (default 100; not with --tasks)")
-    b.add_argument("--task-seed", type=int, default=1, help="seed of the generated tasks (default 1, as train's)")
+    b.add_argument("--num-tasks", type=int, help=f"generated tasks (default {DEFAULT_NUM_TASKS}; not with --tasks)")
+    b.add_argument(
+        "--task-seed", type=int, help="seed of the generated tasks (default 1, as train's; not with --tasks)"
+    )
     b.add_argument("--model", help="local HF model dir (default: the bootstrap model)")
     b.add_argument("--adapter", help="a LoRA adapter dir applied to --model (e.g. a train run's adapter/)")
     b.add_argument("--inference-url", help="sample through the inference service (default: in-process)")
@@ -48,7 +51,9 @@ def add_bon_data_parser(sub: Any) -> None:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    positive = {"--n": args.n, "--max-tokens": args.max_tokens, "--num-tasks": args.num_tasks,
+    if args.tasks and (args.num_tasks is not None or args.task_seed is not None):
+        raise CliError("--num-tasks and --task-seed draw generated tasks; --tasks reads them from a file")
+    positive = {"--n": args.n, "--max-tokens": args.max_tokens, "--num-tasks": _num_tasks(args),
                 "--batch-prompts": args.batch_prompts, "--verify-workers": args.verify_workers}  # fmt: skip
     for flag, value in positive.items():
         if value < 1:
@@ -86,9 +91,17 @@ def generated_tasks(num_tasks: int, task_seed: int) -> list[Any]:
         drawn *= 2
 
 
+def _num_tasks(args: argparse.Namespace) -> int:
+    return DEFAULT_NUM_TASKS if args.num_tasks is None else int(args.num_tasks)
+
+
 def _load_tasks(args: argparse.Namespace) -> list[Any]:
     if not args.tasks:
-        return generated_tasks(args.num_tasks, args.task_seed)
+        from .config import TrainConfig
+
+        # By default the tasks `cppforge train` draws (its task_seed), minus its held-out prompts.
+        seed = TrainConfig.task_seed if args.task_seed is None else int(args.task_seed)
+        return generated_tasks(_num_tasks(args), seed)
     from ..tasks import TaskFileError, load_humaneval_x
 
     path = Path(args.tasks)

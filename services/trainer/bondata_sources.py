@@ -46,9 +46,11 @@ class LocalSource:
         requests = []
         for j, task in enumerate(tasks, first_index):
             ids = encode_prompt(self.tokenizer, task.prompt)
-            if len(ids) >= self._context:
+            # SFT appends the newline after the closing brace and EOS: leave them room in the context.
+            room = self._context - len(ids) - 2
+            if room < 1:
                 raise ValueError(f"{task.task_id}: the prompt ({len(ids)} tokens) fills the model's context")
-            requests.append(SampleRequest(ids, self.options.n, self.options.params(j, self._context - len(ids))))
+            requests.append(SampleRequest(ids, self.options.n, self.options.params(j, room)))
         results = sample_batch(self.model, self.tokenizer, requests)
         return [[Generated(s.text, s.stopped_by) for s in samples] for samples, _ in results]
 
