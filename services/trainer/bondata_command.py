@@ -128,7 +128,10 @@ def _source(args: argparse.Namespace) -> Any:
 
     from ..lm.model import load_model, resolve_device
 
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise CliError(f"--device: {exc}") from None
     if device.type == "cpu":
         torch.set_num_threads(1)  # as the trainer: one thread decodes faster here, the other core verifies
     if args.model:

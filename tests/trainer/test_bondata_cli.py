@@ -34,6 +34,7 @@ def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: i
         (["--inference-url", "http://127.0.0.1:9", "--adapter", "a"], "name it with --model-name"),
         (["--reward", "fancy"], "invalid choice: 'fancy'"),
         (["--tasks", "t.jsonl", "--num-tasks", "3"], "--tasks reads them from a file"),
+        (["--num-tasks", "1", "--device", "tpu:7"], "--device: unsupported device 'tpu:7'"),
     ],
 )
 def test_bad_input_is_exit_2(
