@@ -264,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .trainer.command import add_train_parser
 
     add_train_parser(sub)
+    from .trainer.bondata_command import add_bon_data_parser
+
+    add_bon_data_parser(sub)
 
     from .trainer.registry_command import add_registry_parser
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from ..lm.ranking import rank
 from ..lm.sampling import Sample, SamplingParams, SamplingStats, sample_n
 
 # compute_reward of a compiling candidate with no main and no tests (verifier reward.COMPILED; kept
@@ -59,11 +60,6 @@ class BestOfNMetrics:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def rank(rewards: Sequence[float], codes: Sequence[str]) -> list[int]:
-    """Candidate indices best first: reward descending, then code length descending, then index."""
-    return sorted(range(len(codes)), key=lambda i: (-rewards[i], -len(codes[i]), i))
 
 
 class ProxyRanker:

@@ -176,7 +176,10 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.verify_timeout_s <= 0:
         problems.append("verify_timeout_s must be > 0")
     if cfg.method == "sft" and not cfg.sft_data:
-        problems.append("method sft needs sft_data (a JSONL of prompt/completion rows)")
+        problems.append(
+            "method sft needs sft_data: --set sft_data=FILE, a JSONL of prompt/completion rows "
+            "(e.g. written by `cppforge bon-data --out FILE`)"
+        )
     if problems:
         raise ValueError("; ".join(problems))
 

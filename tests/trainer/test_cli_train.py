@@ -38,7 +38,7 @@ def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: i
         (["--steps", "1", "--set", "lr=inf"], "lr must be a finite number, not inf"),
         (["--steps", "1", "--set", "kl_coeff=nan"], "kl_coeff must be a finite number, not nan"),
         (["--minutes", "inf"], "minutes must be a finite number, not inf"),
-        (["--recipe", "sft", "--steps", "1"], "method sft needs sft_data"),
+        (["--recipe", "sft", "--steps", "1"], "method sft needs sft_data: --set sft_data=FILE"),
     ],
 )
 def test_bad_config_is_exit_2(
