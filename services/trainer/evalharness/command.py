@@ -38,6 +38,7 @@ def add_eval_parser(sub: Any) -> None:
     e.add_argument("--std", default="c++17", help="language standard the programs are built with (default c++17)")
     e.add_argument("--timeout", type=float, default=10.0, help="run deadline of one program, seconds (default 10)")
     e.add_argument("--workers", type=int, default=2, help="in-process verifications at once (default 2)")
+    e.add_argument("--threads", type=int, default=1, help="torch CPU threads for in-process sampling (default 1)")
     e.add_argument(
         "--raw-prompt",
         action="store_true",
@@ -86,7 +87,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             out_dir=out, inference_url=args.inference_url or "", model_name=args.model_name, api_key=args.api_key,
             verifier_url=args.verifier_url or "", temperature=args.temperature, top_p=args.top_p,
             max_tokens=args.max_tokens, seed=args.seed, limit=args.limit, progress=_progress(args), std=args.std,
-            timeout_s=args.timeout, workers=args.workers, trim_prompt_newline=not args.raw_prompt,
+            timeout_s=args.timeout, workers=args.workers, threads=args.threads, trim_prompt_newline=not args.raw_prompt,
         )  # fmt: skip
     except KeyboardInterrupt:
         print(f"cppforge eval: interrupted; finished tasks are in {out}/results.jsonl and summary.json",

@@ -35,6 +35,7 @@ class EvalConfig:
     std: str = "c++17"
     timeout_s: float = 10.0  # deadline of one program's run
     workers: int = 2  # in-process verifications at once
+    threads: int = 1  # torch CPU threads for in-process sampling (see samplers.py)
     trim_prompt_newline: bool = True  # see samplers.py
 
     def __post_init__(self) -> None:
@@ -44,6 +45,7 @@ class EvalConfig:
         _check_int("max_tokens", self.max_tokens, low=1)
         _check_int("seed", self.seed, low=0)
         _check_int("workers", self.workers, low=1)
+        _check_int("threads", self.threads, low=1)
         if self.limit is not None:
             _check_int("limit", self.limit, low=1)
         _check_number("timeout_s", self.timeout_s, low=0.0, high=MAX_TIMEOUT_S, low_open=True)

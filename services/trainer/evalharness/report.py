@@ -117,6 +117,7 @@ def plot_pass_at_k(report: EvalReport, png: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     ks = list(range(1, report.n + 1))
     values = [float("nan") if v is None else v for v in curve]
@@ -134,6 +135,7 @@ def plot_pass_at_k(report: EvalReport, png: Path) -> Path | None:
     ax.set_ylabel("share of tasks solved")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(0.5, report.n + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     name = Path(report.model).name or report.model
     ax.set_title(f"{name} on {Path(report.dataset).name}: {report.tasks} tasks x n={report.n}", fontsize=10)
     ax.grid(alpha=0.3)

@@ -71,6 +71,7 @@ def evaluate(
     std: str = "c++17",
     timeout_s: float = 10.0,
     workers: int = 2,
+    threads: int = 1,
     trim_prompt_newline: bool = True,
 ) -> EvalReport:
     """pass@k of a model on a HumanEval-X or MultiPL-E file; see the module docstring.
@@ -84,7 +85,8 @@ def evaluate(
         adapter_dir=str(adapter_dir) if adapter_dir else None, n=n, ks=tuple(ks),
         out_dir=Path(out_dir) if out_dir is not None else None, inference_url=inference_url, model_name=model_name,
         api_key=api_key, verifier_url=verifier_url, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-        seed=seed, limit=limit, std=std, timeout_s=timeout_s, workers=workers, trim_prompt_newline=trim_prompt_newline,
+        seed=seed, limit=limit, std=std, timeout_s=timeout_s, workers=workers, threads=threads,
+        trim_prompt_newline=trim_prompt_newline,
     )  # fmt: skip
     stream = sys.stderr if progress == "stderr" else progress
     assert stream is None or not isinstance(stream, str)
@@ -127,7 +129,7 @@ def open_sampler(cfg: EvalConfig) -> tuple[Sampler, str]:
     from ...lm.model import load_model
 
     path = Path(cfg.model_path).expanduser() if cfg.model_path else ensure_bootstrap_model()
-    return LocalSampler(load_model(path, adapter=cfg.adapter_dir), spec), str(path)
+    return LocalSampler(load_model(path, adapter=cfg.adapter_dir), spec, threads=cfg.threads), str(path)
 
 
 def run_eval(cfg: EvalConfig, *, progress: TextIO | None, judge: Judge | None = None,
@@ -145,6 +147,7 @@ def run_eval(cfg: EvalConfig, *, progress: TextIO | None, judge: Judge | None = 
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     bar = EvalProgress(len(problems), progress)
+    bar.note(f"{len(problems)} tasks x n={cfg.n} from {cfg.tasks_path}; model {model}")
     tally = _Tally()
     interrupted = True
     results = (out_dir / RESULTS_FILE).open("w", encoding="utf-8") if out_dir is not None else None
