@@ -15,7 +15,7 @@ from services.tasks import write_jsonl
 from services.tasks.problems import Problem
 from services.trainer.evalharness import EvalConfig, EvalInfraError, pass_at_k, run_eval
 from services.trainer.evalharness.judges import INFRA, Judgement
-from services.trainer.evalharness.samplers import Completion, rebase, sampling_prompt
+from services.trainer.evalharness.samplers import Completion, rebase, sampling_prompt, stop_of
 
 # Per task, the n=4 sample texts the scripted model writes; the judge reads the marker in each program.
 SCRIPT = {
@@ -166,3 +166,15 @@ def test_prompt_newline_is_left_to_the_model() -> None:
     assert rebase("\n    return 1;", prompt, True) == "    return 1;"  # prompt + completion is the program
     assert rebase(" return 1;", prompt, True) == " return 1;"  # no newline written: one more is whitespace
     assert rebase("\n    return 1;", "int f(){", True) == "\n    return 1;"  # nothing was trimmed
+
+
+def test_the_stop_that_ended_a_served_choice() -> None:
+    from services.inference.protocol import CompletionChoice
+
+    def choice(finish: str, reason: str | None) -> CompletionChoice:
+        return CompletionChoice(index=0, text="x", finish_reason=finish, stop_reason=reason)
+
+    assert stop_of(choice("stop", "\n}"), ["\n}", "\nint "]) == "\n}"  # vLLM's stop_reason, when reported
+    assert stop_of(choice("stop", None), ["\n}"]) == "\n}"  # OpenAI's own: one stop sequence, a "stop" finish
+    assert stop_of(choice("stop", None), ["\n}", "\nint "]) == ""  # which one is unknown: nothing appended
+    assert stop_of(choice("length", None), ["\n}"]) == ""
