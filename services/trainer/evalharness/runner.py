@@ -119,10 +119,23 @@ def check_verifier(verifier_url: str) -> None:
         raise EvalInfraError(str(exc)) from None
 
 
+def check_inference(url: str) -> None:
+    """Fail early (EvalInfraError) when the inference service does not answer its health check."""
+    from ...common.errors import ServiceError
+    from ...inference.client import InferenceClient
+
+    try:
+        with InferenceClient(url, max_retries=1) as client:
+            client.health()
+    except ServiceError as exc:
+        raise EvalInfraError(f"inference service at {url}: {exc}") from None
+
+
 def open_sampler(cfg: EvalConfig) -> tuple[Sampler, str]:
     """The sampler and the model's name for the report."""
     spec = cfg.sampling()
     if cfg.inference_url:
+        check_inference(cfg.inference_url)
         sampler = HttpSampler(cfg.inference_url, spec, model_name=cfg.model_name, api_key=cfg.api_key)
         return sampler, cfg.model_name or f"{cfg.inference_url} (served default)"
     from ...lm.bootstrap import ensure_bootstrap_model

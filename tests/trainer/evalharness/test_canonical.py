@@ -84,3 +84,13 @@ def test_a_bad_row_names_its_file_and_line(tmp_path: Path, capsys: pytest.Captur
     assert main(["eval", "--tasks", str(path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"cppforge: error: {path}:2: neither a HumanEval-X row")
+
+
+@pytest.mark.parametrize("flag", ["--inference-url", "--verifier-url"])
+def test_a_service_down_is_exit_1(flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers.servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    assert main(["eval", flag, url, "--limit", "1", "--n", "1", "--k", "1", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"cppforge: error: {flag.removeprefix('--')[:-4]} service at {url}")
