@@ -4,7 +4,7 @@ and sampled through a running inference service, judged by a running verifier se
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,8 @@ from services.cli import main
 from services.common.settings import InferenceSettings, VerifierServiceSettings
 from services.inference.app import create_app as create_inference_app
 from services.tasks import held_out_tasks, write_tasks
-from services.trainer.evalharness import evaluate, pass_at_k
+from services.trainer.evalharness import EvalConfig, evaluate, pass_at_k, run_eval
+from services.trainer.evalharness.judges import Judgement
 from services.verifier.app import create_app as create_verifier_app
 from tests.helpers.servers import serve
 
@@ -79,3 +80,29 @@ def test_through_the_inference_and_verifier_services(base_model: Path, tmp_path:
     summary = report.to_dict()
     assert summary["inference_url"] == i_url and summary["verifier_url"] == v_url
     assert summary["model"].endswith("(served default)")
+
+
+class CompileOnlyJudge:
+    """Judges nothing for real: these tests are about what is sampled, not how it fares."""
+
+    def judge(self, codes: Sequence[str], test: str) -> list[Judgement]:
+        return [Judgement("none", True, False) for _ in codes]
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_adapter_changes_what_is_sampled(base_model: Path, tmp_path: Path) -> None:
+    from tests.helpers.lora import save_random_lora
+
+    tasks = tmp_path / "heldout.jsonl"
+    write_tasks(tasks, held_out_tasks(2, 1))
+    adapter = save_random_lora(base_model, tmp_path / "lora", seed=3)
+    texts = {}
+    for name, extra in (("base", {}), ("lora", {"adapter_dir": str(adapter)})):
+        cfg = EvalConfig(tasks_path=tasks, model_path=str(base_model), n=2, ks=(1,), out_dir=tmp_path / name,
+                         max_tokens=32, **extra)  # type: ignore[arg-type]  # fmt: skip
+        report = run_eval(cfg, progress=None, judge=CompileOnlyJudge())
+        assert report.to_dict()["adapter"] == extra.get("adapter_dir")
+        texts[name] = [r["completion"] for r in read_rows(tmp_path / name / "results.jsonl")]
+    assert texts["lora"] != texts["base"]  # same seeds, different weights
