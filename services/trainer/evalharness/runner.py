@@ -224,6 +224,7 @@ def _sample_and_judge(problems: Sequence[Problem], sampler: Sampler, judge: Judg
                 collect(keep=len(pending) - 1)
             for *_, future in pending:
                 future.cancel()
+            judge.close()  # drop queued verifications, so leaving the pool waits only for those running
             raise
 
 
