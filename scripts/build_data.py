@@ -1,12 +1,13 @@
 """Regenerate the problem sets under data/ from their generators, or check them.
 
 `data/bench_cpp.jsonl` holds the 151 bench problems (with their wrong solutions) that
-`services.tasks.bench_families` builds; tests/tasks/test_bench_set.py checks that regenerating
-gives the committed bytes.
+`services.tasks.bench_families` builds; `data/humaneval_cpp.jsonl` holds the same problems in
+HumanEval-X's fields (`CppForge/<n>`, declaration, example_test; no wrong solution), the eval
+harness's default set. tests/tasks/test_bench_set.py checks that regenerating gives the committed bytes.
 
 Usage:
-  python scripts/build_data.py                   write data/bench_cpp.jsonl, print the count and header mix
-  python scripts/build_data.py --diff            exit 1 if the committed file differs from a regeneration
+  python scripts/build_data.py                   write both files, print the count and header mix
+  python scripts/build_data.py --diff            exit 1 if a committed file differs from a regeneration
   python scripts/build_data.py --check [PREFIX ...]
                                                  verify the committed problems for real with verify_cpp
                                                  (canonical must pass, wrong must fail), optionally only
@@ -26,14 +27,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.tasks import Task, load_bench_tasks  # noqa: E402
-from services.tasks.bench_families import build_bench_tasks, header_distribution  # noqa: E402
+from services.tasks.bench_families import build_bench_tasks, build_humaneval_tasks, header_distribution  # noqa: E402
 from services.tasks.jsonl import dumps_jsonl, task_to_row  # noqa: E402
-from services.tasks.sets import BENCH_FILE  # noqa: E402
+from services.tasks.sets import BENCH_FILE, HUMANEVAL_CPP_FILE  # noqa: E402
+
+HUMANEVAL_X_FIELDS = ("task_id", "prompt", "canonical_solution", "test", "declaration", "example_test")
 
 
 def bench_bytes() -> bytes:
     """What data/bench_cpp.jsonl must hold."""
     return dumps_jsonl(task_to_row(t) for t in build_bench_tasks())
+
+
+def humaneval_bytes() -> bytes:
+    """What data/humaneval_cpp.jsonl must hold: HumanEval-X's six fields, in the published files' order."""
+    return dumps_jsonl({name: getattr(t, name) for name in HUMANEVAL_X_FIELDS} for t in build_humaneval_tasks())
+
+
+def generated_files() -> dict[Path, bytes]:
+    return {BENCH_FILE: bench_bytes(), HUMANEVAL_CPP_FILE: humaneval_bytes()}
 
 
 def check_task(task: Task) -> list[str]:
@@ -73,15 +85,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in errors:
             print(line)
         return 1 if errors else 0
-    data = bench_bytes()
+    files = generated_files()
     if args.diff:
-        same = BENCH_FILE.is_file() and BENCH_FILE.read_bytes() == data
-        print(f"{BENCH_FILE}: {'up to date' if same else 'differs from a regeneration'}")
-        return 0 if same else 1
-    BENCH_FILE.parent.mkdir(parents=True, exist_ok=True)
-    BENCH_FILE.write_bytes(data)
+        stale = [path for path, data in files.items() if not (path.is_file() and path.read_bytes() == data)]
+        for path in files:
+            print(f"{path}: {'differs from a regeneration' if path in stale else 'up to date'}")
+        return 1 if stale else 0
     tasks = build_bench_tasks()
-    print(f"wrote {BENCH_FILE} ({len(tasks)} problems, {len(data)} bytes)")
+    for path, data in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        print(f"wrote {path} ({len(tasks)} problems, {len(data)} bytes)")
     for block, n in header_distribution(tasks).most_common():
         print(f"{n:4d}  {block.replace(chr(10), ' ').strip()}")
     return 0

@@ -276,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dsa_parser(sub)
 
+    from .trainer.evalharness.command import add_eval_parser
+
+    add_eval_parser(sub)
+
     d = sub.add_parser("demo", help="run the embedded demo (no Docker, no GPU, no network)")
     d.set_defaults(func=_cmd_demo)
     return parser

@@ -16,6 +16,8 @@ from .task import Task
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 BENCH_FILE = DATA_DIR / "bench_cpp.jsonl"
+# The same 151 problems in HumanEval-X's fields (task ids `CppForge/<n>`): the eval harness's default set.
+HUMANEVAL_CPP_FILE = DATA_DIR / "humaneval_cpp.jsonl"
 
 
 def load_bench_tasks(path: str | Path | None = None) -> list[Task]:

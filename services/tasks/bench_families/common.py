@@ -138,9 +138,11 @@ class Spec:
     canonical: str
     wrong: str
     test: str
+    example_test: str  # a main with the prompt's example as its one assert (HumanEval-X `example_test`)
 
 
 Case = tuple[Sequence[Any], Any]
+TEST_HEAD = "#undef NDEBUG\n#include<assert.h>\nint main(){\n"
 
 
 def make_spec(
@@ -168,9 +170,8 @@ def make_spec(
     ex_value = literal(cases[0][1], ret_type)
     comment_lines = [*textwrap.wrap(fill(doc, **kw), 90), f"For example: {ex_call} == {ex_value}"]
     comment = "".join(f"// {ln}\n" for ln in comment_lines)
-    test = "#undef NDEBUG\n#include<assert.h>\nint main(){\n"
-    test += "".join(f"    assert ({call} == {exp});\n" for call, exp in calls)
-    test += "}\n"
+    asserts = [f"    assert ({call} == {exp});\n" for call, exp in calls]
+    test = TEST_HEAD + "".join(asserts) + "}\n"
     return Spec(
         task_id=task_id,
         req=frozenset(req),
@@ -179,6 +180,7 @@ def make_spec(
         canonical=render_body(correct, **kw),
         wrong=render_body(wrong, **kw),
         test=test,
+        example_test=TEST_HEAD + asserts[0] + "}\n",  # the first case is the one the comment shows
     )
 
 
@@ -195,6 +197,7 @@ def choose_block(index: int, spec: Spec) -> str:
 
 
 def finish(index: int, spec: Spec) -> Task:
+    """The bench problem (with its wrong solution, for data/bench_cpp.jsonl)."""
     prompt = choose_block(index, spec) + "using namespace std;\n" + spec.comment + spec.signature
     return Task(
         task_id=spec.task_id,
@@ -202,6 +205,24 @@ def finish(index: int, spec: Spec) -> Task:
         canonical_solution=spec.canonical,
         test=spec.test,
         wrong_solution=spec.wrong,
+    )
+
+
+HUMANEVAL_ID_PREFIX = "CppForge/"
+
+
+def finish_humaneval(index: int, spec: Spec) -> Task:
+    """The same problem in HumanEval-X's fields (for data/humaneval_cpp.jsonl): id `CppForge/<index>`,
+    `declaration` = the prompt's includes and signature without the comment, `example_test` = the
+    prompt's example as a test; no wrong solution."""
+    block = choose_block(index, spec) + "using namespace std;\n"
+    return Task(
+        task_id=f"{HUMANEVAL_ID_PREFIX}{index}",
+        prompt=block + spec.comment + spec.signature,
+        canonical_solution=spec.canonical,
+        test=spec.test,
+        declaration=block + spec.signature,
+        example_test=spec.example_test,
     )
 
 
