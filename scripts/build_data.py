@@ -3,7 +3,8 @@
 `data/bench_cpp.jsonl` holds the 151 bench problems (with their wrong solutions) that
 `services.tasks.bench_families` builds; `data/humaneval_cpp.jsonl` holds the same problems in
 HumanEval-X's fields (`CppForge/<n>`, declaration, example_test; no wrong solution), the eval
-harness's default set. tests/tasks/test_bench_set.py checks that regenerating gives the committed bytes.
+harness's default set; `data/heldout_cpp.jsonl` holds the trainer's default held-out split of generated tasks
+(100, seed 4242) in the same fields, the bootstrap model's own kind of prompt. tests/tasks/test_bench_set.py checks that regenerating gives the committed bytes.
 
 Usage:
   python scripts/build_data.py                   write both files, print the count and header mix
@@ -29,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 from services.tasks import Task, load_bench_tasks  # noqa: E402
 from services.tasks.bench_families import build_bench_tasks, build_humaneval_tasks, header_distribution  # noqa: E402
 from services.tasks.jsonl import dumps_jsonl, task_to_row  # noqa: E402
-from services.tasks.sets import BENCH_FILE, HUMANEVAL_CPP_FILE  # noqa: E402
+from services.tasks.seeded import held_out_tasks  # noqa: E402
+from services.tasks.sets import BENCH_FILE, HELDOUT_COUNT, HELDOUT_CPP_FILE, HELDOUT_SEED, HUMANEVAL_CPP_FILE  # noqa: E402
 
 HUMANEVAL_X_FIELDS = ("task_id", "prompt", "canonical_solution", "test", "declaration", "example_test")
 
@@ -44,8 +46,14 @@ def humaneval_bytes() -> bytes:
     return dumps_jsonl({name: getattr(t, name) for name in HUMANEVAL_X_FIELDS} for t in build_humaneval_tasks())
 
 
+def heldout_bytes() -> bytes:
+    """What data/heldout_cpp.jsonl must hold: the trainer's held-out tasks with HumanEval-X's six fields."""
+    rows = ({name: getattr(t, name) for name in HUMANEVAL_X_FIELDS} for t in held_out_tasks(HELDOUT_COUNT, HELDOUT_SEED))
+    return dumps_jsonl(rows)
+
+
 def generated_files() -> dict[Path, bytes]:
-    return {BENCH_FILE: bench_bytes(), HUMANEVAL_CPP_FILE: humaneval_bytes()}
+    return {BENCH_FILE: bench_bytes(), HUMANEVAL_CPP_FILE: humaneval_bytes(), HELDOUT_CPP_FILE: heldout_bytes()}
 
 
 def check_task(task: Task) -> list[str]:
@@ -95,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path, data in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        print(f"wrote {path} ({len(tasks)} problems, {len(data)} bytes)")
+        print(f"wrote {path} ({len(data.splitlines())} problems, {len(data)} bytes)")
     for block, n in header_distribution(tasks).most_common():
         print(f"{n:4d}  {block.replace(chr(10), ' ').strip()}")
     return 0

@@ -18,6 +18,11 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 BENCH_FILE = DATA_DIR / "bench_cpp.jsonl"
 # The same 151 problems in HumanEval-X's fields (task ids `CppForge/<n>`): the eval harness's default set.
 HUMANEVAL_CPP_FILE = DATA_DIR / "humaneval_cpp.jsonl"
+# The trainer's default held-out split (100 generated tasks, seed 4242) in HumanEval-X's fields: prompts of the
+# bootstrap model's own kind, where it scores above zero (on the 151 HumanEval-style prompts it compiles nothing),
+# so evals and registry promotions of adapters trained from it compare real numbers.
+HELDOUT_CPP_FILE = DATA_DIR / "heldout_cpp.jsonl"
+HELDOUT_COUNT, HELDOUT_SEED = 100, 4242
 
 
 def load_bench_tasks(path: str | Path | None = None) -> list[Task]:
