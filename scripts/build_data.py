@@ -4,7 +4,8 @@
 `services.tasks.bench_families` builds; `data/humaneval_cpp.jsonl` holds the same problems in
 HumanEval-X's fields (`CppForge/<n>`, declaration, example_test; no wrong solution), the eval
 harness's default set; `data/heldout_cpp.jsonl` holds the trainer's default held-out split of generated tasks
-(100, seed 4242) in the same fields, the bootstrap model's own kind of prompt. tests/tasks/test_bench_set.py checks that regenerating gives the committed bytes.
+(100, seed 4242) in the same fields, the bootstrap model's own kind of prompt. tests/tasks/ check that
+regenerating gives the committed bytes.
 
 Usage:
   python scripts/build_data.py                   write both files, print the count and header mix
@@ -48,8 +49,8 @@ def humaneval_bytes() -> bytes:
 
 def heldout_bytes() -> bytes:
     """What data/heldout_cpp.jsonl must hold: the trainer's held-out tasks with HumanEval-X's six fields."""
-    rows = ({name: getattr(t, name) for name in HUMANEVAL_X_FIELDS} for t in held_out_tasks(HELDOUT_COUNT, HELDOUT_SEED))
-    return dumps_jsonl(rows)
+    tasks = held_out_tasks(HELDOUT_COUNT, HELDOUT_SEED)
+    return dumps_jsonl({name: getattr(t, name) for name in HUMANEVAL_X_FIELDS} for t in tasks)
 
 
 def generated_files() -> dict[Path, bytes]:
