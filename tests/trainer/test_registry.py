@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -117,6 +118,22 @@ def test_base_model_hash_is_over_config_and_weights_and_cached(base: Path, tmp_p
         assert changed != expected and {p.name for p in calls} == {"config.json", "model.safetensors"}
     finally:
         hashing.sha256_file = real  # type: ignore[assignment]
+
+
+def test_base_hash_cache_is_not_fooled_by_a_restored_mtime(base: Path, tmp_path: Path) -> None:
+    """Same size, mtime set back (`touch -d`): the bytes changed, so must the hash (ctime and inode tell)."""
+    cache_dir = tmp_path / "cache"
+    before = model_content_hash(base, cache_dir=cache_dir)
+    weights = base / "model.safetensors"
+    st = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01  # one bit of one weight: same size
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert weights.stat().st_size == st.st_size and weights.stat().st_mtime_ns == st.st_mtime_ns
+    hashing._memo.clear()  # a later process: only the file cache remains
+    assert model_content_hash(base, cache_dir=cache_dir) != before
+    assert model_content_hash(base) != before  # and in the same process (the in-memory cache)
 
 
 def test_tampered_weights_or_config_are_an_error_naming_the_artifact(root: Path, base: Path) -> None:
