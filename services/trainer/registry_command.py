@@ -56,7 +56,9 @@ def add_registry_parser(sub: Any) -> None:
 
     p = rsub.add_parser("add", help="register a PEFT adapter dir (safetensors) as a draft")
     p.add_argument("dir", help="the adapter dir; a run's DIR/adapter also brings the run's config and summary")
-    p.add_argument("--name", required=True, help="registry name (A-Z a-z 0-9 _ . -, <= 64): its model id")
+    p.add_argument(
+        "--name", required=True, help="registry name (A-Z a-z 0-9 _ . -, <= 64, a letter or digit first): its model id"
+    )
     p.add_argument("--method", required=True, choices=TRAINING_METHODS, help="how it was trained")
     p.add_argument("--base", help="base model dir or HF id (default: the run's model, else the bootstrap model)")
     p.add_argument("--parent", help="what it was trained from (a registry name), if anything")

@@ -166,7 +166,8 @@ def test_a_manifest_rewritten_to_match_tampered_weights_still_disagrees_with_the
 def test_bad_input_is_refused_clearly(root: Path, base: Path, tmp_path: Path) -> None:
     good = fake_adapter(tmp_path / "good")
     kw = {"base_model": base, "training_method": "gspo", "config": {}, "metrics": {}, "root": root}
-    for name in ("", "a/b", "x" * 65, "..", "job 1", "ünï"):
+    names = ("", "a/b", "x" * 65, "..", ".", "job 1", "ünï", "-rf", ".staging-a-00000000", "a\x00", "a\n", "a/../b")
+    for name in names:
         with pytest.raises(InvalidArtifactError, match="bad adapter name"):
             save_adapter_artifact(good, name=name, **kw)  # type: ignore[arg-type]
     with pytest.raises(InvalidArtifactError, match="training_method must be one of gspo, grpo, sft, distill, dcd"):

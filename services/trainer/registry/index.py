@@ -25,8 +25,10 @@ LOCK_FILE = "index.lock"
 ADAPTERS_DIR = "adapters"
 MANIFEST_FILE = "manifest.json"
 INDEX_VERSION = 1
-# The inference service's adapter-name pattern (services/inference/protocol.py): a registry name is a model id.
-NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# Within the inference service's adapter-name pattern (services/inference/protocol.py): a registry name is a
+# model id. It starts with a letter or digit: no hidden dir (`.staging-*` are ours), no name that reads as
+# a CLI option (`-x`), never `.` or `..`.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def default_root() -> Path:
@@ -36,9 +38,10 @@ def default_root() -> Path:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name in (".", ".."):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise InvalidArtifactError(
-            f"bad adapter name {name!r}: 1-64 characters of A-Z a-z 0-9 _ . - (it becomes a model id)"
+            f"bad adapter name {name!r}: 1-64 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit "
+            "(it becomes a model id and a directory name)"
         )
     return name
 
