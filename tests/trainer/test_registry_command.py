@@ -125,3 +125,53 @@ def test_registry_command_errors(root: Path, tmp_path: Path, capsys: pytest.Capt
     fake_base_model(base, seed=5)  # the base's weights changed since b was registered
     code, _, err = _run(capsys, "eval", "b")
     assert code == 2 and "is not the one b was trained on" in err
+
+
+def test_damaged_registry_files_are_one_line_errors(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hand-edited or damaged index and manifests: exit 1 and one line naming what is wrong, never a traceback."""
+    base = fake_base_model(tmp_path / "base")
+    fake_adapter(tmp_path / "a")
+    assert _run(capsys, "add", str(tmp_path / "a"), "--name", "a", "--method", "sft", "--base", str(base))[0] == 0
+    index_file, manifest_file = root / "index.json", root / "adapters" / "a" / "manifest.json"
+    good_index, good_manifest = index_file.read_text(), manifest_file.read_text()
+
+    def edit(path: Path, change: Any) -> None:
+        doc = json.loads(path.read_text())
+        change(doc)
+        path.write_text(json.dumps(doc))
+
+    cases = [
+        (
+            index_file,
+            lambda d: d["adapters"]["a"].pop("status"),
+            ("list", "show", "promote"),
+            "entry 'a' is damaged: no 'status'",
+        ),
+        (
+            index_file,
+            lambda d: d["adapters"]["a"].update(eval={"pass_at_k": 0.9}),
+            ("list", "promote"),
+            "entry 'a' is damaged",
+        ),
+        (index_file, lambda d: d["adapters"]["a"].update(status="golden"), ("show",), "'golden' is not a valid Status"),
+        (manifest_file, lambda d: d.pop("base_model"), ("show",), "the manifest of 'a' is damaged: no 'base_model'"),
+        (manifest_file, lambda d: d.update(created_at=5), ("show",), "created_at is int, not a string"),
+    ]
+    for path, change, commands, message in cases:
+        edit(path, change)
+        for command in commands:
+            code, _, err = _run(capsys, command, *([] if command == "list" else ["a"]))
+            assert (code, err.count("\n")) == (1, 1) and message in err, (command, message, err)
+        index_file.write_text(good_index)
+        manifest_file.write_text(good_manifest)
+    with manifest_file.open("a") as fh:  # a 17 MB manifest: refused by its size, not read into memory
+        fh.truncate(17 << 20)
+    code, _, err = _run(capsys, "show", "a")
+    assert code == 1 and "is 17825792 bytes, more than a registry file may be" in err
+    manifest_file.unlink()
+    code, _, err = _run(capsys, "show", "a")
+    assert code == 1 and "the manifest of 'a'" in err and "is missing" in err
+    index_file.write_text("[1, 2]")
+    assert _run(capsys, "list")[0] == 1

@@ -91,12 +91,28 @@ class Entry:
 
     @classmethod
     def from_index(cls, name: str, d: dict[str, Any]) -> Entry:
-        ev = d.get("eval")
-        return cls(
-            name=name, status=Status(d["status"]), created_at=d["created_at"], training_method=d["training_method"],
-            base_model=d["base_model"], base_model_sha256=d["base_model_sha256"], adapter_sha256=d["adapter_sha256"],
-            parent=d.get("parent"), eval=EvalRecord.from_dict(ev) if isinstance(ev, dict) else None,
-        )  # fmt: skip
+        """The index row `d`; ArtifactCorruptError naming the row and the field for a damaged one."""
+        try:
+            ev = d.get("eval")
+            return cls(
+                name=name, status=Status(d["status"]), created_at=_text(d, "created_at"),
+                training_method=_text(d, "training_method"), base_model=_text(d, "base_model"),
+                base_model_sha256=_text(d, "base_model_sha256"), adapter_sha256=_text(d, "adapter_sha256"),
+                parent=d.get("parent"), eval=EvalRecord.from_dict(ev) if ev is not None else None,
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ArtifactCorruptError(f"the registry index's entry {name!r} is damaged: {_why(exc)}") from None
+
+
+def _text(d: dict[str, Any], key: str) -> str:
+    value = d[key]
+    if not isinstance(value, str):
+        raise TypeError(f"{key} is {type(value).__name__}, not a string")
+    return value
+
+
+def _why(exc: Exception) -> str:
+    return f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
 
 
 def _check_adapter_dir(adapter_dir: Path) -> None:
@@ -208,19 +224,22 @@ def _entry(index: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
 def load_adapter_artifact(name: str, *, root: Path | None = None, verify: bool = True) -> Artifact:
     """The artifact `name` (manifest + path, status and latest eval from the index), its files' sha256 checked."""
     root = root or default_root()
-    entry = _entry(read_index(root), name)
+    row = _entry(read_index(root), name)
+    entry = Entry.from_index(name, row)
     path = artifact_dir(root, name)
     manifest = read_manifest(root, name)
     if verify:
-        _verify(name, path, manifest, entry)
-    ev = entry.get("eval")
-    return Artifact(
-        name=name, path=path, status=Status(entry["status"]), base_model=manifest["base_model"],
-        base_model_sha256=manifest["base_model_sha256"], training_method=manifest["training_method"],
-        config=manifest.get("config") or {}, metrics=manifest.get("metrics") or {},
-        created_at=manifest["created_at"], parent=manifest.get("parent"), adapter_sha256=manifest["adapter_sha256"],
-        eval=EvalRecord.from_dict(ev) if isinstance(ev, dict) else None,
-    )  # fmt: skip
+        _verify(name, path, manifest, row)
+    try:
+        return Artifact(
+            name=name, path=path, status=entry.status, base_model=_text(manifest, "base_model"),
+            base_model_sha256=_text(manifest, "base_model_sha256"),
+            training_method=_text(manifest, "training_method"), config=dict(manifest.get("config") or {}),
+            metrics=dict(manifest.get("metrics") or {}), created_at=_text(manifest, "created_at"),
+            parent=manifest.get("parent"), adapter_sha256=_text(manifest, "adapter_sha256"), eval=entry.eval,
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactCorruptError(f"the manifest of {name!r} is damaged: {_why(exc)}") from None
 
 
 def _verify(name: str, path: Path, manifest: dict[str, Any], entry: dict[str, Any]) -> None:

@@ -25,6 +25,9 @@ LOCK_FILE = "index.lock"
 ADAPTERS_DIR = "adapters"
 MANIFEST_FILE = "manifest.json"
 INDEX_VERSION = 1
+# Far above real sizes (an index row ~1 KB, a manifest ~3 KB per recorded eval): a bigger file is damage.
+MAX_INDEX_BYTES = 64 << 20
+MAX_MANIFEST_BYTES = 16 << 20
 # Within the inference service's adapter-name pattern (services/inference/protocol.py): a registry name is a
 # model id. It starts with a letter or digit: no hidden dir (`.staging-*` are ours), no name that reads as
 # a CLI option (`-x`), never `.` or `..`.
@@ -73,18 +76,32 @@ def finite_json(value: Any) -> Any:
     raise TypeError(f"not JSON data: {type(value).__name__}")
 
 
+def read_json_file(path: Path, *, what: str, limit: int) -> Any:
+    """The JSON document at `path` (FileNotFoundError passes through); RegistryError, naming `what`, for one
+    that is unreadable, not JSON, or bigger than `limit` bytes (a registry file is never that big: refused
+    before it is read, rather than filling memory)."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                raise RegistryError(f"{what} ({path}) is {size} bytes, more than a registry file may be ({limit})")
+            return json.loads(fh.read(limit + 1))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"cannot read {what} ({path}): {exc}") from None
+
+
 def read_index(root: Path) -> dict[str, dict[str, Any]]:
     """name -> entry; an empty registry when there is no index yet. No lock needed: the file is replaced whole."""
     path = root / INDEX_FILE
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = read_json_file(path, what="the registry index", limit=MAX_INDEX_BYTES)
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
-        raise RegistryError(f"cannot read the registry index {path}: {exc}") from None
     adapters = doc.get("adapters") if isinstance(doc, dict) else None
-    if not isinstance(adapters, dict):
-        raise RegistryError(f"the registry index {path} has no `adapters` object")
+    if not isinstance(adapters, dict) or not all(isinstance(entry, dict) for entry in adapters.values()):
+        raise RegistryError(f"the registry index {path} has no `adapters` object of entries")
     return adapters
 
 
@@ -107,9 +124,9 @@ def locked(root: Path) -> Iterator[dict[str, dict[str, Any]]]:
 def read_manifest(root: Path, name: str) -> dict[str, Any]:
     path = artifact_dir(root, name) / MANIFEST_FILE
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RegistryError(f"cannot read the manifest of {name!r} ({path}): {exc}") from None
+        doc = read_json_file(path, what=f"the manifest of {name!r}", limit=MAX_MANIFEST_BYTES)
+    except FileNotFoundError:
+        raise RegistryError(f"the manifest of {name!r} ({path}) is missing") from None
     if not isinstance(doc, dict):
         raise RegistryError(f"the manifest of {name!r} ({path}) is not a JSON object")
     return doc

@@ -134,11 +134,8 @@ def promote(
     with locked(root) as index:
         candidate = Entry.from_index(name, index[name])
         base = candidate.base_model_sha256
-        actives = [
-            Entry.from_index(n, d)
-            for n, d in index.items()
-            if n != name and d["status"] == Status.ACTIVE.value and d["base_model_sha256"] == base
-        ]
+        entries = [Entry.from_index(n, d) for n, d in index.items() if n != name]
+        actives = [e for e in entries if e.status == Status.ACTIVE and e.base_model_sha256 == base]
         active = actives[0] if actives else None
         value = check_promotion(candidate, active, metric=metric, gate=gate)
         for old in actives:  # one, unless an older registry broke the rule by hand
