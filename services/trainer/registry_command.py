@@ -34,13 +34,21 @@ def add_registry_parser(sub: Any) -> None:
 
     p = rsub.add_parser("promote", help="make a draft the active adapter of its base, if its eval earns it")
     p.add_argument("name")
-    p.add_argument("--metric", default=DEFAULT_METRIC, help=f"what is compared (default {DEFAULT_METRIC})")
     p.add_argument(
-        "--gate", type=float, default=DEFAULT_GATE, help=f"least value of the metric (default {DEFAULT_GATE})"
+        "--metric",
+        default=DEFAULT_METRIC,
+        help=f"what is compared (default {DEFAULT_METRIC}; whatever it is, {DEFAULT_METRIC} still clears "
+        f"{DEFAULT_GATE} and no pass@k may fall behind the active adapter's)",
+    )
+    p.add_argument(
+        "--gate",
+        type=float,
+        default=DEFAULT_GATE,
+        help=f"least value of the metric (default {DEFAULT_GATE}, which is also the floor: it may only be raised)",
     )
     p.set_defaults(func=cmd_promote)
 
-    p = rsub.add_parser("eval", help="run the eval harness on an adapter and record its pass@k")
+    p = rsub.add_parser("eval", help="run the eval harness on a draft adapter and record its pass@k")
     p.add_argument("name")
     p.add_argument("--tasks", help="problem set (HumanEval-X or MultiPL-E JSONL); default: the project's set")
     p.add_argument("--n", type=int, default=10, help="samples per task (default 10)")
@@ -203,6 +211,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ..common.errors import ServiceError
     from .registry import RegistryError, default_root, load_adapter_artifact, model_content_hash, record_eval
     from .registry.hashing import resolve_base_dir
+    from .registry.promotion import check_draft
 
     if args.n < 1:
         raise CliError("--n must be at least 1")
@@ -212,6 +221,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     root = default_root()
     try:
         artifact = load_adapter_artifact(args.name)
+        check_draft(args.name, artifact.status)  # before the harness's minutes, not after
         base_dir = resolve_base_dir(artifact.base_model)
         base_sha = model_content_hash(base_dir, cache_dir=root)
     except (RegistryError, OSError) as exc:

@@ -236,7 +236,18 @@ def test_promotion_refused_below_the_gate(root: Path, base: Path) -> None:
     )
     with pytest.raises(PromotionRefused, match=r"pass@5 0\.040 is below the gate 0\.100"):
         promote("job-2", metric="pass@5", gate=0.1, root=root)
-    assert promote("job-2", gate=0.02, root=root).value == pytest.approx(0.02)  # at the gate: clears it
+    for gate in (0.02, 0.0, -1.0, float("nan"), 1.5):  # the gate may be raised, never lowered
+        with pytest.raises(InvalidArtifactError, match=r"gate must be in \[0.05, 1\].*never lower it"):
+            promote("job-2", gate=gate, root=root)
+    # pass@5 clears its gate, but pass@k >= pass@1 makes any gate easier at larger k: pass@1 has a floor
+    _evaluated(root, base, "job-k", 0.02, pass_at_5=0.5)
+    with pytest.raises(PromotionRefused) as err:
+        promote("job-k", metric="pass@5", root=root)
+    assert str(err.value) == (
+        "refused: job-k pass@1 0.020 is below the floor 0.050 that every promotion clears, whatever the metric "
+        "(eval: humaneval_cpp.jsonl 151 tasks, n=10)"
+    )
+    assert promote(_evaluated(root, base, "job-3", 0.05), root=root).value == pytest.approx(0.05)  # at the gate
 
 
 def test_promotion_refused_when_not_beating_the_active_one(root: Path, base: Path) -> None:
@@ -277,11 +288,44 @@ def test_promotion_refused_on_an_incomparable_eval(root: Path, base: Path) -> No
         "refused: cannot compare job-2 pass@1 0.500 (humaneval_cpp.jsonl 151 tasks, n=5) with active job-1 "
         "(humaneval_cpp.jsonl 151 tasks, n=10): the evals differ in dataset humaneval_cpp.jsonl sha256 efefefefefef "
         "vs humaneval_cpp.jsonl sha256 abababababab; n 5 vs 10; temperature 1.0 vs 0.8; "
-        "re-evaluate the active one the same way: `cppforge registry eval job-1`"
+        "evaluate job-2 the way job-1 was promoted: `cppforge registry eval job-2` with --tasks humaneval_cpp.jsonl "
+        "(sha256 abababababab), 151 tasks, --n 10, max_tokens=512, seed=0, temperature=0.8, top_p=0.95"
     )
     _evaluated(root, base, "job-3", 0.5, tasks=20)  # --limit 20 on the same file
     with pytest.raises(PromotionRefused, match="the evals differ in tasks 20 vs 151"):
         promote("job-3", root=root)
+
+
+def test_a_subset_eval_cannot_unseat_an_active_adapter_evaluated_on_the_full_set(root: Path, base: Path) -> None:
+    """The attack: eval the candidate on one easy task, then re-evaluate the active one the same way. The
+    active one's promotion eval is frozen, so the candidate must be measured the way that one was."""
+    _evaluated(root, base, "job-1", 0.31)
+    promote("job-1", root=root)
+    _evaluated(root, base, "lucky", 1.0, tasks=1)  # `registry eval lucky --limit 1`
+    with pytest.raises(PromotionRefused, match="the evals differ in tasks 1 vs 151; evaluate lucky the way job-1"):
+        promote("lucky", root=root)
+    with pytest.raises(StatusError, match="job-1 is active: it keeps the eval it was promoted on"):
+        record_eval("job-1", eval_report(0.0, tasks=1), root=root)
+    with pytest.raises(PromotionRefused, match="tasks 1 vs 151"):
+        promote("lucky", root=root)
+    retire("job-1", root=root)
+    with pytest.raises(StatusError, match="job-1 is retired"):
+        record_eval("job-1", eval_report(0.0), root=root)
+    assert load_adapter_artifact("job-1", root=root).eval.pass_at_k["pass@1"] == 0.31  # type: ignore[union-attr]
+
+
+def test_the_metric_cannot_be_picked_to_hide_a_regression(root: Path, base: Path) -> None:
+    _evaluated(root, base, "job-1", 0.31, pass_at_5=0.62)
+    promote("job-1", root=root)
+    _evaluated(root, base, "job-2", 0.2, pass_at_5=0.7)  # better at pass@5 only
+    with pytest.raises(PromotionRefused) as err:
+        promote("job-2", metric="pass@5", root=root)
+    assert str(err.value) == (
+        "refused: job-2 beats active job-1 on pass@5 (0.700 > 0.620) but falls behind it on pass@1 0.200 < 0.310 "
+        "(same eval: humaneval_cpp.jsonl 151 tasks, n=10)"
+    )
+    _evaluated(root, base, "job-3", 0.31, pass_at_5=0.7)  # a tie on pass@1 is no regression
+    assert promote("job-3", metric="pass@5", root=root).retired == "job-1"
 
 
 def test_promotion_retires_the_old_active_one_of_the_same_base_only(root: Path, base: Path, tmp_path: Path) -> None:

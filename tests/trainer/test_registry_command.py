@@ -102,6 +102,9 @@ def test_registry_commands_end_to_end(
     shown = json.loads(out)
     assert code == 0 and shown["status"] == "active" and shown["eval"]["n"] == 10
 
+    calls.clear()
+    code, _, err = _run(capsys, "eval", "job-1")  # the active one keeps its promotion eval
+    assert code == 2 and "job-1 is active: it keeps the eval it was promoted on" in err and calls == []
     assert _run(capsys, "retire", "job-1")[:2] == (0, "job-1 retired\n")
     assert _run(capsys, "promote", "job-2")[:2] == (0, "job-2 is now active (pass@1 0.120, gate 0.050)\n")
 
