@@ -8,11 +8,13 @@ the old index or the new one, never half of one, and no writer's update is lost.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import math
 import os
 import re
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +83,8 @@ def read_json_file(path: Path, *, what: str, limit: int) -> Any:
     that is unreadable, not JSON, or bigger than `limit` bytes (a registry file is never that big: refused
     before it is read, rather than filling memory)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open, a device never end
+            raise RegistryError(f"{what} ({path}) is not a regular file")
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > limit:
@@ -119,6 +123,20 @@ def locked(root: Path) -> Iterator[dict[str, dict[str, Any]]]:
             write_json_atomic(root / INDEX_FILE, {"version": INDEX_VERSION, "adapters": index})
         finally:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
+def shared(root: Path) -> Iterator[None]:
+    """A reader's moment in which no writer is between its manifest write and its index write (a shared
+    flock on the writers' lock file): what it reads of the index and a manifest belongs together."""
+    with contextlib.ExitStack() as stack:
+        try:
+            lock = stack.enter_context(open(root / LOCK_FILE, "rb"))
+        except OSError:  # no writer ever ran here (nothing to wait for), or a registry we may not lock
+            lock = None
+        if lock is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_SH)  # released when the file closes
+        yield
 
 
 def read_manifest(root: Path, name: str) -> dict[str, Any]:

@@ -22,9 +22,10 @@ from typing import Any
 
 from .artifacts import Entry, Status, load_adapter_artifact, set_status
 from .errors import InvalidArtifactError, PromotionRefused, StatusError
-from .evals import METRIC_PATTERN, EvalRecord, eval_differences, eval_record_from_report
+from .evals import METRIC_PATTERN, EvalRecord, eval_differences, eval_record_from_report, utc_now
 from .hashing import model_content_hash
 from .index import default_root, finite_json, locked, read_manifest, write_manifest
+from .integrity import check_consistent
 
 DEFAULT_METRIC = "pass@1"
 # The smallest pass@1 worth serving: an adapter that solves under 1 task in 20 has learnt nothing usable.
@@ -177,10 +178,16 @@ def promote(
         base = candidate.base_model_sha256
         entries = [Entry.from_index(n, d) for n, d in index.items() if n != name]
         actives = [e for e in entries if e.status == Status.ACTIVE and e.base_model_sha256 == base]
+        for row in [candidate, *actives]:  # the rows compared are the ones their manifests back
+            check_consistent(row.name, read_manifest(root, row.name), index[row.name])
         active = actives[0] if actives else None
         value = check_promotion(candidate, active, metric=metric, gate=gate)
+        old_value = active.eval.pass_at_k.get(metric) if active is not None and active.eval is not None else None
         for old in actives:  # one, unless an older registry broke the rule by hand
             set_status(root, index, old.name, Status.RETIRED)
-        set_status(root, index, name, Status.ACTIVE)
-    old_value = active.eval.pass_at_k.get(metric) if active is not None and active.eval is not None else None
+        record = {
+            "metric": metric, "value": value, "gate": gate, "eval": index[name]["eval"], "at": utc_now(),
+            "retired": active.name if active else None, "retired_value": old_value,
+        }  # fmt: skip
+        set_status(root, index, name, Status.ACTIVE, promotion=record)
     return Promotion(name, metric, value, active.name if active else None, old_value)
