@@ -207,10 +207,27 @@ def run_harness(
     )  # fmt: skip
 
 
+def _eval_base(name: str, artifact: Any, root: Path) -> tuple[Path, str, Any]:
+    """(dir, content hash, file stamps) of the base the eval runs on, refused unless it is the artifact's own."""
+    from .registry import model_content_hash
+    from .registry.hashing import model_stamp, resolve_base_dir
+
+    base_dir = resolve_base_dir(artifact.base_model)
+    stamp = model_stamp(base_dir)
+    base_sha = model_content_hash(base_dir, cache_dir=root)
+    if base_sha != artifact.base_model_sha256:
+        raise CliError(
+            f"the base model at {base_dir} is not the one {name} was trained on (sha256 {base_sha[:12]}, "
+            f"registered {artifact.base_model_sha256[:12]}): an eval on it would not speak for this adapter"
+        )
+    return base_dir, base_sha, stamp
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..common.errors import ServiceError
-    from .registry import RegistryError, default_root, load_adapter_artifact, model_content_hash, record_eval
-    from .registry.hashing import resolve_base_dir
+    from .registry import RegistryError, default_root, record_eval
+    from .registry.artifacts import verified_copy
+    from .registry.hashing import model_stamp
     from .registry.promotion import check_draft
 
     if args.n < 1:
@@ -219,29 +236,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CliError("--limit must be at least 1")
     ks = parse_ks(args.k, args.n)
     root = default_root()
-    try:
-        artifact = load_adapter_artifact(args.name)
-        check_draft(args.name, artifact.status)  # before the harness's minutes, not after
-        base_dir = resolve_base_dir(artifact.base_model)
-        base_sha = model_content_hash(base_dir, cache_dir=root)
-    except (RegistryError, OSError) as exc:
-        raise _registry_errors(exc) from None
-    if base_sha != artifact.base_model_sha256:
-        raise CliError(
-            f"the base model at {base_dir} is not the one {args.name} was trained on (sha256 {base_sha[:12]}, "
-            f"registered {artifact.base_model_sha256[:12]}): an eval on it would not speak for this adapter"
-        )
     out = Path(args.out) if args.out else root / "evals" / args.name / time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     try:
-        report = run_harness(
-            tasks_path=args.tasks, model_path=str(base_dir), adapter_dir=str(artifact.path), n=args.n, ks=ks,
-            out_dir=out, limit=args.limit, verifier_url=args.verifier_url,
-        )  # fmt: skip
-    except (ValueError, FileNotFoundError) as exc:
-        raise CliError(str(exc)) from None
-    except ServiceError as exc:
-        raise CliError(str(exc), EXIT_INFRA) from None
-    try:
+        # The harness reads a copy of the adapter hashed after copying: the numbers are for the registered bytes.
+        with verified_copy(args.name, root=root) as artifact:
+            check_draft(args.name, artifact.status)  # before the harness's minutes, not after
+            base_dir, base_sha, stamp = _eval_base(args.name, artifact, root)
+            try:
+                report = run_harness(
+                    tasks_path=args.tasks, model_path=str(base_dir), adapter_dir=str(artifact.path), n=args.n,
+                    ks=ks, out_dir=out, limit=args.limit, verifier_url=args.verifier_url,
+                )  # fmt: skip
+            except (ValueError, FileNotFoundError) as exc:
+                raise CliError(str(exc)) from None
+            except ServiceError as exc:
+                raise CliError(str(exc), EXIT_INFRA) from None
+        if model_stamp(base_dir) != stamp:  # the base's files were rewritten while the harness ran
+            raise CliError(f"the base model's files at {base_dir} changed during the eval: it is not recorded")
         record = record_eval(args.name, report.to_dict(), base_model_sha256=base_sha)
     except (RegistryError, OSError) as exc:
         raise _registry_errors(exc) from None
