@@ -266,7 +266,7 @@ def dsa_attention_forward(
 def _dropped_out(module: nn.Module, probs: Tensor, value: Tensor, p: float) -> Tensor:
     """Eager attention's output with dropout on the probs (B, Hq, T, S), from the probs before dropout."""
     weights = nn.functional.dropout(probs, p=p, training=module.training)  # (B, Hq, T, S)
-    values = repeat_kv(value, module.num_key_value_groups)  # (B, Hq, S, d)
+    values = repeat_kv(value, probs.shape[1] // value.shape[1])  # (B, Hq, S, d): GQA's kv heads repeated
     return torch.matmul(weights, values).transpose(1, 2).contiguous()  # (B, T, Hq, d)
 
 
