@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -289,7 +290,8 @@ def test_promotion_refused_on_an_incomparable_eval(root: Path, base: Path) -> No
         "(humaneval_cpp.jsonl 151 tasks, n=10): the evals differ in dataset humaneval_cpp.jsonl sha256 efefefefefef "
         "vs humaneval_cpp.jsonl sha256 abababababab; n 5 vs 10; temperature 1.0 vs 0.8; "
         "evaluate job-2 the way job-1 was promoted: `cppforge registry eval job-2` with --tasks humaneval_cpp.jsonl "
-        "(sha256 abababababab), 151 tasks, --n 10, max_tokens=512, seed=0, temperature=0.8, top_p=0.95"
+        "(sha256 abababababab), 151 tasks, --n 10, max_tokens=512, seed=0, temperature=0.8, top_p=0.95, "
+        "verifier=in-process"
     )
     _evaluated(root, base, "job-3", 0.5, tasks=20)  # --limit 20 on the same file
     with pytest.raises(PromotionRefused, match="the evals differ in tasks 20 vs 151"):
@@ -326,6 +328,25 @@ def test_the_metric_cannot_be_picked_to_hide_a_regression(root: Path, base: Path
     )
     _evaluated(root, base, "job-3", 0.31, pass_at_5=0.7)  # a tie on pass@1 is no regression
     assert promote("job-3", metric="pass@5", root=root).retired == "job-1"
+
+
+def test_another_judge_or_dropped_samples_earn_no_promotion(root: Path, base: Path) -> None:
+    """A verifier at a URL of one's choosing can pass anything; an eval whose failures were lost to 'infra
+    errors' has pass@k over the survivors. Neither may unseat an adapter judged in-process on every sample."""
+    _evaluated(root, base, "job-1", 0.31)
+    promote("job-1", root=root)
+    _evaluated(root, base, "judged-elsewhere", 0.9, verifier_url="http://127.0.0.1:9/fake")
+    with pytest.raises(
+        PromotionRefused, match=re.escape("the evals differ in verifier http://127.0.0.1:9/fake vs in-process")
+    ):
+        promote("judged-elsewhere", root=root)
+    _evaluated(root, base, "lossy", 0.9, infra_failures=1200)
+    with pytest.raises(PromotionRefused) as err:
+        promote("lossy", root=root)
+    assert str(err.value) == (
+        "refused: lossy's eval lost 1200 samples to infrastructure failures (verifier or sandbox errors), which "
+        "its pass@k leaves out; re-run it: `cppforge registry eval lossy`"
+    )
 
 
 def test_promotion_retires_the_old_active_one_of_the_same_base_only(root: Path, base: Path, tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 `record_eval` stores a harness report (called by `cppforge registry eval`, never with typed-in
 numbers) for a draft; an active or retired adapter keeps the eval it was promoted on. `promote` then
-asks, in order: is it a draft; was it evaluated on the weights of its own base; does the metric clear
+asks, in order: is it a draft; was it evaluated on the weights of its own base, with every sample
+judged (none lost to an infrastructure failure); does the metric clear
 the gate (which a caller may raise, never lower below DEFAULT_GATE), and pass@1 the floor whatever the
 metric; and, when another adapter of that base is active, was the candidate evaluated the way that
 one was (dataset sha256, task count, n, sampling params), does it beat it (strictly) on the metric and
@@ -78,9 +79,10 @@ def check_draft(name: str, status: Status) -> None:
 
 def eval_recipe(ev: EvalRecord) -> str:
     """How to run an eval comparable with `ev`, for refusal messages."""
-    sampling = ", ".join(f"{k}={v}" for k, v in sorted(ev.sampling.items()) if k not in ("n", "limit"))
+    settings = {k: v for k, v in ev.sampling.items() if k not in ("n", "limit")} | ev.judge
+    listed = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
     return f"--tasks {ev.dataset} (sha256 {ev.dataset_sha256[:12]}), {ev.tasks} tasks, --n {ev.n}" + (
-        f", {sampling}" if sampling else ""
+        f", {listed}" if listed else ""
     )
 
 
@@ -103,6 +105,11 @@ def check_promotion(candidate: Entry, active: Entry | None, *, metric: str, gate
         raise PromotionRefused(
             f"refused: {name}'s eval ran on base model {ev.base_model_sha256[:12]}, not on its own base "
             f"{candidate.base_model_sha256[:12]} ({candidate.base_model}); re-evaluate: `cppforge registry eval {name}`"
+        )
+    if ev.infra_failures:  # pass@k over the samples judged: a judge that fails selectively would inflate it
+        raise PromotionRefused(
+            f"refused: {name}'s eval lost {ev.infra_failures} samples to infrastructure failures (verifier or "
+            f"sandbox errors), which its pass@k leaves out; re-run it: `cppforge registry eval {name}`"
         )
     if metric not in ev.pass_at_k:
         raise PromotionRefused(
