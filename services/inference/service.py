@@ -330,7 +330,7 @@ class InferenceService:
         AdapterNotFoundError (404) for an unknown name; AdapterConflictError (409) for an artifact of
         another base model or whose files do not match its manifest. Blocking (hashing, loading).
         """
-        from ..trainer.registry import ArtifactCorruptError, ArtifactNotFoundError, RegistryError
+        from ..trainer.registry import ArtifactCorruptError, ArtifactNotFoundError, InvalidArtifactError, RegistryError
         from ..trainer.registry.artifacts import verified_copy
 
         assert self.loaded is not None
@@ -355,6 +355,8 @@ class InferenceService:
             raise AdapterNotFoundError(f"{exc} ({self.settings.registry_root})") from None
         except ArtifactCorruptError as exc:
             raise AdapterConflictError(str(exc), "adapter_corrupt") from None
+        except InvalidArtifactError as exc:  # a name the registry never takes ("..", "-x")
+            raise BadRequestError(str(exc), "registry") from None
         except RegistryError as exc:  # unreadable index or manifest: the registry's fault, not the request's
             raise RegistryUnavailableError(str(exc)) from None
         return done

@@ -102,6 +102,10 @@ def test_adapters_load_by_registry_name(
         for body in ({"registry": "job-a", "path": "/tmp"}, {}, {"registry": "job-a", "name": "other"}):
             refused = client.post("/v1/adapters", json=body)
             assert refused.status_code == 422, body
+        for name in ("..", ".", "-rf", "../job-a", "job-a/"):  # path tricks: a clear 400 or 422, never a 500
+            refused = client.post("/v1/adapters", json={"registry": name})
+            assert refused.status_code in (400, 422), (name, refused.text)
+            assert "error" in refused.json()
         assert client.get("/healthz").json()["adapters"] == ["job-b"]  # nothing else half-loaded
 
 
