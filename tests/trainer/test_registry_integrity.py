@@ -4,6 +4,8 @@ numbers the harness measured, weights swapped under a reader, a reader racing a 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,8 @@ from services.trainer.registry import (
 from services.trainer.registry.artifacts import verified_copy
 from services.trainer.registry.index import locked
 from tests.helpers.registry import eval_report, fake_adapter, fake_base_model
+
+ROOT_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -130,3 +134,44 @@ def test_a_reader_waits_for_a_writer_between_its_two_writes(root: Path, base: Pa
         assert seen == []  # blocked on the shared lock, not reading half an update
     thread.join(timeout=10)
     assert seen == ["active"]
+
+
+PROMOTER = """
+import sys, time
+from pathlib import Path
+from services.trainer.registry import PromotionRefused, promote
+root, name, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))
+try:
+    promote(name, root=root)
+    print("promoted")
+except PromotionRefused as exc:
+    print(exc)
+"""
+
+
+def test_two_promotions_racing_leave_the_better_one_active(root: Path, base: Path) -> None:
+    """A (0.4) and B (0.5) both beat the active X (0.3), promoted at the same moment from two processes:
+    whichever goes first, B ends active (it beats A too; A does not beat B), and only B."""
+    _draft(root, base, "x", 0.3)
+    promote("x", root=root)
+    _draft(root, base, "a", 0.4, seed=1)
+    _draft(root, base, "b", 0.5, seed=2)
+    start = time.time() + 1.0
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROMOTER, str(root), name, str(start)],
+            cwd=ROOT_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    statuses = {name: load_adapter_artifact(name, root=root).status.value for name in ("x", "a", "b")}
+    assert statuses["b"] == "active" and statuses["x"] == "retired" and list(statuses.values()).count("active") == 1
+    a_out = outputs[0][0].strip()
+    a_first = a_out == "promoted" and statuses["a"] == "retired"
+    assert a_first or (a_out.startswith("refused: a pass@1 0.400 does not beat active b") and statuses["a"] == "draft")
