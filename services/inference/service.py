@@ -384,6 +384,7 @@ class InferenceService:
 
     # -- health ----------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
+        default = self.loaded.active_adapter if self.loaded else None
         return {
             "status": "ok" if self.loaded is not None else "loading",
             "model": self.model_id,
@@ -397,7 +398,8 @@ class InferenceService:
             "auth": "open" if self.gate.open else "api_keys",
             "registry": {
                 "serve_active": self.settings.serve_registry_active,
-                "active": self.registry_active,  # loaded at start-up as the default model
+                # the registry's active adapter loaded at start-up, while it is still the default model
+                "active": self.registry_active if default == self.registry_active else None,
                 "base_model_sha256": self._base_sha256,
             },
         }

@@ -138,6 +138,11 @@ def test_the_active_adapter_is_the_default_when_asked(
         assert _complete(client, None) == (reference["job-a"], "job-a")
         assert _complete(client, BASE) == (reference["job-a"], "job-a")  # the base id runs the default too
         assert _complete(client, "job-a") == (reference["job-a"], "job-a")
+        # Another adapter made the default: /healthz no longer says the registry's one is served by default.
+        loaded = client.post("/v1/adapters", json={"path": str(registry / "adapters" / "job-b"), "name": "mine"})
+        assert loaded.status_code == 200, loaded.text
+        health = client.get("/healthz").json()
+        assert health["active_adapter"] == "mine" and health["registry"]["active"] is None
     # No adapter active for this base: the service starts and serves the base.
     empty = tmp_path / "empty-registry"
     app = create_app(_settings(tiny_model_dir, tiny_proxy_dir, empty, serve_active=True))
