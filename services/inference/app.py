@@ -3,8 +3,10 @@
 Thin: parse, authenticate and check the tier, call InferenceService, answer. Errors use OpenAI's
 shape {"error": {"message", "type", "param", "code"}}: 401 bad key, 403 over the tier, 404 unknown
 `model` (model_not_found) or registry adapter (adapter_not_found), 409 a registry adapter of another
-base model (base_model_mismatch) or with damaged files (adapter_corrupt), 429 rate limited
-(Retry-After), 400 unsupported options, 422 malformed body, 500 anything unexpected. Responses name
+base model (base_model_mismatch), with damaged files (adapter_corrupt) or on a base whose files changed
+since the service loaded it (base_model_changed), or a directory under a registry name
+(registry_name_taken), 429 rate limited (Retry-After), 400 unsupported options, 422 malformed body, 500 an
+unreadable registry (registry_unreadable) or anything unexpected. Responses name
 the model that generated: a LoRA adapter's name or the base model id (service.py says how a
 request's `model` picks one).
 """

@@ -18,6 +18,7 @@ __all__ = [
     "InferenceRequestError",
     "InferenceUnavailableError",
     "RateLimitedError",
+    "RegistryUnavailableError",
     "TierLimitError",
 ]
 
@@ -84,10 +85,22 @@ class AdapterNotFoundError(InferenceError):
 
 class AdapterConflictError(InferenceError):
     """A registry adapter that cannot serve here (409): trained on another base model (`base_model_mismatch`),
-    or its files no longer match its manifest (`adapter_corrupt`)."""
+    its files no longer match its manifest (`adapter_corrupt`), the served base's files changed on disk since
+    they were loaded (`base_model_changed`); or a directory loaded under a registry name (`registry_name_taken`)."""
 
     status = 409
 
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message, param="registry")
+    def __init__(self, message: str, code: str, *, param: str = "registry") -> None:
+        super().__init__(message, param=param)
         self.code = code
+
+
+class RegistryUnavailableError(InferenceError):
+    """The adapter registry could not be read (500 `registry_unreadable`): the server's files, not the request."""
+
+    status = 500
+    code = "registry_unreadable"
+    error_type = "server_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param="registry")

@@ -11,7 +11,9 @@ own name. A request's `model` picks one: an adapter name runs exactly that adapt
 activated, else the bare base.
 
 Adapters come from a directory or from the adapter registry by name (services/trainer/registry):
-a registry artifact loads only when its base model's content hash is the served model's. With
+a registry artifact loads only when its base model's content hash is the served model's (and the base's
+files are still the ones loaded), from a copy of its files hashed after copying, so the weights served
+are the ones its manifest and its eval name; a directory never loads under a registry name. With
 `serve_registry_active`, the registry's active adapter for this base is loaded at start-up and
 activated, so it is the default model.
 """
@@ -19,6 +21,7 @@ activated, so it is the default model.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -36,7 +39,13 @@ from ..lm.prompts import encode_prompt
 from ..lm.sampling import SampleRequest, SamplingParams, sample_batch
 from .batcher import GenerationBatcher, Result
 from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
-from .errors import AdapterConflictError, AdapterNotFoundError, BadRequestError, ModelNotFoundError
+from .errors import (
+    AdapterConflictError,
+    AdapterNotFoundError,
+    BadRequestError,
+    ModelNotFoundError,
+    RegistryUnavailableError,
+)
 from .tiers import Gatekeeper, Tier, parse_api_keys, parse_rate_limits
 
 log = logging.getLogger(__name__)
@@ -107,6 +116,8 @@ class InferenceService:
         self.proxy: Any = None
         self.batcher: GenerationBatcher | None = None
         self._base_sha256: str | None = None
+        self._base_stamp: dict[str, dict[str, int]] | None = None  # the base's files as they were when loaded
+        self._registry_loaded: dict[str, str] = {}  # name -> adapter sha256 of adapters loaded from the registry
         self.registry_active: str | None = None  # the registry adapter loaded as the default at start-up
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -117,6 +128,7 @@ class InferenceService:
                 from ..lm.bootstrap import ensure_bootstrap_model
 
                 path = str(ensure_bootstrap_model())
+            self._base_stamp = _stamp(path)  # before loading: files changed after this no longer describe it
             self.loaded = load_model(path, dtype=self.settings.dtype, device=self.settings.device)
         self.batcher = GenerationBatcher(self._decode)
         proxy_path = self.settings.proxy_path or default_proxy_path()
@@ -257,6 +269,11 @@ class InferenceService:
         assert self.loaded is not None and self.batcher is not None
         if name == self.model_id:
             raise BadRequestError(f"{name!r} is the base model's id; give the adapter another name", "name")
+        self._refuse_registry_name(name)
+        return self._load(path, name, activate=activate, replace=replace)
+
+    def _load(self, path: str, name: str, *, activate: bool, replace: bool) -> AdapterLoad:
+        assert self.loaded is not None and self.batcher is not None
         with self.batcher.lock:
             replaced = name in self.loaded.adapters
             if replaced and not replace:
@@ -265,14 +282,47 @@ class InferenceService:
         return AdapterLoad(loaded=self.adapters, active=self.loaded.active_adapter, replaced=replaced)
 
     # -- the adapter registry -------------------------------------------------------------------
+    def _refuse_registry_name(self, name: str) -> None:
+        """A directory's weights never take a registry name: under that name clients expect the evaluated
+        artifact (and the default model, when it is the registry's active one)."""
+        from ..trainer.registry import RegistryError
+        from ..trainer.registry.index import read_index
+
+        taken = name in self._registry_loaded
+        # An unreadable registry: nothing can be loaded from it by that name either.
+        with contextlib.suppress(RegistryError, OSError):
+            taken = taken or name in read_index(self.settings.registry_root)
+        if taken:
+            raise AdapterConflictError(
+                f'{name!r} is an adapter registry name: load it by {{"registry": "{name}"}}, or load this '
+                "directory under another name",
+                "registry_name_taken",
+                param="name",
+            )
+
     def base_model_sha256(self) -> str:
-        """The served base's content hash (what registry artifacts record); hashed once, cached on disk."""
+        """The served base's content hash (what registry artifacts record); hashed once, cached on disk.
+        AdapterConflictError `base_model_changed` when the files on disk are no longer the ones loaded."""
         assert self.loaded is not None
         if self._base_sha256 is None:
             from ..trainer.registry import model_content_hash
 
-            self._base_sha256 = model_content_hash(self.loaded.path, cache_dir=self.settings.registry_root)
+            if self._base_stamp is None:  # a model handed in already loaded: its files as they are now
+                self._base_stamp = _stamp(self.loaded.path)
+            self._check_base_unchanged()
+            sha = model_content_hash(self.loaded.path, cache_dir=self.settings.registry_root)
+            self._check_base_unchanged()  # (not rewritten while it was being hashed)
+            self._base_sha256 = sha
         return self._base_sha256
+
+    def _check_base_unchanged(self) -> None:
+        assert self.loaded is not None
+        if _stamp(self.loaded.path) != self._base_stamp:
+            raise AdapterConflictError(
+                f"the base model's files at {self.loaded.path} changed after this service loaded them: their "
+                "hash would not describe the weights it serves; restart the service to serve registry adapters",
+                "base_model_changed",
+            )
 
     def load_registry_adapter(self, name: str, *, activate: bool, replace: bool = True) -> AdapterLoad:
         """Load registry artifact `name` under that name, once its files and its base model are checked.
@@ -280,30 +330,45 @@ class InferenceService:
         AdapterNotFoundError (404) for an unknown name; AdapterConflictError (409) for an artifact of
         another base model or whose files do not match its manifest. Blocking (hashing, loading).
         """
-        from ..trainer.registry import ArtifactCorruptError, ArtifactNotFoundError, load_adapter_artifact
+        from ..trainer.registry import ArtifactCorruptError, ArtifactNotFoundError, InvalidArtifactError, RegistryError
+        from ..trainer.registry.artifacts import verified_copy
 
         assert self.loaded is not None
+        if name == self.model_id:
+            raise BadRequestError(f"{name!r} is the base model's id; it cannot name an adapter", "registry")
         try:
-            artifact = load_adapter_artifact(name, root=self.settings.registry_root)
+            # Loaded from a private copy hashed after copying: the weights served are the bytes the
+            # manifest (and so the eval) names, whatever is written into the registry meanwhile.
+            with verified_copy(name, root=self.settings.registry_root) as artifact:
+                served = self.base_model_sha256()
+                if artifact.base_model_sha256 != served:
+                    raise AdapterConflictError(
+                        f"adapter {name!r} was trained on base model {artifact.base_model} (sha256 "
+                        f"{artifact.base_model_sha256[:12]}), but this service serves {self.loaded.path} "
+                        f"(sha256 {served[:12]})",
+                        "base_model_mismatch",
+                    )
+                done = self._load(str(artifact.path), name, activate=activate, replace=replace)
+                self.loaded.adapter_paths[name] = artifact_dir_of(self.settings.registry_root, name)
+                self._registry_loaded[name] = artifact.adapter_sha256
         except ArtifactNotFoundError as exc:
             raise AdapterNotFoundError(f"{exc} ({self.settings.registry_root})") from None
         except ArtifactCorruptError as exc:
             raise AdapterConflictError(str(exc), "adapter_corrupt") from None
-        served = self.base_model_sha256()
-        if artifact.base_model_sha256 != served:
-            raise AdapterConflictError(
-                f"adapter {name!r} was trained on base model {artifact.base_model} (sha256 "
-                f"{artifact.base_model_sha256[:12]}), but this service serves {self.loaded.path} "
-                f"(sha256 {served[:12]})",
-                "base_model_mismatch",
-            )
-        return self.load_adapter(str(artifact.path), name, activate=activate, replace=replace)
+        except InvalidArtifactError as exc:  # a name the registry never takes ("..", "-x")
+            raise BadRequestError(str(exc), "registry") from None
+        except RegistryError as exc:  # unreadable index or manifest: the registry's fault, not the request's
+            raise RegistryUnavailableError(str(exc)) from None
+        return done
 
     def _serve_registry_active(self) -> None:
         """Start-up: the registry's active adapter for this base becomes the default model (none: the base)."""
-        from ..trainer.registry import active_for_base
+        from ..trainer.registry import RegistryError, active_for_base
 
-        name = active_for_base(self.base_model_sha256(), root=self.settings.registry_root)
+        try:
+            name = active_for_base(self.base_model_sha256(), root=self.settings.registry_root)
+        except (RegistryError, AdapterConflictError) as exc:  # told to serve it: refuse to start, say why
+            raise RuntimeError(f"cannot find the registry's active adapter: {exc}") from None
         if name is None:
             log.warning(
                 "no active registry adapter for base %s (sha256 %s) in %s: serving the base model",
@@ -312,13 +377,14 @@ class InferenceService:
             return
         try:
             self.load_registry_adapter(name, activate=True)
-        except AdapterConflictError as exc:  # told to serve it and cannot: refuse to start rather than serve another
+        except (AdapterConflictError, RegistryUnavailableError) as exc:  # refuse to start rather than serve another
             raise RuntimeError(f"cannot serve the registry's active adapter {name!r}: {exc}") from None
         self.registry_active = name
         log.info("serving the registry's active adapter %s as the default model", name)
 
     # -- health ----------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
+        default = self.loaded.active_adapter if self.loaded else None
         return {
             "status": "ok" if self.loaded is not None else "loading",
             "model": self.model_id,
@@ -332,10 +398,28 @@ class InferenceService:
             "auth": "open" if self.gate.open else "api_keys",
             "registry": {
                 "serve_active": self.settings.serve_registry_active,
-                "active": self.registry_active,  # loaded at start-up as the default model
+                # the registry's active adapter loaded at start-up, while it is still the default model
+                "active": self.registry_active if default == self.registry_active else None,
                 "base_model_sha256": self._base_sha256,
             },
         }
+
+
+def _stamp(model_path: str | Path) -> dict[str, dict[str, int]] | None:
+    """The stat stamps of the files the base's content hash covers (None: not a local model dir)."""
+    from ..trainer.registry import RegistryError
+    from ..trainer.registry.hashing import model_stamp
+
+    try:
+        return model_stamp(model_path)
+    except (RegistryError, OSError):
+        return None
+
+
+def artifact_dir_of(root: Path, name: str) -> Path:
+    from ..trainer.registry.index import artifact_dir
+
+    return artifact_dir(root, name)
 
 
 def completion_id(prefix: str) -> str:

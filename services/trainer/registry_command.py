@@ -34,13 +34,21 @@ def add_registry_parser(sub: Any) -> None:
 
     p = rsub.add_parser("promote", help="make a draft the active adapter of its base, if its eval earns it")
     p.add_argument("name")
-    p.add_argument("--metric", default=DEFAULT_METRIC, help=f"what is compared (default {DEFAULT_METRIC})")
     p.add_argument(
-        "--gate", type=float, default=DEFAULT_GATE, help=f"least value of the metric (default {DEFAULT_GATE})"
+        "--metric",
+        default=DEFAULT_METRIC,
+        help=f"what is compared (default {DEFAULT_METRIC}; whatever it is, {DEFAULT_METRIC} still clears "
+        f"{DEFAULT_GATE} and no pass@k may fall behind the active adapter's)",
+    )
+    p.add_argument(
+        "--gate",
+        type=float,
+        default=DEFAULT_GATE,
+        help=f"least value of the metric (default {DEFAULT_GATE}, which is also the floor: it may only be raised)",
     )
     p.set_defaults(func=cmd_promote)
 
-    p = rsub.add_parser("eval", help="run the eval harness on an adapter and record its pass@k")
+    p = rsub.add_parser("eval", help="run the eval harness on a draft adapter and record its pass@k")
     p.add_argument("name")
     p.add_argument("--tasks", help="problem set (HumanEval-X or MultiPL-E JSONL); default: the project's set")
     p.add_argument("--n", type=int, default=10, help="samples per task (default 10)")
@@ -56,7 +64,9 @@ def add_registry_parser(sub: Any) -> None:
 
     p = rsub.add_parser("add", help="register a PEFT adapter dir (safetensors) as a draft")
     p.add_argument("dir", help="the adapter dir; a run's DIR/adapter also brings the run's config and summary")
-    p.add_argument("--name", required=True, help="registry name (A-Z a-z 0-9 _ . -, <= 64): its model id")
+    p.add_argument(
+        "--name", required=True, help="registry name (A-Z a-z 0-9 _ . -, <= 64, a letter or digit first): its model id"
+    )
     p.add_argument("--method", required=True, choices=TRAINING_METHODS, help="how it was trained")
     p.add_argument("--base", help="base model dir or HF id (default: the run's model, else the bootstrap model)")
     p.add_argument("--parent", help="what it was trained from (a registry name), if anything")
@@ -197,10 +207,28 @@ def run_harness(
     )  # fmt: skip
 
 
+def _eval_base(name: str, artifact: Any, root: Path) -> tuple[Path, str, Any]:
+    """(dir, content hash, file stamps) of the base the eval runs on, refused unless it is the artifact's own."""
+    from .registry import model_content_hash
+    from .registry.hashing import model_stamp, resolve_base_dir
+
+    base_dir = resolve_base_dir(artifact.base_model)
+    stamp = model_stamp(base_dir)
+    base_sha = model_content_hash(base_dir, cache_dir=root)
+    if base_sha != artifact.base_model_sha256:
+        raise CliError(
+            f"the base model at {base_dir} is not the one {name} was trained on (sha256 {base_sha[:12]}, "
+            f"registered {artifact.base_model_sha256[:12]}): an eval on it would not speak for this adapter"
+        )
+    return base_dir, base_sha, stamp
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..common.errors import ServiceError
-    from .registry import RegistryError, default_root, load_adapter_artifact, model_content_hash, record_eval
-    from .registry.hashing import resolve_base_dir
+    from .registry import RegistryError, default_root, record_eval
+    from .registry.artifacts import verified_copy
+    from .registry.hashing import model_stamp
+    from .registry.promotion import check_draft
 
     if args.n < 1:
         raise CliError("--n must be at least 1")
@@ -208,28 +236,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CliError("--limit must be at least 1")
     ks = parse_ks(args.k, args.n)
     root = default_root()
-    try:
-        artifact = load_adapter_artifact(args.name)
-        base_dir = resolve_base_dir(artifact.base_model)
-        base_sha = model_content_hash(base_dir, cache_dir=root)
-    except (RegistryError, OSError) as exc:
-        raise _registry_errors(exc) from None
-    if base_sha != artifact.base_model_sha256:
-        raise CliError(
-            f"the base model at {base_dir} is not the one {args.name} was trained on (sha256 {base_sha[:12]}, "
-            f"registered {artifact.base_model_sha256[:12]}): an eval on it would not speak for this adapter"
-        )
     out = Path(args.out) if args.out else root / "evals" / args.name / time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     try:
-        report = run_harness(
-            tasks_path=args.tasks, model_path=str(base_dir), adapter_dir=str(artifact.path), n=args.n, ks=ks,
-            out_dir=out, limit=args.limit, verifier_url=args.verifier_url,
-        )  # fmt: skip
-    except (ValueError, FileNotFoundError) as exc:
-        raise CliError(str(exc)) from None
-    except ServiceError as exc:
-        raise CliError(str(exc), EXIT_INFRA) from None
-    try:
+        # The harness reads a copy of the adapter hashed after copying: the numbers are for the registered bytes.
+        with verified_copy(args.name, root=root) as artifact:
+            check_draft(args.name, artifact.status)  # before the harness's minutes, not after
+            base_dir, base_sha, stamp = _eval_base(args.name, artifact, root)
+            try:
+                report = run_harness(
+                    tasks_path=args.tasks, model_path=str(base_dir), adapter_dir=str(artifact.path), n=args.n,
+                    ks=ks, out_dir=out, limit=args.limit, verifier_url=args.verifier_url,
+                )  # fmt: skip
+            except (ValueError, FileNotFoundError) as exc:
+                raise CliError(str(exc)) from None
+            except ServiceError as exc:
+                raise CliError(str(exc), EXIT_INFRA) from None
+        if model_stamp(base_dir) != stamp:  # the base's files were rewritten while the harness ran
+            raise CliError(f"the base model's files at {base_dir} changed during the eval: it is not recorded")
         record = record_eval(args.name, report.to_dict(), base_model_sha256=base_sha)
     except (RegistryError, OSError) as exc:
         raise _registry_errors(exc) from None

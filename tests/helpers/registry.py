@@ -37,6 +37,8 @@ def eval_report(
     tasks: int = 151,
     dataset_sha256: str = "ab" * 32,
     temperature: float = 0.8,
+    verifier_url: str = "",
+    infra_failures: int = 0,
 ) -> dict[str, Any]:
     """Shaped like the harness's EvalReport.to_dict() (its summary.json): pass@k at the top, then the rest."""
     return {
@@ -45,7 +47,8 @@ def eval_report(
         "n": n,
         "tasks": tasks,
         "ks": [1, 5],
-        "infra_failures": 0,
+        "infra_failures": infra_failures,
+        "verifier_url": verifier_url,
         "compile_rate": 0.5,
         "wall_s": 12.5,
         "dataset": "/work/data/humaneval_cpp.jsonl",

@@ -5,13 +5,17 @@ service answers is checked against the library's greedy output with the same ada
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from services.common.settings import InferenceSettings
 from services.inference.app import create_app
+from services.lm import model as model_module
 from services.lm.model import load_adapter, load_model
 from services.lm.prompts import encode_prompt
 from services.lm.sampling import SamplingParams, sample_n
@@ -98,6 +102,10 @@ def test_adapters_load_by_registry_name(
         for body in ({"registry": "job-a", "path": "/tmp"}, {}, {"registry": "job-a", "name": "other"}):
             refused = client.post("/v1/adapters", json=body)
             assert refused.status_code == 422, body
+        for name in ("..", ".", "-rf", "../job-a", "job-a/"):  # path tricks: a clear 400 or 422, never a 500
+            refused = client.post("/v1/adapters", json={"registry": name})
+            assert refused.status_code in (400, 422), (name, refused.text)
+            assert "error" in refused.json()
         assert client.get("/healthz").json()["adapters"] == ["job-b"]  # nothing else half-loaded
 
 
@@ -130,6 +138,11 @@ def test_the_active_adapter_is_the_default_when_asked(
         assert _complete(client, None) == (reference["job-a"], "job-a")
         assert _complete(client, BASE) == (reference["job-a"], "job-a")  # the base id runs the default too
         assert _complete(client, "job-a") == (reference["job-a"], "job-a")
+        # Another adapter made the default: /healthz no longer says the registry's one is served by default.
+        loaded = client.post("/v1/adapters", json={"path": str(registry / "adapters" / "job-b"), "name": "mine"})
+        assert loaded.status_code == 200, loaded.text
+        health = client.get("/healthz").json()
+        assert health["active_adapter"] == "mine" and health["registry"]["active"] is None
     # No adapter active for this base: the service starts and serves the base.
     empty = tmp_path / "empty-registry"
     app = create_app(_settings(tiny_model_dir, tiny_proxy_dir, empty, serve_active=True))
@@ -137,3 +150,72 @@ def test_the_active_adapter_is_the_default_when_asked(
         health = client.get("/healthz").json()
         assert health["registry"]["active"] is None and health["active_adapter"] is None
         assert _complete(client, None) == (reference[BASE], BASE)
+
+
+def _copy_artifact(registry: Path, name: str, base: Path, root: Path) -> None:
+    """`name`'s adapter registered again in another registry (`root`), which a test may then damage."""
+    save_adapter_artifact(registry / "adapters" / name, name=name, base_model=base, training_method="gspo",
+                          config={}, metrics={}, root=root)  # fmt: skip
+
+
+def test_a_directory_never_loads_under_a_registry_name(
+    tiny_model_dir: Path, tiny_proxy_dir: Path, registry: Path, reference: dict[str, str]
+) -> None:
+    app = create_app(_settings(tiny_model_dir, tiny_proxy_dir, registry, serve_active=False))
+    other = str(registry / "adapters" / "job-a")  # any adapter dir: here job-a's files
+    with serve(app) as url, httpx.Client(base_url=url, timeout=120) as client:
+        for when in ("before", "after"):  # job-b in the registry, then also loaded from it
+            refused = client.post("/v1/adapters", json={"path": other, "name": "job-b"})
+            assert refused.status_code == 409, (when, refused.text)
+            error = refused.json()["error"]
+            assert (error["code"], error["param"]) == ("registry_name_taken", "name")
+            assert error["message"].startswith("'job-b' is an adapter registry name: load it by {\"registry\"")
+            if when == "before":
+                assert client.post("/v1/adapters", json={"registry": "job-b"}).status_code == 200
+        assert _complete(client, "job-b") == (reference["job-b"], "job-b")  # still the evaluated weights
+        assert _complete(client, None) == (reference["job-b"], "job-b")
+        assert client.post("/v1/adapters", json={"path": other, "name": "mine"}).status_code == 200
+
+
+def test_weights_swapped_while_loading_are_not_served(
+    tiny_model_dir: Path, tiny_proxy_dir: Path, registry: Path, reference: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Hash, then load from the registry dir, would serve what was written in between: the service loads a
+    copy it hashed, so job-b's evaluated weights serve even when job-a's are written over them mid-load."""
+    root = tmp_path / "registry"
+    _copy_artifact(registry, "job-b", tiny_model_dir, root)
+    weights = root / "adapters" / "job-b" / "adapter_model.safetensors"
+    real_attach = model_module._attach
+
+    def swap_then_attach(loaded: Any, path: Path, name: str) -> None:
+        weights.write_bytes((registry / "adapters" / "job-a" / "adapter_model.safetensors").read_bytes())
+        real_attach(loaded, path, name)
+
+    monkeypatch.setattr(model_module, "_attach", swap_then_attach)
+    app = create_app(_settings(tiny_model_dir, tiny_proxy_dir, root, serve_active=False))
+    with serve(app) as url, httpx.Client(base_url=url, timeout=120) as client:
+        assert client.post("/v1/adapters", json={"registry": "job-b"}).status_code == 200
+        assert _complete(client, "job-b") == (reference["job-b"], "job-b")
+        cards = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
+        assert cards["job-b"]["root"] == str(root / "adapters" / "job-b")  # the registry's dir, not the copy
+        again = client.post("/v1/adapters", json={"registry": "job-b"})  # the swap is seen now
+        assert again.status_code == 409 and again.json()["error"]["code"] == "adapter_corrupt"
+
+
+def test_a_base_changed_on_disk_after_loading_serves_no_registry_adapter(
+    tiny_model_dir: Path, tiny_proxy_dir: Path, registry: Path, tmp_path: Path
+) -> None:
+    """The service loaded base B'; then B (job-b's base) is copied over B' on disk. Hashing the disk now
+    says B: the adapter would be attached to weights it was not trained on. The files' stamps tell."""
+    served = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, served)
+    config = json.loads((served / "config.json").read_text())
+    (served / "config.json").write_text(json.dumps({**config, "cppforge_variant": 1}))  # another base's hash
+    app = create_app(_settings(served, tiny_proxy_dir, registry, serve_active=False))
+    with serve(app) as url, httpx.Client(base_url=url, timeout=120) as client:
+        shutil.copy(tiny_model_dir / "config.json", served / "config.json")  # now hashes as job-b's base
+        refused = client.post("/v1/adapters", json={"registry": "job-b"})
+        assert refused.status_code == 409, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "base_model_changed" and "changed after this service loaded them" in error["message"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import subprocess
 import sys
 import time
@@ -119,6 +121,22 @@ def test_base_model_hash_is_over_config_and_weights_and_cached(base: Path, tmp_p
         hashing.sha256_file = real  # type: ignore[assignment]
 
 
+def test_base_hash_cache_is_not_fooled_by_a_restored_mtime(base: Path, tmp_path: Path) -> None:
+    """Same size, mtime set back (`touch -d`): the bytes changed, so must the hash (ctime and inode tell)."""
+    cache_dir = tmp_path / "cache"
+    before = model_content_hash(base, cache_dir=cache_dir)
+    weights = base / "model.safetensors"
+    st = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01  # one bit of one weight: same size
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert weights.stat().st_size == st.st_size and weights.stat().st_mtime_ns == st.st_mtime_ns
+    hashing._memo.clear()  # a later process: only the file cache remains
+    assert model_content_hash(base, cache_dir=cache_dir) != before
+    assert model_content_hash(base) != before  # and in the same process (the in-memory cache)
+
+
 def test_tampered_weights_or_config_are_an_error_naming_the_artifact(root: Path, base: Path) -> None:
     art = load_adapter_artifact(_save(root, base, "job-t"), root=root)
     weights = art.path / "adapter_model.safetensors"
@@ -149,7 +167,8 @@ def test_a_manifest_rewritten_to_match_tampered_weights_still_disagrees_with_the
 def test_bad_input_is_refused_clearly(root: Path, base: Path, tmp_path: Path) -> None:
     good = fake_adapter(tmp_path / "good")
     kw = {"base_model": base, "training_method": "gspo", "config": {}, "metrics": {}, "root": root}
-    for name in ("", "a/b", "x" * 65, "..", "job 1", "ünï"):
+    names = ("", "a/b", "x" * 65, "..", ".", "job 1", "ünï", "-rf", ".staging-a-00000000", "a\x00", "a\n", "a/../b")
+    for name in names:
         with pytest.raises(InvalidArtifactError, match="bad adapter name"):
             save_adapter_artifact(good, name=name, **kw)  # type: ignore[arg-type]
     with pytest.raises(InvalidArtifactError, match="training_method must be one of gspo, grpo, sft, distill, dcd"):
@@ -218,7 +237,18 @@ def test_promotion_refused_below_the_gate(root: Path, base: Path) -> None:
     )
     with pytest.raises(PromotionRefused, match=r"pass@5 0\.040 is below the gate 0\.100"):
         promote("job-2", metric="pass@5", gate=0.1, root=root)
-    assert promote("job-2", gate=0.02, root=root).value == pytest.approx(0.02)  # at the gate: clears it
+    for gate in (0.02, 0.0, -1.0, float("nan"), 1.5):  # the gate may be raised, never lowered
+        with pytest.raises(InvalidArtifactError, match=r"gate must be in \[0.05, 1\].*never lower it"):
+            promote("job-2", gate=gate, root=root)
+    # pass@5 clears its gate, but pass@k >= pass@1 makes any gate easier at larger k: pass@1 has a floor
+    _evaluated(root, base, "job-k", 0.02, pass_at_5=0.5)
+    with pytest.raises(PromotionRefused) as err:
+        promote("job-k", metric="pass@5", root=root)
+    assert str(err.value) == (
+        "refused: job-k pass@1 0.020 is below the floor 0.050 that every promotion clears, whatever the metric "
+        "(eval: humaneval_cpp.jsonl 151 tasks, n=10)"
+    )
+    assert promote(_evaluated(root, base, "job-3", 0.05), root=root).value == pytest.approx(0.05)  # at the gate
 
 
 def test_promotion_refused_when_not_beating_the_active_one(root: Path, base: Path) -> None:
@@ -259,11 +289,64 @@ def test_promotion_refused_on_an_incomparable_eval(root: Path, base: Path) -> No
         "refused: cannot compare job-2 pass@1 0.500 (humaneval_cpp.jsonl 151 tasks, n=5) with active job-1 "
         "(humaneval_cpp.jsonl 151 tasks, n=10): the evals differ in dataset humaneval_cpp.jsonl sha256 efefefefefef "
         "vs humaneval_cpp.jsonl sha256 abababababab; n 5 vs 10; temperature 1.0 vs 0.8; "
-        "re-evaluate the active one the same way: `cppforge registry eval job-1`"
+        "evaluate job-2 the way job-1 was promoted: `cppforge registry eval job-2` with --tasks humaneval_cpp.jsonl "
+        "(sha256 abababababab), 151 tasks, --n 10, max_tokens=512, seed=0, temperature=0.8, top_p=0.95, "
+        "verifier=in-process"
     )
     _evaluated(root, base, "job-3", 0.5, tasks=20)  # --limit 20 on the same file
     with pytest.raises(PromotionRefused, match="the evals differ in tasks 20 vs 151"):
         promote("job-3", root=root)
+
+
+def test_a_subset_eval_cannot_unseat_an_active_adapter_evaluated_on_the_full_set(root: Path, base: Path) -> None:
+    """The attack: eval the candidate on one easy task, then re-evaluate the active one the same way. The
+    active one's promotion eval is frozen, so the candidate must be measured the way that one was."""
+    _evaluated(root, base, "job-1", 0.31)
+    promote("job-1", root=root)
+    _evaluated(root, base, "lucky", 1.0, tasks=1)  # `registry eval lucky --limit 1`
+    with pytest.raises(PromotionRefused, match="the evals differ in tasks 1 vs 151; evaluate lucky the way job-1"):
+        promote("lucky", root=root)
+    with pytest.raises(StatusError, match="job-1 is active: it keeps the eval it was promoted on"):
+        record_eval("job-1", eval_report(0.0, tasks=1), root=root)
+    with pytest.raises(PromotionRefused, match="tasks 1 vs 151"):
+        promote("lucky", root=root)
+    retire("job-1", root=root)
+    with pytest.raises(StatusError, match="job-1 is retired"):
+        record_eval("job-1", eval_report(0.0), root=root)
+    assert load_adapter_artifact("job-1", root=root).eval.pass_at_k["pass@1"] == 0.31  # type: ignore[union-attr]
+
+
+def test_the_metric_cannot_be_picked_to_hide_a_regression(root: Path, base: Path) -> None:
+    _evaluated(root, base, "job-1", 0.31, pass_at_5=0.62)
+    promote("job-1", root=root)
+    _evaluated(root, base, "job-2", 0.2, pass_at_5=0.7)  # better at pass@5 only
+    with pytest.raises(PromotionRefused) as err:
+        promote("job-2", metric="pass@5", root=root)
+    assert str(err.value) == (
+        "refused: job-2 beats active job-1 on pass@5 (0.700 > 0.620) but falls behind it on pass@1 0.200 < 0.310 "
+        "(same eval: humaneval_cpp.jsonl 151 tasks, n=10)"
+    )
+    _evaluated(root, base, "job-3", 0.31, pass_at_5=0.7)  # a tie on pass@1 is no regression
+    assert promote("job-3", metric="pass@5", root=root).retired == "job-1"
+
+
+def test_another_judge_or_dropped_samples_earn_no_promotion(root: Path, base: Path) -> None:
+    """A verifier at a URL of one's choosing can pass anything; an eval whose failures were lost to 'infra
+    errors' has pass@k over the survivors. Neither may unseat an adapter judged in-process on every sample."""
+    _evaluated(root, base, "job-1", 0.31)
+    promote("job-1", root=root)
+    _evaluated(root, base, "judged-elsewhere", 0.9, verifier_url="http://127.0.0.1:9/fake")
+    with pytest.raises(
+        PromotionRefused, match=re.escape("the evals differ in verifier http://127.0.0.1:9/fake vs in-process")
+    ):
+        promote("judged-elsewhere", root=root)
+    _evaluated(root, base, "lossy", 0.9, infra_failures=1200)
+    with pytest.raises(PromotionRefused) as err:
+        promote("lossy", root=root)
+    assert str(err.value) == (
+        "refused: lossy's eval lost 1200 samples to infrastructure failures (verifier or sandbox errors), which "
+        "its pass@k leaves out; re-run it: `cppforge registry eval lossy`"
+    )
 
 
 def test_promotion_retires_the_old_active_one_of_the_same_base_only(root: Path, base: Path, tmp_path: Path) -> None:

@@ -75,12 +75,17 @@ def test_registry_commands_end_to_end(
 
     def harness(**kw: Any) -> _Report:
         calls.append(kw)
-        return _Report(reports[Path(kw["adapter_dir"]).name])
+        name = Path(kw["adapter_dir"]).name
+        weights = "adapter_model.safetensors"
+        # It reads a private copy of the registered bytes, not the registry's dir (which may change meanwhile).
+        assert (Path(kw["adapter_dir"]) / weights).read_bytes() == (root / "adapters" / name / weights).read_bytes()
+        assert Path(kw["adapter_dir"]) != root / "adapters" / name
+        return _Report(reports[name])
 
     monkeypatch.setattr(registry_command, "run_harness", harness)
     code, out, _ = _run(capsys, "eval", "job-1", "--n", "10", "--k", "5,1", "--limit", "151")
     assert code == 0 and out.startswith("job-1: pass@1=0.310 pass@5=0.620 (humaneval_cpp.jsonl 151 tasks, n=10)")
-    assert calls[0]["model_path"] == str(base.resolve()) and calls[0]["adapter_dir"] == str(root / "adapters/job-1")
+    assert calls[0]["model_path"] == str(base.resolve()) and not Path(calls[0]["adapter_dir"]).exists()  # removed
     assert calls[0]["ks"] == (1, 5) and calls[0]["n"] == 10 and calls[0]["limit"] == 151
     assert load_adapter_artifact("job-1", root=root).eval.base_model_sha256 == model_content_hash(base)  # type: ignore[union-attr]
     assert _run(capsys, "promote", "job-1")[:2] == (0, "job-1 is now active (pass@1 0.310, gate 0.050)\n")
@@ -102,6 +107,9 @@ def test_registry_commands_end_to_end(
     shown = json.loads(out)
     assert code == 0 and shown["status"] == "active" and shown["eval"]["n"] == 10
 
+    calls.clear()
+    code, _, err = _run(capsys, "eval", "job-1")  # the active one keeps its promotion eval
+    assert code == 2 and "job-1 is active: it keeps the eval it was promoted on" in err and calls == []
     assert _run(capsys, "retire", "job-1")[:2] == (0, "job-1 retired\n")
     assert _run(capsys, "promote", "job-2")[:2] == (0, "job-2 is now active (pass@1 0.120, gate 0.050)\n")
 
@@ -125,3 +133,70 @@ def test_registry_command_errors(root: Path, tmp_path: Path, capsys: pytest.Capt
     fake_base_model(base, seed=5)  # the base's weights changed since b was registered
     code, _, err = _run(capsys, "eval", "b")
     assert code == 2 and "is not the one b was trained on" in err
+
+
+def test_eval_is_not_recorded_when_the_base_changes_during_it(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = fake_base_model(tmp_path / "base")
+    fake_adapter(tmp_path / "a")
+    assert _run(capsys, "add", str(tmp_path / "a"), "--name", "a", "--method", "sft", "--base", str(base))[0] == 0
+
+    def harness(**kw: Any) -> _Report:
+        fake_base_model(base, seed=9)  # rewritten while the harness had it loaded
+        return _Report(eval_report(0.5))
+
+    monkeypatch.setattr(registry_command, "run_harness", harness)
+    code, _, err = _run(capsys, "eval", "a")
+    assert code == 2 and "the base model's files at" in err and "changed during the eval: it is not recorded" in err
+    assert load_adapter_artifact("a", root=root).eval is None
+
+
+def test_damaged_registry_files_are_one_line_errors(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hand-edited or damaged index and manifests: exit 1 and one line naming what is wrong, never a traceback."""
+    base = fake_base_model(tmp_path / "base")
+    fake_adapter(tmp_path / "a")
+    assert _run(capsys, "add", str(tmp_path / "a"), "--name", "a", "--method", "sft", "--base", str(base))[0] == 0
+    index_file, manifest_file = root / "index.json", root / "adapters" / "a" / "manifest.json"
+    good_index, good_manifest = index_file.read_text(), manifest_file.read_text()
+
+    def edit(path: Path, change: Any) -> None:
+        doc = json.loads(path.read_text())
+        change(doc)
+        path.write_text(json.dumps(doc))
+
+    cases = [
+        (
+            index_file,
+            lambda d: d["adapters"]["a"].pop("status"),
+            ("list", "show", "promote"),
+            "entry 'a' is damaged: no 'status'",
+        ),
+        (
+            index_file,
+            lambda d: d["adapters"]["a"].update(eval={"pass_at_k": 0.9}),
+            ("list", "promote"),
+            "entry 'a' is damaged",
+        ),
+        (index_file, lambda d: d["adapters"]["a"].update(status="golden"), ("show",), "'golden' is not a valid Status"),
+        (manifest_file, lambda d: d.pop("base_model"), ("show",), "the manifest of 'a' is damaged: no 'base_model'"),
+        (manifest_file, lambda d: d.update(created_at=5), ("show",), "created_at is int, not a string"),
+    ]
+    for path, change, commands, message in cases:
+        edit(path, change)
+        for command in commands:
+            code, _, err = _run(capsys, command, *([] if command == "list" else ["a"]))
+            assert (code, err.count("\n")) == (1, 1) and message in err, (command, message, err)
+        index_file.write_text(good_index)
+        manifest_file.write_text(good_manifest)
+    with manifest_file.open("a") as fh:  # a 17 MB manifest: refused by its size, not read into memory
+        fh.truncate(17 << 20)
+    code, _, err = _run(capsys, "show", "a")
+    assert code == 1 and "is 17825792 bytes, more than a registry file may be" in err
+    manifest_file.unlink()
+    code, _, err = _run(capsys, "show", "a")
+    assert code == 1 and "the manifest of 'a'" in err and "is missing" in err
+    index_file.write_text("[1, 2]")
+    assert _run(capsys, "list")[0] == 1

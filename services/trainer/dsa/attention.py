@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
-from transformers.models.llama.modeling_llama import eager_attention_forward
+from transformers.models.llama.modeling_llama import eager_attention_forward, repeat_kv
 
 from .functional import attention_recall, attention_target, indexer_kl, topk_keys
 from .indexer import LightningIndexer
@@ -250,7 +250,10 @@ def dsa_attention_forward(
     allowed = _allowed_keys(attention_mask, batch, q_len, kv_len, query.device)  # (B, T, S)
     keys = topk_keys(scores, allowed, runtime.topk) if runtime.sparse else allowed  # (B, T, S)
     mask = _select_keys(attention_mask, keys, query.dtype) if runtime.sparse else attention_mask
-    out, probs = eager_attention_forward(module, query, key, value, mask, scaling=scaling, dropout=dropout)
+    # Dropout off inside: eager returns the probs after its dropout, and the KL's target is the attention itself.
+    out, probs = eager_attention_forward(module, query, key, value, mask, scaling=scaling, dropout=0.0)
+    if dropout > 0.0:
+        out = _dropped_out(module, probs, value, dropout)
     if runtime.collect_kl:
         target = attention_target(probs.detach().float(), keys)  # (B, T, S)
         runtime.kl_terms.append(indexer_kl(target, scores, keys))
@@ -258,6 +261,13 @@ def dsa_attention_forward(
             selected = topk_keys(scores, allowed, runtime.topk)
             runtime.recall_terms.append(attention_recall(target, selected).detach())
     return out, probs
+
+
+def _dropped_out(module: nn.Module, probs: Tensor, value: Tensor, p: float) -> Tensor:
+    """Eager attention's output with dropout on the probs (B, Hq, T, S), from the probs before dropout."""
+    weights = nn.functional.dropout(probs, p=p, training=module.training)  # (B, Hq, T, S)
+    values = repeat_kv(value, probs.shape[1] // value.shape[1])  # (B, Hq, S, d): GQA's kv heads repeated
+    return torch.matmul(weights, values).transpose(1, 2).contiguous()  # (B, T, Hq, d)
 
 
 AttentionInterface.register(ATTN_IMPLEMENTATION, dsa_attention_forward)

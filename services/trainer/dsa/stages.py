@@ -146,7 +146,6 @@ class DSATrainingStageManager:
                 param.requires_grad_(classes[name] == "indexer")
         runtime = self.handle.runtime
         runtime.sparse = False
-        runtime.collect_kl = True
         self._detach_indexer_from_lm_loss()  # a no-op for a frozen base; keeps opt-outs out of the KL too
         # No scheduler: DeepSeek's warm-up keeps the indexer's LR flat.
         self.optimizer = torch.optim.AdamW(
@@ -171,7 +170,6 @@ class DSATrainingStageManager:
                 param.requires_grad_(True)
         runtime = self.handle.runtime
         runtime.sparse = True
-        runtime.collect_kl = True
         self._detach_indexer_from_lm_loss()
         groups = [
             {
@@ -202,14 +200,21 @@ class DSATrainingStageManager:
             raise DSAStageError("no DSA stage is active: call apply_dsa_stage1_freeze() first")
         runtime = self.handle.runtime
         runtime.clear()
-        if self.stage == 1:
-            backbone = getattr(self.model, "model", self.model)  # no LM head: stage 1 needs attention only
-            backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        # KL terms are collected during this forward only: a forward outside loss() (generation, scoring)
+        # would otherwise append a term, and with it the forward's whole graph, on every call.
+        runtime.collect_kl = True
+        try:
+            if self.stage == 1:
+                backbone = getattr(self.model, "model", self.model)  # no LM head: stage 1 needs attention only
+                backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+                kl = runtime.take_kl()
+                return StageLoss(total=kl, kl=kl, lm=None, recall=runtime.take_recall())
+            labels = input_ids if attention_mask is None else input_ids.masked_fill(attention_mask == 0, -100)
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, use_cache=False)
             kl = runtime.take_kl()
-            return StageLoss(total=kl, kl=kl, lm=None, recall=runtime.take_recall())
-        labels = input_ids if attention_mask is None else input_ids.masked_fill(attention_mask == 0, -100)
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, use_cache=False)
-        kl = runtime.take_kl()
+        finally:
+            runtime.collect_kl = False
+            runtime.clear()  # (after an exception: no stale terms for the next take)
         total = lm_scale * out.loss + self.config.kl_weight * kl
         return StageLoss(total=total, kl=kl, lm=out.loss, recall=None)
 

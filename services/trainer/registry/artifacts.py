@@ -9,10 +9,14 @@ Loading checks the files' sha256 against the manifest and the index: a changed b
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import enum
 import json
 import secrets
 import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,9 +40,11 @@ from .index import (
     locked,
     read_index,
     read_manifest,
+    shared,
     write_json_atomic,
     write_manifest,
 )
+from .integrity import check_consistent
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -91,12 +97,28 @@ class Entry:
 
     @classmethod
     def from_index(cls, name: str, d: dict[str, Any]) -> Entry:
-        ev = d.get("eval")
-        return cls(
-            name=name, status=Status(d["status"]), created_at=d["created_at"], training_method=d["training_method"],
-            base_model=d["base_model"], base_model_sha256=d["base_model_sha256"], adapter_sha256=d["adapter_sha256"],
-            parent=d.get("parent"), eval=EvalRecord.from_dict(ev) if isinstance(ev, dict) else None,
-        )  # fmt: skip
+        """The index row `d`; ArtifactCorruptError naming the row and the field for a damaged one."""
+        try:
+            ev = d.get("eval")
+            return cls(
+                name=name, status=Status(d["status"]), created_at=_text(d, "created_at"),
+                training_method=_text(d, "training_method"), base_model=_text(d, "base_model"),
+                base_model_sha256=_text(d, "base_model_sha256"), adapter_sha256=_text(d, "adapter_sha256"),
+                parent=d.get("parent"), eval=EvalRecord.from_dict(ev) if ev is not None else None,
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ArtifactCorruptError(f"the registry index's entry {name!r} is damaged: {_why(exc)}") from None
+
+
+def _text(d: dict[str, Any], key: str) -> str:
+    value = d[key]
+    if not isinstance(value, str):
+        raise TypeError(f"{key} is {type(value).__name__}, not a string")
+    return value
+
+
+def _why(exc: Exception) -> str:
+    return f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
 
 
 def _check_adapter_dir(adapter_dir: Path) -> None:
@@ -205,31 +227,59 @@ def _entry(index: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
     return index[name]
 
 
+def _read(name: str, root: Path, *, check: bool) -> tuple[Artifact, dict[str, Any]]:
+    """The artifact and its manifest, read together under the readers' lock; with `check`, the index row
+    cross-checked against the manifest (integrity.py). The files are not hashed here."""
+    with shared(root):
+        row = _entry(read_index(root), name)
+        entry = Entry.from_index(name, row)  # a damaged row is named as such first
+        manifest = read_manifest(root, name)
+        if check:
+            check_consistent(name, manifest, row)
+    try:
+        artifact = Artifact(
+            name=name, path=artifact_dir(root, name), status=entry.status, base_model=_text(manifest, "base_model"),
+            base_model_sha256=_text(manifest, "base_model_sha256"),
+            training_method=_text(manifest, "training_method"), config=dict(manifest.get("config") or {}),
+            metrics=dict(manifest.get("metrics") or {}), created_at=_text(manifest, "created_at"),
+            parent=manifest.get("parent"), adapter_sha256=_text(manifest, "adapter_sha256"), eval=entry.eval,
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactCorruptError(f"the manifest of {name!r} is damaged: {_why(exc)}") from None
+    return artifact, manifest
+
+
 def load_adapter_artifact(name: str, *, root: Path | None = None, verify: bool = True) -> Artifact:
-    """The artifact `name` (manifest + path, status and latest eval from the index), its files' sha256 checked."""
-    root = root or default_root()
-    entry = _entry(read_index(root), name)
-    path = artifact_dir(root, name)
-    manifest = read_manifest(root, name)
+    """The artifact `name` (manifest + path, status and latest eval from the index); with `verify` (the
+    default) the index row checked against the manifest and the files' sha256 against both."""
+    artifact, manifest = _read(name, root or default_root(), check=verify)
     if verify:
-        _verify(name, path, manifest, entry)
-    ev = entry.get("eval")
-    return Artifact(
-        name=name, path=path, status=Status(entry["status"]), base_model=manifest["base_model"],
-        base_model_sha256=manifest["base_model_sha256"], training_method=manifest["training_method"],
-        config=manifest.get("config") or {}, metrics=manifest.get("metrics") or {},
-        created_at=manifest["created_at"], parent=manifest.get("parent"), adapter_sha256=manifest["adapter_sha256"],
-        eval=EvalRecord.from_dict(ev) if isinstance(ev, dict) else None,
-    )  # fmt: skip
+        _check_files(name, artifact.path, manifest)
+    return artifact
 
 
-def _verify(name: str, path: Path, manifest: dict[str, Any], entry: dict[str, Any]) -> None:
-    if manifest.get("name") != name:
-        raise ArtifactCorruptError(f"artifact {name!r}: its manifest names {manifest.get('name')!r}")
-    for key in ("adapter_sha256", "base_model_sha256"):
-        if manifest.get(key) != entry.get(key):
-            raise ArtifactCorruptError(f"artifact {name!r}: manifest and index disagree on {key}")
+@contextlib.contextmanager
+def verified_copy(name: str, *, root: Path | None = None) -> Iterator[Artifact]:
+    """The artifact, its `path` a private copy of its two files whose sha256 were checked after copying
+    (removed at the end of the block). Load from it, not from the registry dir: what is loaded is then
+    byte for byte what was hashed, whatever is written into the registry dir meanwhile."""
+    artifact, manifest = _read(name, root or default_root(), check=True)
+    with tempfile.TemporaryDirectory(prefix="cppforge-adapter-") as tmp:
+        copy = Path(tmp) / name  # same dir name: tools that name an adapter by its dir see the registry name
+        copy.mkdir()
+        for file in (CONFIG_FILE, WEIGHTS_FILE):
+            source = artifact.path / file
+            if not source.is_file():
+                raise ArtifactCorruptError(f"artifact {name!r}: {file} is missing or not a regular file")
+            shutil.copyfile(source, copy / file)
+        _check_files(name, copy, manifest)
+        yield dataclasses.replace(artifact, path=copy)
+
+
+def _check_files(name: str, path: Path, manifest: dict[str, Any]) -> None:
     for file, key in ((WEIGHTS_FILE, "adapter_sha256"), (CONFIG_FILE, "adapter_config_sha256")):
+        if not (path / file).is_file():  # (a FIFO would block the hash)
+            raise ArtifactCorruptError(f"artifact {name!r}: {file} is missing or not a regular file")
         try:
             actual = sha256_file(path / file)
         except OSError as exc:
@@ -255,15 +305,20 @@ def active_for_base(base_model_sha256: str, *, root: Path | None = None) -> str 
     return None
 
 
-def set_status(root: Path, index: dict[str, dict[str, Any]], name: str, status: Status) -> None:
-    """Inside `locked(root)`: change `name`'s status in the index and mirror it into its manifest."""
+def set_status(
+    root: Path, index: dict[str, dict[str, Any]], name: str, status: Status, *, promotion: dict[str, Any] | None = None
+) -> None:
+    """Inside `locked(root)`: change `name`'s status in the index and mirror it into its manifest (with the
+    promotion record when it becomes active: what integrity.py asks an active row's manifest to hold)."""
     entry = _entry(index, name)
     entry["status"] = status.value
     entry[f"{status.value}_at"] = utc_now()
     manifest = read_manifest(root, name)
     manifest["status"] = status.value
     manifest[f"{status.value}_at"] = entry[f"{status.value}_at"]
-    write_manifest(root, name, manifest)
+    if promotion is not None:
+        manifest["promotion"] = entry["promotion"] = promotion
+    write_manifest(root, name, manifest)  # before the index (written when the lock's block ends)
 
 
 def retire(name: str, *, root: Path | None = None) -> None:

@@ -2,7 +2,8 @@
 
 The record is read from the eval harness's report (`EvalReport.to_dict()`, what its summary.json
 holds): pass@k values (a None one, no task with k judged samples, is left out), n, ks, the task
-count, the dataset's name and sha256, the sampling params. An interrupted eval is refused.
+count, the dataset's name and sha256, the sampling params, the judge (verifier URL or in-process,
+std, timeout) and the samples lost to infrastructure failures. An interrupted eval is refused.
 The base model's hash at eval time is added by the caller (`cppforge registry eval`), since the
 numbers only speak for the weights they were measured on.
 """
@@ -35,6 +36,8 @@ class EvalRecord:
     sampling: dict[str, Any] = field(default_factory=dict)  # temperature, top_p, max_tokens, seed, ...
     base_model_sha256: str = ""  # the base's content hash when the eval ran
     measured_at: str = ""  # UTC ISO
+    judge: dict[str, Any] = field(default_factory=dict)  # verifier (URL or in-process), std, timeout_s
+    infra_failures: int = 0  # samples the verifier could not judge (left out of pass@k)
 
     def describe(self) -> str:
         return f"{self.dataset} {self.tasks} tasks, n={self.n}"
@@ -43,7 +46,8 @@ class EvalRecord:
         return {
             "pass_at_k": dict(self.pass_at_k), "n": self.n, "ks": list(self.ks), "tasks": self.tasks,
             "dataset": self.dataset, "dataset_sha256": self.dataset_sha256, "sampling": dict(self.sampling),
-            "base_model_sha256": self.base_model_sha256, "measured_at": self.measured_at,
+            "base_model_sha256": self.base_model_sha256, "measured_at": self.measured_at, "judge": dict(self.judge),
+            "infra_failures": self.infra_failures,
         }  # fmt: skip
 
     @classmethod
@@ -53,6 +57,7 @@ class EvalRecord:
             ks=tuple(int(k) for k in d["ks"]), tasks=int(d["tasks"]), dataset=str(d["dataset"]),
             dataset_sha256=str(d["dataset_sha256"]), sampling=dict(d.get("sampling") or {}),
             base_model_sha256=str(d.get("base_model_sha256", "")), measured_at=str(d.get("measured_at", "")),
+            judge=dict(d.get("judge") or {}), infra_failures=int(d.get("infra_failures", 0)),
         )  # fmt: skip
 
 
@@ -112,6 +117,20 @@ def _sampling(report: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _judge(report: dict[str, Any]) -> dict[str, Any]:
+    """Who judged the samples, and how: a verifier at another URL is another judge (it could pass anything)."""
+    judge: dict[str, Any] = {"verifier": str(report.get("verifier_url") or "in-process")}
+    judge.update({k: report[k] for k in ("std", "timeout_s") if k in report})
+    return judge
+
+
+def _infra_failures(report: dict[str, Any]) -> int:
+    value = report.get("infra_failures", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _bad(f"infra_failures must be a count, not {value!r}")
+    return value
+
+
 def eval_record_from_report(
     report: dict[str, Any], *, base_model_sha256: str, measured_at: str | None = None
 ) -> EvalRecord:
@@ -135,6 +154,7 @@ def eval_record_from_report(
     return EvalRecord(
         pass_at_k=pass_at_k, n=n, ks=ks, tasks=_count(report), dataset=dataset, dataset_sha256=dataset_sha,
         sampling=_sampling(report), base_model_sha256=base_model_sha256, measured_at=measured_at or utc_now(),
+        judge=_judge(report), infra_failures=_infra_failures(report),
     )  # fmt: skip
 
 
@@ -154,4 +174,7 @@ def eval_differences(a: EvalRecord, b: EvalRecord) -> list[str]:
     for key in sorted(set(a.sampling) - {"n"} | set(b.sampling) - {"n"}):  # (n: compared above)
         if a.sampling.get(key) != b.sampling.get(key):
             diffs.append(f"{key} {a.sampling.get(key)} vs {b.sampling.get(key)}")
+    for key in sorted(set(a.judge) | set(b.judge)):
+        if a.judge.get(key) != b.judge.get(key):
+            diffs.append(f"{key} {a.judge.get(key)} vs {b.judge.get(key)}")
     return diffs

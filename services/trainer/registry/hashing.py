@@ -2,8 +2,10 @@
 
 A base model's hash names exactly the weights an adapter was trained on, whatever its path: the
 registry, the eval and the inference service compare it. Hashing a multi-GB checkpoint takes a
-while, so each file's sha256 is cached by (path, size, mtime_ns), in memory and in a JSON file
-under the registry, and a checkpoint is read once however many processes ask.
+while, so each file's sha256 is cached by its stat stamp (path, size, mtime_ns, ctime_ns, inode), in
+memory and in a JSON file under the registry, and a checkpoint is read once however many processes ask.
+The stamp has ctime and the inode because mtime alone can be set back (`touch -d`, `os.utime`) after
+the bytes changed; ctime cannot be set, and a file replaced by a rename gets a new inode.
 """
 
 from __future__ import annotations
@@ -76,14 +78,24 @@ def model_content_hash(model_dir: str | Path, *, cache_dir: Path | None = None) 
     return digest.hexdigest()
 
 
-def _file_sha(path: Path, cache: dict[str, dict[str, Any]]) -> tuple[str, bool]:
-    """The file's sha256 and whether it had to be computed (not in the cache under its size and mtime)."""
+def file_stamp(path: Path) -> dict[str, int]:
+    """What changes whenever the file's bytes may have: size, mtime, ctime (not settable) and inode."""
     st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns, "ino": st.st_ino}
+
+
+def model_stamp(model_dir: str | Path) -> dict[str, dict[str, int]]:
+    """file name -> stamp of the files `model_content_hash` covers: equal stamps, equal hash."""
+    return {path.name: file_stamp(path) for path in model_files(resolve_base_dir(model_dir))}
+
+
+def _file_sha(path: Path, cache: dict[str, dict[str, Any]]) -> tuple[str, bool]:
+    """The file's sha256 and whether it had to be computed (not in the cache under its current stamp)."""
     key = str(path.resolve())
-    stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    stamp = file_stamp(path)
     with _memo_lock:
         hit = _memo.get(key) or cache.get(key)
-    if hit is not None and hit.get("size") == stamp["size"] and hit.get("mtime_ns") == stamp["mtime_ns"]:
+    if hit is not None and all(hit.get(field) == value for field, value in stamp.items()):
         on_disk = cache.get(key) == hit
         cache[key] = hit
         return str(hit["sha256"]), not on_disk

@@ -8,11 +8,13 @@ the old index or the new one, never half of one, and no writer's update is lost.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import math
 import os
 import re
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +27,13 @@ LOCK_FILE = "index.lock"
 ADAPTERS_DIR = "adapters"
 MANIFEST_FILE = "manifest.json"
 INDEX_VERSION = 1
-# The inference service's adapter-name pattern (services/inference/protocol.py): a registry name is a model id.
-NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# Far above real sizes (an index row ~1 KB, a manifest ~3 KB per recorded eval): a bigger file is damage.
+MAX_INDEX_BYTES = 64 << 20
+MAX_MANIFEST_BYTES = 16 << 20
+# Within the inference service's adapter-name pattern (services/inference/protocol.py): a registry name is a
+# model id. It starts with a letter or digit: no hidden dir (`.staging-*` are ours), no name that reads as
+# a CLI option (`-x`), never `.` or `..`.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def default_root() -> Path:
@@ -36,9 +43,10 @@ def default_root() -> Path:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name in (".", ".."):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise InvalidArtifactError(
-            f"bad adapter name {name!r}: 1-64 characters of A-Z a-z 0-9 _ . - (it becomes a model id)"
+            f"bad adapter name {name!r}: 1-64 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit "
+            "(it becomes a model id and a directory name)"
         )
     return name
 
@@ -70,18 +78,34 @@ def finite_json(value: Any) -> Any:
     raise TypeError(f"not JSON data: {type(value).__name__}")
 
 
+def read_json_file(path: Path, *, what: str, limit: int) -> Any:
+    """The JSON document at `path` (FileNotFoundError passes through); RegistryError, naming `what`, for one
+    that is unreadable, not JSON, or bigger than `limit` bytes (a registry file is never that big: refused
+    before it is read, rather than filling memory)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open, a device never end
+            raise RegistryError(f"{what} ({path}) is not a regular file")
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                raise RegistryError(f"{what} ({path}) is {size} bytes, more than a registry file may be ({limit})")
+            return json.loads(fh.read(limit + 1))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"cannot read {what} ({path}): {exc}") from None
+
+
 def read_index(root: Path) -> dict[str, dict[str, Any]]:
     """name -> entry; an empty registry when there is no index yet. No lock needed: the file is replaced whole."""
     path = root / INDEX_FILE
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = read_json_file(path, what="the registry index", limit=MAX_INDEX_BYTES)
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
-        raise RegistryError(f"cannot read the registry index {path}: {exc}") from None
     adapters = doc.get("adapters") if isinstance(doc, dict) else None
-    if not isinstance(adapters, dict):
-        raise RegistryError(f"the registry index {path} has no `adapters` object")
+    if not isinstance(adapters, dict) or not all(isinstance(entry, dict) for entry in adapters.values()):
+        raise RegistryError(f"the registry index {path} has no `adapters` object of entries")
     return adapters
 
 
@@ -101,12 +125,26 @@ def locked(root: Path) -> Iterator[dict[str, dict[str, Any]]]:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
+@contextmanager
+def shared(root: Path) -> Iterator[None]:
+    """A reader's moment in which no writer is between its manifest write and its index write (a shared
+    flock on the writers' lock file): what it reads of the index and a manifest belongs together."""
+    with contextlib.ExitStack() as stack:
+        try:
+            lock = stack.enter_context(open(root / LOCK_FILE, "rb"))
+        except OSError:  # no writer ever ran here (nothing to wait for), or a registry we may not lock
+            lock = None
+        if lock is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_SH)  # released when the file closes
+        yield
+
+
 def read_manifest(root: Path, name: str) -> dict[str, Any]:
     path = artifact_dir(root, name) / MANIFEST_FILE
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RegistryError(f"cannot read the manifest of {name!r} ({path}): {exc}") from None
+        doc = read_json_file(path, what=f"the manifest of {name!r}", limit=MAX_MANIFEST_BYTES)
+    except FileNotFoundError:
+        raise RegistryError(f"the manifest of {name!r} ({path}) is missing") from None
     if not isinstance(doc, dict):
         raise RegistryError(f"the manifest of {name!r} ({path}) is not a JSON object")
     return doc

@@ -122,3 +122,27 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert not any("dsa_indexer" in name for name, _ in plain.named_parameters())
     with pytest.raises(ValueError, match="not a DSA model"):
         load_dsa_model(tmp_path)
+
+
+def test_the_kl_target_is_the_attention_before_dropout() -> None:
+    """eager attention returns its probs after dropout; the indexer must fit the attention, not a noisy draw."""
+    model = tiny_llama()
+    for layer in model.model.layers:
+        layer.self_attn.attention_dropout = 0.5
+    enable_dsa(model, topk=4, index_heads=2, index_dim=16)
+    runtime = dsa_handle(model).runtime
+    runtime.sparse, runtime.collect_kl = False, True
+    ids = random_ids(2, T)
+
+    def first_layer_kl_and_logits(train: bool) -> tuple[float, torch.Tensor]:
+        model.train(train)
+        runtime.clear()
+        torch.manual_seed(0)
+        with torch.no_grad():
+            logits = model(ids).logits
+        return float(runtime.kl_terms[0]), logits  # layer 0: its input does not depend on dropout
+
+    kl_eval, logits_eval = first_layer_kl_and_logits(False)
+    kl_train, logits_train = first_layer_kl_and_logits(True)
+    assert kl_train == pytest.approx(kl_eval, rel=1e-5)
+    assert not torch.allclose(logits_train, logits_eval, atol=1e-3)  # dropout still acts on the output

@@ -141,3 +141,20 @@ def test_stage2_refuses_without_stage1_unless_forced() -> None:
     assert manager.stage == 2
     with pytest.raises(DSAStageError, match="no DSA stage"):
         DSATrainingStageManager(dsa_llama()).step(random_ids(1, 4))
+
+
+def test_forwards_outside_the_stage_loss_collect_nothing() -> None:
+    """After (or between) steps the model runs plain forwards (scoring, generation): none may append a KL
+    term, which would keep that forward's whole graph alive on every call."""
+    model = dsa_llama()
+    manager = DSATrainingStageManager(model)
+    runtime = dsa_handle(model).runtime
+    manager.apply_dsa_stage1_freeze()
+    assert manager.step(random_ids(2, 16)).kl > 0
+    model(random_ids(2, 16))
+    assert runtime.kl_terms == [] and runtime.recall_terms == []
+    manager.apply_dsa_stage2_unfreeze()
+    assert manager.step(random_ids(2, 16)).kl > 0  # the stage's own forward still collects
+    for _ in range(3):
+        model(random_ids(2, 16))
+    assert runtime.kl_terms == []
