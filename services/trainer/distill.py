@@ -58,29 +58,13 @@ class DistillationConfig:
 
     @property
     def student_layers(self) -> tuple[int, ...]:
-        return tuple(s for s, _ in self.feature_layers)
+        """The student's blocks to hook (none while the feature loss is off)."""
+        return tuple(s for s, _ in self.feature_layers) if self.feature_on else ()
 
     @property
     def teacher_layers(self) -> tuple[int, ...]:
-        return tuple(t for _, t in self.feature_layers)
-
-
-def parse_feature_layers(text: str) -> tuple[tuple[int, int], ...]:
-    """ "1,3" -> ((1, 1), (3, 3)); "1:2,3:5" pairs student block 1 with teacher block 2, 3 with 5."""
-    pairs: list[tuple[int, int]] = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        student, _, teacher = item.partition(":")
-        try:
-            s = int(student)
-            t = int(teacher) if teacher else s
-        except ValueError:
-            raise ValueError(f"feature layers are block indices like 1,3 or 1:2, not {item!r}") from None
-        if s < 0 or t < 0:
-            raise ValueError(f"feature layers are block indices >= 0, not {item!r}")
-        pairs.append((s, t))
-    return tuple(pairs)
+        """The teacher's blocks to hook (none while the feature loss is off)."""
+        return tuple(t for _, t in self.feature_layers) if self.feature_on else ()
 
 
 @dataclass(frozen=True)

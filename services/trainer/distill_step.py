@@ -28,15 +28,15 @@ from torch import Tensor
 from ..lm.prompts import encode_prompt
 from ..tasks import Task
 from .batch import Batch, Row, collate
-from .config import TrainConfig
+from .config import TrainConfig, parse_feature_layers
 from .distill import (
     IGNORE_INDEX,
     DistillationConfig,
     DistillationLoss,
     Teacher,
     capture_hidden,
+    decoder_blocks,
     load_teacher,
-    parse_feature_layers,
 )
 from .lora import Policy
 from .sft import load_sft_rows
@@ -136,6 +136,26 @@ class DistillStep:
             vocab = policy.model.get_output_embeddings().weight.shape[0]
             self.teacher = load_teacher(cfg.teacher, student_tokenizer=policy.tokenizer, device=policy.device,
                                         student_vocab_size=vocab)  # fmt: skip
+        self._check_feature_blocks()
+
+    def _check_feature_blocks(self) -> None:
+        """Block indices and hidden sizes of the feature loss, checked before any step (and held-out scoring)."""
+        config = self.loss_fn.config
+        if not config.feature_on:
+            return
+        teacher_model = self.teacher.model if self.teacher is not None else self.policy.model
+        for who, model, wanted in (("student", self.policy.model, config.student_layers),
+                                   ("teacher", teacher_model, config.teacher_layers)):  # fmt: skip
+            count = len(decoder_blocks(model))
+            if max(wanted) >= count:
+                raise ValueError(f"distill_feature_layers: {who} block {max(wanted)} out of range: the {who} has "
+                                 f"{count} decoder blocks")  # fmt: skip
+        sizes = [getattr(m.config, "hidden_size", None) for m in (self.policy.model, teacher_model)]
+        if None not in sizes and sizes[0] != sizes[1]:
+            raise ValueError(
+                f"the feature loss compares hidden states of the same size: the student's are {sizes[0]}, the "
+                f"teacher's {sizes[1]} (no projection is learned; set distill_feature_weight=0)"
+            )
 
     @property
     def cursor_position(self) -> int:

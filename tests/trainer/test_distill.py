@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+from services.trainer.config import parse_feature_layers
 from services.trainer.distill import (
     IGNORE_INDEX,
     DistillationConfig,
@@ -16,7 +17,6 @@ from services.trainer.distill import (
     capture_hidden,
     decoder_blocks,
     load_teacher,
-    parse_feature_layers,
 )
 
 from .distill_models import save_tiny_model, tiny_llama

@@ -145,10 +145,33 @@ def test_a_teacher_of_another_vocabulary_is_exit_2_before_the_heldout_scoring(
     assert f"the teacher {teacher} has a different vocabulary from the student's: {len(other)} tokens vs 512" in line
 
 
-def test_distill_without_a_teacher_or_dcd_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["train", "--recipe", "distill", "--steps", "1", "--out", str(tmp_path / "out")]) == 2
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "method distill needs a teacher"),
+        (["--set", "dcd=true", "--set", "distill_feature_weight=0.5"], "needs distill_feature_layers"),
+        (["--set", "dcd=true", "--set", "distill_feature_layers=1,x"], "distill_feature_layers: feature layers are"),
+        (["--set", "dcd=true", "--set", "distill_alpha=2"], "distill_alpha must be in [0, 1]"),
+    ],
+)
+def test_bad_distill_config_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    assert main(["train", "--recipe", "distill", "--steps", "1", "--out", str(tmp_path / "out"), *extra]) == 2
     (line,) = error_lines(capsys.readouterr().err)
-    assert "method distill needs a teacher" in line and not (tmp_path / "out").exists()
+    assert message in line and not (tmp_path / "out").exists()
+
+
+def test_feature_blocks_out_of_range_are_exit_2_before_any_step(
+    tmp_path: Path, base_model: Path, tiny_teacher: Path, capsys: pytest.CaptureFixture[str], keep_signal_handlers: None
+) -> None:
+    argv = ["train", "--recipe", "distill", "--model", str(base_model), "--teacher", str(tiny_teacher), "--steps", "1",
+            "--out", str(tmp_path / "out"), "--no-progress",
+            *set_args({**SMALL, "distill_feature_weight": 1.0, "distill_feature_layers": "3:3"})]  # fmt: skip
+    assert main(argv) == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "teacher block 3 out of range: the teacher has 2 decoder blocks" in line
+    assert not (tmp_path / "out" / "metrics.jsonl").read_text()
 
 
 def test_the_bar_and_the_curve_take_rows_without_rewards(tmp_path: Path) -> None:
