@@ -225,11 +225,13 @@ class Teacher:
     path: Path
 
     @torch.no_grad()
-    def logits(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        """(B, L, V) logits of the teacher; no graph, whatever the caller's grad mode."""
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
-        logits: Tensor = out.logits
-        return logits
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor, layers: Sequence[int] = ()
+    ) -> tuple[Tensor, dict[int, Tensor]]:
+        """(B, L, V) logits and the (B, L, H) outputs of blocks `layers`; no graph, whatever the grad mode."""
+        with capture_hidden(self.model, layers) as hidden:
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        return out.logits, hidden
 
 
 def check_same_vocabulary(teacher_tokenizer: Any, student_tokenizer: Any, where: str = "the teacher") -> None:

@@ -15,10 +15,9 @@ however long each one's prompt is.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,12 +109,16 @@ class Outputs:
     hidden: list[Tensor]  # per chosen block: (B, T, H) at the same positions
 
 
+def at_completion(logits: Tensor, hidden: dict[int, Tensor], batch: Batch, layers: Sequence[int]) -> Outputs:
+    """Whole-sequence logits (B, L, V) and block outputs (B, L, H) cut to the completion positions."""
+    return Outputs(at_positions(logits, batch.positions), [at_positions(hidden[i], batch.positions) for i in layers])
+
+
 def forward_at_completion(model: Any, batch: Batch, layers: Sequence[int]) -> Outputs:
     """One forward of `model` on `batch`, its logits and the chosen blocks' hidden states gathered."""
-    with capture_hidden(model, layers) as captured:
+    with capture_hidden(model, layers) as hidden:
         out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
-    hidden = [at_positions(captured[i], batch.positions) for i in layers]
-    return Outputs(at_positions(out.logits, batch.positions), hidden)
+    return at_completion(out.logits, hidden, batch, layers)
 
 
 class DistillStep:
@@ -175,17 +178,13 @@ class DistillStep:
         use = self.cfg.bf16 and self.policy.device.type == "cuda"
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=use)
 
-    @contextlib.contextmanager
-    def _teacher_model(self) -> Iterator[Any]:
-        if self.teacher is not None:
-            yield self.teacher.model
-        else:
-            with self.policy.reference_model() as model:  # DCD: the own base, adapter disabled
-                yield model
-
     def _teacher_outputs(self, batch: Batch) -> Outputs:
-        with torch.no_grad(), self._teacher_model() as model:
-            return forward_at_completion(model, batch, self.loss_fn.config.teacher_layers)
+        layers = self.loss_fn.config.teacher_layers
+        if self.teacher is not None:
+            logits, hidden = self.teacher.forward(batch.input_ids, batch.attention_mask, layers)
+            return at_completion(logits, hidden, batch, layers)
+        with torch.no_grad(), self.policy.reference_model() as model:  # DCD: the own base, adapter disabled
+            return forward_at_completion(model, batch, layers)
 
     def run(self, step: int) -> dict[str, Any]:
         from . import distributed

@@ -232,10 +232,17 @@ def test_load_teacher_freezes(tmp_path: Path, student_tokenizer: Any) -> None:
     assert not teacher.model.training
     assert not any(p.requires_grad for p in teacher.model.parameters())
     ids = torch.tensor([[student_tokenizer.bos_token_id, 40, 41]])
-    with torch.enable_grad():
-        logits = teacher.logits(ids, torch.ones_like(ids))
-    assert logits.shape == (1, 3, len(student_tokenizer))
+    grad_mode: list[bool] = []  # the grad mode inside the teacher's forward
+    handle = teacher.model.register_forward_hook(lambda *_: grad_mode.append(torch.is_grad_enabled()))
+    try:
+        with torch.enable_grad():
+            logits, hidden = teacher.forward(ids, torch.ones_like(ids), [1])
+    finally:
+        handle.remove()
+    assert grad_mode == [False]
+    assert logits.shape == (1, 3, len(student_tokenizer)) and hidden[1].shape == (1, 3, 128)
     assert logits.grad_fn is None and not logits.requires_grad  # no graph was built
+    assert hidden[1].grad_fn is None and _hooks_left(teacher.model) == 0
 
 
 def test_load_teacher_refuses_another_vocabulary(tmp_path: Path, student_tokenizer: Any) -> None:
