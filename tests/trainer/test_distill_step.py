@@ -191,3 +191,19 @@ def test_the_bar_and_the_curve_take_rows_without_rewards(tmp_path: Path) -> None
     assert "kl=0.167" in stream.getvalue() and "loss=0.667" in stream.getvalue()
     png = plot_reward_curve(rows, tmp_path / "curve.png", title="distill")
     assert png is not None and png.stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_distilling_from_the_teacher_preset_brings_the_student_closer(base_model: Path, tmp_path: Path) -> None:
+    """The real teacher (built here when missing: minutes of one core, `make teacher`): the KL falls."""
+    from services.lm.bootstrap import ensure_teacher_model
+    from services.trainer.run import RunHooks, run_training
+
+    from .runs import tiny_config
+
+    teacher = ensure_teacher_model()
+    cfg = tiny_config(base_model, recipe="distill", teacher=str(teacher), steps=24, lr=2e-3, **SMALL)
+    summary = run_training(cfg, tmp_path / "out", recipe="distill", hooks=RunHooks(progress=None))
+    kls = [r["kl"] for r in metrics_rows(tmp_path / "out")]
+    assert summary["distill_mode"] == "teacher" and len(kls) == 24
+    assert sum(kls[-6:]) / 6 < 0.9 * sum(kls[:6]) / 6, kls
