@@ -133,7 +133,6 @@ class DistillStep:
         random.Random(cfg.seed).shuffle(self.order)
         self.rank, self.world = rank, world
         self.position = 0
-        self.mode = "dcd" if cfg.dcd else "teacher"
         self.teacher: Teacher | None = None
         if cfg.teacher:
             vocab = policy.model.get_output_embeddings().weight.shape[0]
