@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .common.cli_errors import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_OK, CliError
 
@@ -152,9 +152,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
-    from .lm.bootstrap import bootstrap_model, default_model_dir
+    from .lm.bootstrap import PRESETS, bootstrap_model, default_model_dir, ensure_bootstrap_model
 
-    out = Path(args.out) if args.out else default_model_dir()
+    preset = PRESETS[args.preset]
+    out = Path(args.out) if args.out else default_model_dir(preset.dir_name)
     if args.seconds is not None and args.steps is not None:
         raise CliError("--steps and --seconds exclude each other (steps: reproducible; seconds: a time budget)")
     if args.seconds is not None and args.seconds <= 0:
@@ -165,28 +166,35 @@ def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
         raise CliError("--threads must be at least 1")
     if args.tasks < 1:
         raise CliError("--tasks must be at least 1")
+    label = "bootstrap" if preset.name == "student" else preset.name
     if args.if_missing:
-        from .lm.bootstrap import DEFAULT_STEPS, ensure_bootstrap_model, is_built
+        from .lm.bootstrap import is_built
 
         if args.seconds is not None:
             raise CliError("--if-missing builds by steps (reproducible); drop --seconds")
         if is_built(out):
-            print(f"bootstrap model already built at {out}")
+            print(f"{label} model already built at {out}")
             return EXIT_OK
-        ensure_bootstrap_model(out, seed=args.seed, max_steps=args.steps or DEFAULT_STEPS, num_threads=args.threads)
-        print(f"bootstrap model saved to {out}")
+    # The teacher preset reuses the student's tokenizer (one vocabulary for both): the student is built first.
+    tokenizer: dict[str, Any] = {"tokenizer_dir": ensure_bootstrap_model()} if preset.student_tokenizer else {}
+    if args.if_missing:
+        ensure_bootstrap_model(out, seed=args.seed, max_steps=args.steps or preset.steps, num_threads=args.threads,
+                               config=preset.config, **tokenizer)  # fmt: skip
+        print(f"{label} model saved to {out}")
         return EXIT_OK
-    # Neither --steps nor --seconds: the library's DEFAULT_STEPS.
+    # Neither --steps nor --seconds: the preset's step count.
     report = bootstrap_model(
         out,
         seed=args.seed,
-        max_steps=args.steps,
+        max_steps=args.steps if args.steps is not None or args.seconds is not None else preset.steps,
         train_seconds=args.seconds,
         n_tasks=args.tasks,
         num_threads=args.threads,
+        config=preset.config,
+        **tokenizer,
     )
     print(
-        f"bootstrap model saved to {out}: {report.steps} steps on {report.num_threads} thread(s), "
+        f"{label} model saved to {out}: {report.steps} steps on {report.num_threads} thread(s), "
         f"loss {report.final_loss:.3f}, {report.params:,} parameters, {report.train_seconds:.0f}s of training"
     )
     return EXIT_OK
@@ -251,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--tasks", type=int, default=20000, help="generated training tasks (default 20000)")
     b.add_argument("--if-missing", action="store_true", help="do nothing when a model of this version is already there")
+    b.add_argument("--preset", default="student", choices=("student", "teacher"),
+                   help="student: the bootstrap model; teacher: 6 blocks, 2000 steps, the student's tokenizer, "
+                        "default --out $CPPFORGE_HOME/models/teacher (the distillation teacher)")  # fmt: skip
     b.set_defaults(func=_cmd_bootstrap_model)
 
     p = sub.add_parser("train-proxy", help="train the compile-ability proxy on verifier-labelled model samples")

@@ -7,6 +7,11 @@ trains a fixed number of steps on a fixed number of threads, so the same seed gi
 weights on a quiet or a busy machine; a wall-clock budget (`train_seconds`) remains as an explicit,
 non-reproducible option. `ensure_bootstrap_model` builds it once under a file lock at
 `$CPPFORGE_HOME/models/bootstrap`, and rebuilds a model of an older BOOTSTRAP_VERSION.
+
+The `teacher` preset (`BootstrapConfig.teacher()`, `ensure_teacher_model`, `cppforge bootstrap-model
+--preset teacher`) is the distillation teacher of the tests and the demo: 6 blocks instead of 4 and
+TEACHER_STEPS instead of DEFAULT_STEPS, on the same corpus, and with the student's own tokenizer
+(loaded from its directory, not trained again) so that both models share one vocabulary.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ DEFAULT_STEPS = 1000
 # One thread: reproducible (the thread count sets the reduction order) and, on a 2-core machine
 # shared with anything else, faster than two oversubscribed threads (measured 4.2 vs 0.4 steps/s).
 DEFAULT_THREADS = 1
+# The teacher trains twice the steps of the student: more capacity alone, at the student's budget, would
+# not make it the better model. Its hidden size stays 128 so its blocks can be matched by the cosine
+# feature loss of distillation without a projection.
+TEACHER_STEPS = 2000
 
 
 def log_to_stderr(message: str) -> None:
@@ -64,6 +73,28 @@ class BootstrapConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
 
+    @classmethod
+    def teacher(cls) -> BootstrapConfig:
+        """The distillation teacher: 6 blocks (~1.5x the student's parameters), the same widths."""
+        return cls(num_layers=6)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What `cppforge bootstrap-model --preset NAME` builds by default."""
+
+    name: str
+    config: BootstrapConfig
+    steps: int
+    dir_name: str  # under $CPPFORGE_HOME/models
+    student_tokenizer: bool  # reuse the student's tokenizer (built first) instead of training one
+
+
+PRESETS: dict[str, Preset] = {
+    "student": Preset("student", BootstrapConfig(), DEFAULT_STEPS, "bootstrap", student_tokenizer=False),
+    "teacher": Preset("teacher", BootstrapConfig.teacher(), TEACHER_STEPS, "teacher", student_tokenizer=True),
+}
+
 
 @dataclass
 class BootstrapReport:
@@ -81,16 +112,17 @@ class BootstrapReport:
     budget_seconds: float | None = None
     num_threads: int = DEFAULT_THREADS
     version: str = BOOTSTRAP_VERSION
+    tokenizer_dir: str | None = None  # where the tokenizer was loaded from; None: trained for this model
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def default_model_dir() -> Path:
-    """`$CPPFORGE_HOME/models/bootstrap` (CPPFORGE_HOME defaults to ~/.cache/cppforge)."""
+def default_model_dir(name: str = "bootstrap") -> Path:
+    """`$CPPFORGE_HOME/models/<name>` (CPPFORGE_HOME defaults to ~/.cache/cppforge)."""
     from ..common.settings import get_settings
 
-    return get_settings().home / "models" / "bootstrap"
+    return get_settings().home / "models" / name
 
 
 def is_built(path: Path) -> bool:
@@ -166,6 +198,7 @@ def bootstrap_model(
     num_threads: int = DEFAULT_THREADS,
     log: Callable[[str], None] = log_to_stderr,
     progress: TextIO | None = sys.stderr,
+    tokenizer_dir: Path | None = None,
 ) -> BootstrapReport:
     """Train the tokenizer and the tiny Llama on `n_tasks` generated tasks and save both to `out_dir`.
 
@@ -174,6 +207,7 @@ def bootstrap_model(
     float reductions, so it is pinned, not taken from the machine). `train_seconds` instead trains
     for a wall-clock budget: explicitly non-deterministic, a busy machine gets fewer steps. The
     learning-rate schedule follows whichever bound applies. Progress goes to `progress` (stderr).
+    With `tokenizer_dir` the tokenizer saved there is reused instead of trained (the teacher preset).
     """
     import torch
 
@@ -187,7 +221,8 @@ def bootstrap_model(
         raise ValueError("train_seconds must be positive")
     if num_threads < 1:
         raise ValueError("num_threads must be at least 1")
-    plan = _Plan(max_steps=max_steps, train_seconds=train_seconds, num_threads=num_threads)
+    plan = _Plan(max_steps=max_steps, train_seconds=train_seconds, num_threads=num_threads,
+                 tokenizer_dir=Path(tokenizer_dir) if tokenizer_dir is not None else None)  # fmt: skip
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:
@@ -201,6 +236,7 @@ class _Plan:
     max_steps: int | None
     train_seconds: float | None
     num_threads: int
+    tokenizer_dir: Path | None = None
 
 
 def _bootstrap(
@@ -219,7 +255,10 @@ def _bootstrap(
 
     started = time.perf_counter()
     texts = [training_text(t) for t in generate_tasks(n_tasks, seed)]
-    tokenizer = train_tokenizer(texts, cfg.vocab_size)
+    if plan.tokenizer_dir is None:
+        tokenizer = train_tokenizer(texts, cfg.vocab_size)
+    else:
+        tokenizer = _load_tokenizer(plan.tokenizer_dir)
     samples = encode_texts(tokenizer, texts, eos=True)
     corpus_tokens = sum(len(s) for s in samples)
     model = build_model(tokenizer, cfg, seed)  # seeds torch for the initial weights
@@ -293,10 +332,19 @@ def _bootstrap(
         max_steps=max_steps,
         budget_seconds=budget,
         num_threads=plan.num_threads,
+        tokenizer_dir=str(plan.tokenizer_dir) if plan.tokenizer_dir is not None else None,
     )
     (out_dir / MARKER_FILE).write_text(json.dumps(report.to_dict() | {"config": asdict(cfg)}, indent=2) + "\n")
     log(f"bootstrap: {step} steps, mean loss of the last {len(tail)} {report.final_loss:.3f}, {spent:.0f}s")
     return report
+
+
+def _load_tokenizer(path: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    if not (path / "tokenizer.json").is_file():
+        raise FileNotFoundError(f"no tokenizer.json in {path}: build the student first (cppforge bootstrap-model)")
+    return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
 
 
 @contextlib.contextmanager
@@ -330,6 +378,8 @@ def ensure_bootstrap_model(
     max_steps: int = DEFAULT_STEPS,
     num_threads: int = DEFAULT_THREADS,
     log: Callable[[str], None] = log_to_stderr,
+    config: BootstrapConfig | None = None,
+    tokenizer_dir: Path | None = None,
 ) -> Path:
     """The bootstrap model's directory, built on first use (once, even with concurrent callers).
 
@@ -346,7 +396,11 @@ def ensure_bootstrap_model(
         log(f"bootstrap: no model (of version {BOOTSTRAP_VERSION}) at {path}; building it ({max_steps} steps)")
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-build-", dir=path.parent))
         try:
-            bootstrap_model(staging, seed=seed, max_steps=max_steps, num_threads=num_threads, log=log)
+            # Only what a preset sets: the student's build call stays what it always was.
+            preset: dict[str, Any] = {"config": config} if config is not None else {}
+            if tokenizer_dir is not None:
+                preset["tokenizer_dir"] = tokenizer_dir
+            bootstrap_model(staging, seed=seed, max_steps=max_steps, num_threads=num_threads, log=log, **preset)
             if path.exists():
                 shutil.rmtree(path)  # an incomplete or outdated earlier build
             os.rename(staging, path)
@@ -354,3 +408,28 @@ def ensure_bootstrap_model(
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def ensure_teacher_model(
+    path: Path | None = None,
+    *,
+    seed: int = 0,
+    max_steps: int = TEACHER_STEPS,
+    num_threads: int = DEFAULT_THREADS,
+    log: Callable[[str], None] = log_to_stderr,
+) -> Path:
+    """The teacher preset's directory (`$CPPFORGE_HOME/models/teacher`), built on first use.
+
+    The student is ensured first: the teacher reuses its tokenizer, so their vocabularies match.
+    """
+    preset = PRESETS["teacher"]
+    student = ensure_bootstrap_model(log=log)
+    return ensure_bootstrap_model(
+        Path(path) if path is not None else default_model_dir(preset.dir_name),
+        seed=seed,
+        max_steps=max_steps,
+        num_threads=num_threads,
+        log=log,
+        config=preset.config,
+        tokenizer_dir=student,
+    )

@@ -23,10 +23,11 @@ EXIT_STOPPED_INT = 130
 
 
 def add_train_parser(sub: Any) -> None:
-    t = sub.add_parser("train", help="verifier-grounded RL (GSPO/GRPO) or SFT on a local model")
+    t = sub.add_parser("train", help="verifier-grounded RL (GSPO/GRPO), SFT or distillation on a local model")
     t.add_argument("--recipe", default="production", choices=sorted(RECIPES), help="preset (default production)")
     t.add_argument("--model", help="local HF model dir (default: the bootstrap model, built on first use)")
     t.add_argument("--dataset", help="JSONL problem set (HumanEval-X fields); default: generated tasks")
+    t.add_argument("--teacher", metavar="PATH", help="distill: the teacher's HF model dir (same tokenizer)")
     t.add_argument("--minutes", type=float, help="training time budget (held-out scoring not counted)")
     t.add_argument("--steps", type=int, help="optimizer steps")
     t.add_argument("--out", help="output dir (metrics.jsonl, summary.json, adapter/, checkpoints/, PNG)")
@@ -60,7 +61,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             raise CliError(f"--set takes FIELD=VALUE, not {item!r}")
         out[name.strip().replace("-", "_")] = value
     for flag, name in (("model", "model"), ("dataset", "dataset"), ("minutes", "minutes"), ("steps", "steps"),
-                       ("verifier_url", "verifier_url"), ("inference_url", "inference_url")):  # fmt: skip
+                       ("verifier_url", "verifier_url"), ("inference_url", "inference_url"),
+                       ("teacher", "teacher")):  # fmt: skip
         value = getattr(args, flag)
         if value is not None:
             out[name] = value
@@ -166,7 +168,8 @@ def _log_line(row: dict[str, Any]) -> None:
                 f"compile {fmt(row['compile_rate'], '.0%')} pass {fmt(row['pass_rate'], '.0%')} "
                 f"kl {row['kl']:.4f} {row['step_s']:.2f}s dropped {row['dropped']}")  # fmt: skip
     else:
-        text = f"step {row['step']}: loss {row['loss']:.4f} {row['step_s']:.2f}s"
+        terms = "".join(f" {key} {row[key]:.4f}" for key in ("kl", "ce", "feature") if key in row)  # distill
+        text = f"step {row['step']}: loss {row['loss']:.4f}{terms} {row['step_s']:.2f}s"
     print(text, file=sys.stderr, flush=True)
 
 

@@ -85,7 +85,7 @@ class TrainConfig:
     checkpoint_every: int = _f(25, "save a resumable checkpoint every N steps (and at the end)")
     # -- SFT -------------------------------------------------------------------------------------
     sft_data: str = _f("", "sft: JSONL of {prompt, completion} rows (e.g. best-of-N picks)")
-    sft_batch_size: int = _f(8, "sft: rows per step")
+    sft_batch_size: int = _f(8, "sft and distill: rows per step")
     # -- distillation (method distill) ---------------------------------------------------------------
     teacher: str = _f("", "distill: local HF teacher model dir (same vocabulary); empty with dcd: the own base")
     dcd: bool = _f(False, "distill: DCD, the teacher is the student's own base fed a longer context window")
@@ -93,7 +93,9 @@ class TrainConfig:
     distill_alpha: float = _f(0.5, "distill: weight of the soft KL term (1 - alpha on the hard cross-entropy)")
     distill_temperature: float = _f(2.0, "distill: softmax temperature T of both models (the KL is scaled by T^2)")
     distill_feature_weight: float = _f(0.0, "distill: weight of the cosine loss on hidden states (0: off)")
-    distill_feature_layers: str = _f("", "distill: comma-separated block indices whose hidden states are matched")
+    distill_feature_layers: str = _f(
+        "", "distill: blocks whose hidden states are matched: 1,3 (same index in both) or 1:2,3:5 (student:teacher)"
+    )
     # -- services --------------------------------------------------------------------------------
     verifier_url: str = _f("", "verifier service URL for rewards; empty: verify in-process")
     inference_url: str = _f("", "inference service URL for rollouts; empty: sample in-process")
@@ -158,6 +160,13 @@ def check_config(cfg: TrainConfig) -> None:
         problems.append("distill_temperature must be > 0")
     if cfg.distill_feature_weight < 0:
         problems.append("distill_feature_weight must be >= 0")
+    try:
+        layers = parse_feature_layers(cfg.distill_feature_layers)
+    except ValueError as exc:
+        problems.append(f"distill_feature_layers: {exc}")
+    else:
+        if cfg.distill_feature_weight > 0 and not layers:
+            problems.append("distill_feature_weight > 0 needs distill_feature_layers (the blocks to match)")
     if cfg.dcd_student_context < 1:
         problems.append("dcd_student_context must be at least 1")
     if cfg.method not in ("sft", "distill") and cfg.group_size < 2:
@@ -191,6 +200,24 @@ RECIPES: dict[str, dict[str, Any]] = {
     "sft": {"method": "sft", "cccs": False, "fgo": False, "dapo_discard": False, "kl_coeff": 0.0, "lr": 3e-4},
     "distill": {"method": "distill", "cccs": False, "fgo": False, "dapo_discard": False, "kl_coeff": 0.0, "lr": 3e-4},
 }
+
+
+def parse_feature_layers(text: str) -> tuple[tuple[int, int], ...]:
+    """ "1,3" -> ((1, 1), (3, 3)); "1:2,3:5" pairs student block 1 with teacher block 2, 3 with 5."""
+    pairs: list[tuple[int, int]] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        student, _, teacher = item.partition(":")
+        try:
+            s = int(student)
+            t = int(teacher) if teacher else s
+        except ValueError:
+            raise ValueError(f"feature layers are block indices like 1,3 or 1:2, not {item!r}") from None
+        if s < 0 or t < 0:
+            raise ValueError(f"feature layers are block indices >= 0, not {item!r}")
+        pairs.append((s, t))
+    return tuple(pairs)
 
 
 def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:

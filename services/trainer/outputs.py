@@ -72,8 +72,14 @@ def _smooth(values: Sequence[float], window: int) -> list[float]:
     return out
 
 
+REWARD_CURVES = (("reward_mean", "tab:blue"), ("compile_rate", "tab:orange"), ("pass_rate", "tab:green"))
+# SFT and distillation rows carry no reward: their curve is the loss and its terms.
+LOSS_CURVES = (("loss", "tab:blue"), ("kl", "tab:purple"), ("ce", "tab:red"), ("feature", "tab:brown"))
+
+
 def plot_reward_curve(rows: Sequence[dict[str, Any]], png: Path, title: str = "") -> Path | None:
-    """Reward mean, compile rate and pass rate per step (raw and smoothed); None without rows."""
+    """Reward mean, compile rate and pass rate per step (raw and smoothed), or for runs without rewards
+    (sft, distill) the loss and its terms; None without rows."""
     if not rows:
         return None
     import matplotlib
@@ -81,17 +87,20 @@ def plot_reward_curve(rows: Sequence[dict[str, Any]], png: Path, title: str = ""
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rewarded = any("reward_mean" in r for r in rows)
+    curves = REWARD_CURVES if rewarded else tuple(c for c in LOSS_CURVES if any(c[0] in r for r in rows))
     steps = [r["step"] for r in rows]
     window = max(1, len(rows) // 20)
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    for key, colour in (("reward_mean", "tab:blue"), ("compile_rate", "tab:orange"), ("pass_rate", "tab:green")):
+    for key, colour in curves:
         values = [float("nan") if r.get(key) is None else float(r[key]) for r in rows]  # null: nothing judged
         ax.plot(steps, values, color=colour, alpha=0.25, linewidth=0.8)
         ax.plot(steps, _smooth(values, window), color=colour, linewidth=2, label=f"{key} (mean of {window})")
     if any("cccs_prefix" in r for r in rows):
         ax.plot(steps, [r.get("cccs_prefix", 0.0) for r in rows], color="grey", linestyle="--", label="CCCS prefix")
     ax.set_xlabel("step")
-    ax.set_ylim(-0.02, 1.02)
+    if rewarded:
+        ax.set_ylim(-0.02, 1.02)
     ax.set_title(title or "cppforge training")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)

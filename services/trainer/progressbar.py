@@ -43,8 +43,9 @@ class TrainProgress:
             self._bar.set_postfix(step=row["step"], reward=fmt(row["reward_mean"], ".3f"),
                                   compile=fmt(row["compile_rate"], ".0%"), passed=fmt(row["pass_rate"], ".0%"),
                                   refresh=False)  # fmt: skip
-        else:
-            self._bar.set_postfix(step=row["step"], loss=f"{row['loss']:.3f}", refresh=False)
+        else:  # sft and distill rows: the loss (and distillation's KL and CE terms)
+            terms = {key: f"{row[key]:.3f}" for key in ("loss", "kl", "ce") if key in row}
+            self._bar.set_postfix(step=row["step"], **terms, refresh=False)
 
     def close(self) -> None:
         if self._bar is not None:

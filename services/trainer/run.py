@@ -25,6 +25,7 @@ import torch
 from . import distributed
 from .checkpoint import TrainerState, latest_checkpoint, restore_training, save_checkpoint
 from .config import TrainConfig, apply_overrides
+from .distill_step import DistillStep
 from .heldout import HeldoutScore, score_heldout
 from .loop import RLStep, check_verifier_alive, seed_everything
 from .lora import Policy, load_policy
@@ -36,6 +37,8 @@ from .stepcoder import CCCSCurriculum
 from .tasksource import TaskCursor, load_split
 
 log = logging.getLogger(__name__)
+
+Stepper = RLStep | SFTStep | DistillStep  # run(step) -> metrics row; a cursor to checkpoint; close()
 
 CONFIG_FILE = "config.json"
 # What a resumed run may change: how long it runs and where the services are, never what it trains.
@@ -127,7 +130,7 @@ def run_training(
     rewards = make_rewards(cfg.verifier_url, VerifyOptions(cfg.std, cfg.verify_timeout_s, cfg.reward == "shaped"),
                            cfg.verify_workers)  # fmt: skip
     metrics: MetricsLog | None = None
-    stepper: RLStep | SFTStep | None = None
+    stepper: Stepper | None = None
     stopped = False
     try:
         if world.is_main:
@@ -148,13 +151,17 @@ def run_training(
         if cfg.method == "sft":
             stepper = SFTStep(cfg, policy, optimizer, world.rank, world.size)
             stepper.position = position
+        elif cfg.method == "distill":
+            stepper = DistillStep(cfg, policy, optimizer, tasks=split.train, rank=world.rank, world=world.size)
+            stepper.position = position
         else:
             rollouts = make_rollouts(cfg.inference_url, policy, run_name=adapter_name(out_dir),
                                      sync_dir=out_dir / "sync" / "adapter", sync_every=cfg.sync_every,
                                      api_key=cfg.inference_api_key)  # fmt: skip
             cursor = TaskCursor(split.train, cfg.seed, world.rank, world.size, position)
             stepper = RLStep(cfg, policy, optimizer, rollouts, rewards, cursor, cccs, world.rank)
-        # Scored after the stepper is built, so that bad SFT data fails before minutes of held-out scoring.
+        # Scored after the stepper is built, so that bad SFT data (or a bad teacher) fails before minutes of
+        # held-out scoring.
         if state.heldout_before is None and split.heldout and world.is_main:
             before = _heldout(policy, cfg, split, rewards, "before", stream)
             state.heldout_before = before.to_dict()
@@ -174,7 +181,7 @@ def run_training(
 
 
 def _loop(cfg: TrainConfig, out_dir: Path, policy: Policy, optimizer: torch.optim.Optimizer, state: TrainerState,
-          stepper: RLStep | SFTStep, metrics: MetricsLog | None, hooks: RunHooks, world: distributed.World,
+          stepper: Stepper, metrics: MetricsLog | None, hooks: RunHooks, world: distributed.World,
           cccs: CCCSCurriculum) -> bool:  # fmt: skip
     """Steps until the step or time limit, or a stop request; returns True when stopped early."""
     from .progressbar import TrainProgress
@@ -272,6 +279,9 @@ def _finish(cfg: TrainConfig, out_dir: Path, recipe: str, policy: Policy, split:
         "tensorboard_dir": str(out_dir / "tensorboard"),
         "config": cfg.to_dict(),
     }
+    if cfg.method == "distill":
+        summary["distill_mode"] = "dcd" if cfg.dcd else "teacher"
+        summary["teacher"] = cfg.teacher or None  # None: DCD's teacher is the own base model
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
     distributed.barrier()
     return summary
