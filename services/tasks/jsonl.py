@@ -9,6 +9,7 @@ import dataclasses
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,12 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of `path` (plain or `.gz`)."""
     path = Path(path)
     opener = gzip.open if _is_gzip(path) else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
+    with opener(path, "rb") as fh:
+        for number, raw in _lines(fh, path):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise TaskFileError(path, number, f"not UTF-8 text ({exc.reason} at column {exc.start + 1})") from None
             if not line.strip():
                 continue
             try:
@@ -61,6 +66,23 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(row, dict):
                 raise TaskFileError(path, number, f"expected a JSON object, got {type(row).__name__}")
             yield number, row
+
+
+def _lines(fh: Iterable[bytes], path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of an open file; a `.gz` that is not gzip (or is cut short) is a
+    TaskFileError at the line where reading failed, not a traceback."""
+    number = 0
+    lines = iter(fh)
+    while True:
+        number += 1
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            what = "not a readable gzip file" if _is_gzip(path) else "unreadable"
+            raise TaskFileError(path, number, f"{what} ({exc or type(exc).__name__})") from None
+        yield number, line
 
 
 def task_to_row(task: Task) -> dict[str, str]:

@@ -90,3 +90,20 @@ def test_write_and_read_plain_rows(tmp_path: Path) -> None:
     write_jsonl(path, [{"a": 1}, {"b": "é"}])
     assert path.read_bytes() == b'{"a": 1}\n{"b": "\xc3\xa9"}\n'
     assert list(read_jsonl(path)) == [(1, {"a": 1}), (2, {"b": "é"})]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("fake.jsonl.gz", b'{"a": 1}\n', "1: not a readable gzip file"),
+        ("cut.jsonl.gz", gzip.compress(b'{"a": 1}\n{"b": 2}\n' * 50)[:-12], "not a readable gzip file"),
+        ("latin.jsonl", b'{"a": 1}\n{"b": "\xe9"}\n', "2: not UTF-8 text"),
+    ],
+)
+def test_unreadable_file_is_a_task_file_error(tmp_path: Path, name: str, data: bytes, reason: str) -> None:
+    """Not gzip behind a .gz name, a truncated gzip, bytes that are not UTF-8: file:line, no traceback."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(TaskFileError) as info:
+        list(read_jsonl(path))
+    assert str(info.value).startswith(f"{path}:") and reason in str(info.value)
