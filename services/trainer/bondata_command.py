@@ -113,7 +113,19 @@ def _load_tasks(args: argparse.Namespace) -> list[Any]:
         raise CliError(f"--tasks: {exc}") from None
     if not tasks:
         raise CliError(f"--tasks: no tasks in {path}")
-    return tasks
+    return [with_harness_headers(t) for t in tasks]
+
+
+def with_harness_headers(task: Any) -> Any:
+    """A HumanEval-X task whose prompt carries the helper `#include` lines its harness puts in front
+    (as `cppforge eval` does): its prompts rely on them, and the row's prompt + completion must be the
+    program that was verified."""
+    import dataclasses
+
+    from ..tasks.problems import humaneval_x_helper
+
+    helper = humaneval_x_helper(task.prompt)
+    return dataclasses.replace(task, prompt=helper + "\n" + task.prompt) if helper else task
 
 
 def _source(args: argparse.Namespace) -> Any:

@@ -114,3 +114,28 @@ def test_over_http_the_rows_equal_in_process(
     summary = json.loads(capsys.readouterr().out)
     assert summary["source"] == "http" and summary["rewards"] == "http" and summary["dropped"] == 0
     assert remote.read_text() == local.read_text()
+
+
+def test_tasks_from_a_file_get_the_humaneval_x_helper_headers(tmp_path: Path) -> None:
+    """HumanEval-X prompts rely on the helper #includes its harness prepends (`strlen` needs <cstring>):
+    bon-data puts them in the row's prompt, as `cppforge eval` does, so prompt + a correct completion
+    compiles and passes, and stays the verified program."""
+    import argparse
+
+    from services.trainer.bondata_command import _load_tasks
+    from services.trainer.rewards import LocalRewards, VerifyOptions
+
+    row = {"task_id": "T/0", "prompt": "int three(){\n", "canonical_solution": '    return (int)strlen("abc");\n}\n',
+           "test": "#include<assert.h>\nint main(){\n    assert(three() == 3);\n}\n"}  # fmt: skip
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    (task,) = _load_tasks(argparse.Namespace(tasks=str(path), num_tasks=None, task_seed=None))
+    assert task.prompt.startswith("#include<stdlib.h>\n") and task.prompt.endswith("\n\nint three(){\n")
+    rewards = LocalRewards(VerifyOptions(), workers=1)
+    try:
+        with_headers, bare = rewards.score(
+            [task.prompt + row["canonical_solution"], row["prompt"] + row["canonical_solution"]], row["test"]
+        )
+    finally:
+        rewards.close()
+    assert with_headers.passed and not bare.compiled
