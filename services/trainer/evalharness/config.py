@@ -64,6 +64,11 @@ class EvalConfig:
             raise ValueError(f"no adapter_config.json in {self.adapter_dir}: not a saved PEFT adapter")
         if not Path(self.tasks_path).is_file():
             raise ValueError(f"{self.tasks_path}: no such problem file")
+        if self.out_dir is not None:
+            # Checked before the model loads; a file in the way (here or above) would fail only at the end of loading.
+            up = next((p for p in (self.out_dir, *self.out_dir.parents) if p.exists()), None)
+            if up is not None and not up.is_dir():
+                raise ValueError(f"--out {self.out_dir}: {up} is a file, not a directory")
 
     def sampling(self) -> SamplingSpec:
         return SamplingSpec(n=self.n, temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,

@@ -160,6 +160,15 @@ def test_bad_settings_are_refused_by_name(tasks_file: Path, kw: dict[str, object
         EvalConfig(**{**base, **kw})  # type: ignore[arg-type]
 
 
+def test_an_out_dir_in_the_way_of_a_file_is_refused_before_the_model_loads(tasks_file: Path, tmp_path: Path) -> None:
+    a_file = tmp_path / "results"
+    a_file.write_text("")
+    for out in (a_file, a_file / "below"):
+        with pytest.raises(ValueError, match=f"--out {out}: {a_file} is a file, not a directory"):
+            EvalConfig(tasks_path=tasks_file, n=4, ks=(1, 2), out_dir=out)
+    assert EvalConfig(tasks_path=tasks_file, n=4, ks=(1, 2), out_dir=tmp_path / "new" / "dir").out_dir is not None
+
+
 def test_prompt_newline_is_left_to_the_model() -> None:
     prompt = "int f(){\n"
     assert sampling_prompt(prompt, True) == "int f(){" and sampling_prompt(prompt, False) == prompt
