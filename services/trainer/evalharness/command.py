@@ -98,12 +98,21 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
         return 0
     for k in report.ks:
-        value = report.pass_at_k[f"pass@{k}"]
-        print(f"pass@{k}: {'-' if value is None else f'{value:.4f}'}")
+        print(pass_line(report, k))
     rate = "-" if report.compile_rate is None else f"{report.compile_rate:.1%}"
     print(f"{report.tasks} tasks x n={report.n} ({report.judged} samples judged, {report.infra_failures} not "
           f"judged), compile rate {rate}, {report.wall_s:.1f}s; wrote {out}/")  # fmt: skip
     return 0
+
+
+def pass_line(report: Any, k: int) -> str:
+    """`pass@5: 0.4120`, and over how many tasks when some had fewer than k judged samples (infra)."""
+    value = report.pass_at_k[f"pass@{k}"]
+    line = f"pass@{k}: {'-' if value is None else f'{value:.4f}'}"
+    short = report.tasks_short.get(f"pass@{k}", 0)
+    if short:
+        line += f" (over {report.tasks - short} of {report.tasks} tasks: {short} had fewer than {k} judged samples)"
+    return line
 
 
 def _check_canonical(args: argparse.Namespace) -> int:

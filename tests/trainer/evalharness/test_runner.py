@@ -14,6 +14,7 @@ import pytest
 from services.tasks import write_jsonl
 from services.tasks.problems import Problem
 from services.trainer.evalharness import EvalConfig, EvalInfraError, pass_at_k, run_eval
+from services.trainer.evalharness.command import pass_line
 from services.trainer.evalharness.judges import INFRA, Judgement
 from services.trainer.evalharness.samplers import Completion, rebase, sampling_prompt, stop_of
 
@@ -109,6 +110,9 @@ def test_rows_counts_pass_at_k_and_infra_accounting(tasks_file: Path, tmp_path: 
     assert summary["dataset"] == str(tasks_file) and len(summary["dataset_sha256"]) == 64
     assert summary["sampling"]["temperature"] == 0.8 and summary["sampling"]["stop"] == ["\n}"]
     assert (out / "pass_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The CLI's lines say when a pass@k left tasks out.
+    assert pass_line(report, 1) == f"pass@1: {report.pass_at_k['pass@1']:.4f}"
+    assert pass_line(report, 2).endswith(" (over 4 of 5 tasks: 1 had fewer than 2 judged samples)")
 
 
 def test_an_interrupted_run_keeps_the_finished_tasks(tasks_file: Path, tmp_path: Path) -> None:
