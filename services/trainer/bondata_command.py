@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,10 @@ def _check_args(args: argparse.Namespace) -> None:
     for flag, value in positive.items():
         if value < 1:
             raise CliError(f"{flag} must be at least 1")
-    if args.temperature < 0:
-        raise CliError("--temperature must be >= 0")
+    if not args.temperature >= 0 or math.isinf(args.temperature):  # `not >=`: nan too
+        raise CliError("--temperature must be a finite number >= 0")
+    if args.min_reward is not None and not math.isfinite(args.min_reward):
+        raise CliError(f"--min-reward must be a finite number, not {args.min_reward}")
     if not 0 < args.top_p <= 1:
         raise CliError("--top-p must be in (0, 1]")
     if args.inference_url and (args.model or args.adapter):

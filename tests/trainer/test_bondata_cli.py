@@ -28,7 +28,9 @@ def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: i
     [
         (["--n", "0"], "--n must be at least 1"),
         (["--top-p", "0"], "--top-p must be in (0, 1]"),
-        (["--temperature", "-1"], "--temperature must be >= 0"),
+        (["--temperature", "-1"], "--temperature must be a finite number >= 0"),
+        (["--temperature", "nan"], "--temperature must be a finite number >= 0"),
+        (["--min-reward", "nan"], "--min-reward must be a finite number, not nan"),
         (["--tasks", "/nonexistent/tasks.jsonl"], "--tasks file not found"),
         (["--model-name", "m"], "--model-name and --api-key go with --inference-url"),
         (["--inference-url", "http://127.0.0.1:9", "--adapter", "a"], "name it with --model-name"),
