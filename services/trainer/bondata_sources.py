@@ -16,6 +16,7 @@ from ..lm.prompts import FUNCTION_STOP, encode_prompt
 from ..lm.sampling import SampleRequest, SamplingParams, sample_batch
 from ..tasks import Task
 from .bondata import Generated
+from .evalharness.samplers import stop_of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,8 +85,9 @@ class HttpSource:
         if len(answer.choices) != self.options.n:
             raise ValueError(f"the inference service answered {len(answer.choices)} choices for n={self.options.n}")
         choices = sorted(answer.choices, key=lambda c: c.index)
-        # vLLM's stop_reason names the stop string that ended a choice (None for EOS or length).
-        return [Generated(c.text, c.stop_reason if isinstance(c.stop_reason, str) else "") for c in choices]
+        # vLLM's stop_reason names the stop string that ended a choice (None for EOS or length); a server
+        # without it (OpenAI's own) is taken at its word that finish_reason "stop" was our one stop.
+        return [Generated(c.text, stop_of(c, p.stop)) for c in choices]
 
     def generate(self, tasks: Sequence[Task], first_index: int) -> list[list[Generated]]:
         futures = [self._pool.submit(self._one, task, j) for j, task in enumerate(tasks, first_index)]

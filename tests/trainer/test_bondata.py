@@ -225,3 +225,32 @@ def test_ctrl_c_keeps_the_rows_already_judged() -> None:
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["task_id"] for r in rows] == [tasks[0].task_id, tasks[1].task_id]
     assert (stats.prompts, stats.rows) == (2, 2)
+
+
+def test_http_source_reads_the_stop_without_vllms_stop_reason() -> None:
+    """An OpenAI-style server reports finish_reason "stop" and no stop_reason: the one stop closed the
+    function (else every candidate would lose its closing brace and fail to compile)."""
+    from services.inference.protocol import CompletionChoice, CompletionResponse, Usage
+    from services.trainer.bondata_sources import DrawOptions, HttpSource
+
+    choices = [CompletionChoice(index=1, text="\n  b", finish_reason="length"),
+               CompletionChoice(index=0, text="\n  a", finish_reason="stop")]  # fmt: skip
+    usage = Usage(prompt_tokens=1, completion_tokens=2, total_tokens=3)
+    answer = CompletionResponse(id="x", created=0, model="m", choices=choices, usage=usage)
+
+    class _Client:
+        def completions(self, *args: object, **kw: object) -> CompletionResponse:
+            return answer
+
+        def close(self) -> None:
+            return None
+
+    source = HttpSource("http://127.0.0.1:9", DrawOptions(n=2), workers=1)
+    source.client.close()
+    source.client = _Client()  # type: ignore[assignment]
+    try:
+        (got,) = source.generate(generate_tasks(1, 15), 0)
+    finally:
+        source.close()
+    assert got == [Generated("\n  a", "\n}"), Generated("\n  b", "")]
+    assert [sft_completion(g.text, g.stopped_by) for g in got] == ["\n  a\n}\n", "\n  b"]
