@@ -58,6 +58,7 @@ class Problem:
     format: ProblemFormat
     helper: str = ""  # header text the harness puts before the prompt (HumanEval-X only)
     canonical_solution: str | None = None  # None: the format carries none (MultiPL-E)
+    libraries: tuple[str, ...] = ()  # link flags the (trusted) prompt needs, as its original harness links them
 
     @property
     def keeps_stop(self) -> bool:
@@ -85,6 +86,15 @@ def humaneval_x_helper(prompt: str) -> str:
     return "".join(line + "\n" for line in HUMANEVAL_X_HEADERS if line not in prompt)
 
 
+# HumanEval-X's CPP/162 includes <openssl/md5.h>; CodeGeeX's harness links OpenSSL for it.
+_OPENSSL_LIBRARIES = ("-lcrypto", "-lssl")
+
+
+def prompt_libraries(prompt: str) -> tuple[str, ...]:
+    """The libraries a prompt's own includes need (the prompt is dataset text: trusted)."""
+    return _OPENSSL_LIBRARIES if "<openssl/" in prompt else ()
+
+
 def problem_from_task(task: Task) -> Problem:
     """A HumanEval-X task as a `Problem` (helper headers computed from its prompt)."""
     return Problem(
@@ -95,6 +105,7 @@ def problem_from_task(task: Task) -> Problem:
         format="humaneval-x",
         helper=humaneval_x_helper(task.prompt),
         canonical_solution=task.canonical_solution,
+        libraries=prompt_libraries(task.prompt),
     )
 
 

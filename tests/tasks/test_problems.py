@@ -129,3 +129,13 @@ def test_programs_are_judged_as_the_original_harnesses_judge_them(tmp_path: Path
     [me] = load_problems(write(tmp_path, "me.jsonl", [ME_ROW]))
     assert _passes(*me.program(me.completion("    return x + y;", "\n}")))
     assert not _passes(*me.program(me.completion("    return x - y;", "\n}")))
+
+
+def test_a_prompt_that_includes_openssl_links_it_as_humaneval_x_does() -> None:
+    from services.tasks import Task
+    from services.tasks.problems import problem_from_task
+
+    md5 = Task("CPP/162", "#include<openssl/md5.h>\nstring string_to_md5(string text){\n", "}\n", "int main(){}\n")
+    plain = Task("CPP/0", "#include<vector>\nint f(vector<int> v){\n", "return 0;\n}\n", "int main(){}\n")
+    assert problem_from_task(md5).libraries == ("-lcrypto", "-lssl")
+    assert problem_from_task(plain).libraries == ()

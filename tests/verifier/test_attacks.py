@@ -466,3 +466,64 @@ def test_nonce_scraped_from_process_memory() -> None:
 def test_unterminated_construct_swallowing_the_tests(tail: str) -> None:
     code = WRONG + "int main() { return 0; }\n" + tail
     assert_earns_nothing(verify(code, MARKERLESS_TEST))
+
+
+# --------------------------------------------------------------------------- overloads of the entry point
+
+# The test calls the prompt's function with braced lists: an overload the candidate adds under the same name
+# (taking std::initializer_list, which a braced list prefers over std::vector) can be chosen instead, and
+# return a type whose `==` is always true.
+ENTRY_TEST = """#undef NDEBUG
+#include<assert.h>
+int main(){
+    assert (count_even({1, 2, 4}) == 2);
+    assert (count_even({3, 5}) == 0);
+}
+"""
+ENTRY_WRONG = "#include <vector>\nint count_even(std::vector<int> v) { return -1; }\n"
+ANY = "struct Any { template <class T> bool operator==(T) const { return true; } };\n"
+
+
+@pytest.mark.parametrize(
+    "overload",
+    [
+        "Any count_even(std::initializer_list<int>) { return {}; }\n",
+        "static Any count_even(std::initializer_list<int>) { return {}; }\n",
+        "inline Any count_even(std::initializer_list<int>) { return {}; }\n",
+        "template <class T> Any count_even(std::initializer_list<T>) { return {}; }\n",
+        "namespace h { Any count_even(std::initializer_list<int>) { return {}; } }\nusing h::count_even;\n",
+        "namespace { Any count_even(std::initializer_list<int>) { return {}; } }\n",
+        "namespace boost { Any count_even(std::initializer_list<int>) { return {}; } }\nusing boost::count_even;\n",
+    ],
+    ids=["plain", "static", "inline", "template", "using_declaration", "anonymous_namespace", "library_namespace"],
+)
+def test_overload_of_the_entry_point_refused(overload: str) -> None:
+    result = verify(ENTRY_WRONG + ANY + overload, ENTRY_TEST)
+    assert_refused(result)
+    assert any("functions named count_even" in d.message for d in result.diagnostics), info(result)
+
+
+def test_one_entry_point_with_differently_named_helpers_and_unrelated_overloads_passes() -> None:
+    code = (
+        "#include <vector>\nstatic bool is_even(int x) { return x % 2 == 0; }\n"
+        "int sq(int x) { return x * x; }\ndouble sq(double x) { return x * x; }\n"
+        "int count_even(std::vector<int> v) { int c = 0; for (int x : v) c += is_even(x) && sq(x) >= 0; return c; }\n"
+    )
+    result = verify(code, ENTRY_TEST)
+    assert result.compile_ok and result.run_ok and result.tests_passed == result.tests_total == 1, info(result)
+
+
+def test_library_templates_under_a_name_the_test_uses_do_not_count() -> None:
+    """HumanEval-X's CPP/137 style: the test and the solution both call `boost::any_cast<T>`, whose header
+    instances are several functions of that name; none was written by the candidate."""
+    code = (
+        "#include <boost/any.hpp>\n#include <string>\n"
+        "int as_int(boost::any a) { return a.type() == typeid(int) ? boost::any_cast<int>(a) : "
+        "(int)boost::any_cast<std::string>(a).size(); }\n"
+    )
+    test = (
+        "#undef NDEBUG\n#include<assert.h>\nint main(){\n    boost::any x = 3;\n"
+        '    assert (as_int(x) == boost::any_cast<int>(x));\n    assert (as_int(std::string("ab")) == 2);\n}\n'
+    )
+    result = verify(code, test)
+    assert result.compile_ok and result.run_ok and result.tests_passed == result.tests_total == 1, info(result)

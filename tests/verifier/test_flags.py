@@ -18,6 +18,7 @@ from services.verifier.core.verify import verify_cpp
         ["-pthread"],
         ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"],
         ["-Iinclude", "-I."],
+        ["-lcrypto", "-lssl"],
     ],
 )
 def test_allowed_flags_pass(flags: list[str]) -> None:
@@ -44,6 +45,9 @@ def test_allowed_flags_pass(flags: list[str]) -> None:
         "-x",
         "-L/tmp",
         "-lfoo",
+        "-l",
+        "-lcrypto.so",
+        "-l/usr/lib/x86_64-linux-gnu/libcrypto.so",
     ],
 )
 def test_refused_flag_is_named(flag: str) -> None:
@@ -123,3 +127,28 @@ def test_flags_reach_the_compiler() -> None:
     code = '#include <cstdio>\nint main() { std::printf("%d\\n", VALUE); return 0; }\n'
     result = verify_cpp(code, extra_flags=["-DVALUE=42"])
     assert result.run_ok and result.stdout == "42\n"
+
+
+MD5 = r"""#include <openssl/md5.h>
+#include <cstdio>
+#include <string>
+std::string md5_hex(const std::string& s) {
+    unsigned char d[16];
+    MD5(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
+    char out[33];
+    for (int i = 0; i < 16; i++) std::snprintf(out + 2 * i, 3, "%02x", d[i]);
+    return out;
+}
+"""
+MD5_TEST = (
+    '#undef NDEBUG\n#include <assert.h>\nint main(){ assert (md5_hex("") == "d41d8cd98f00b204e9800998ecf8427e"); }\n'
+)
+
+
+def test_an_allowed_library_is_linked_after_the_objects_and_runs() -> None:
+    """HumanEval-X's CPP/162 calls OpenSSL's MD5: without -lcrypto it cannot link; with it, it runs and passes."""
+    bare = verify_cpp(MD5, MD5_TEST, return_structured=True)
+    assert bare.compile_ok is False and bare.error_class == "link"
+    linked = verify_cpp(MD5, MD5_TEST, extra_flags=("-lcrypto",), return_structured=True)
+    assert linked.compile_ok and linked.run_ok and linked.tests_passed == linked.tests_total == 1, linked
+    assert "linker input file unused" not in linked.compile_output  # the library never reached the compile

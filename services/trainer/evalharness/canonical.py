@@ -60,7 +60,7 @@ def check_canonical(problems: Sequence[Problem], judge: Judge, *, progress: Text
     try:
         for start in range(0, len(problems), batch):
             part = problems[start : start + batch]
-            programs = [p.program(p.canonical_solution or "") for p in part]
+            programs = [(*p.program(p.canonical_solution or ""), p.libraries) for p in part]
             verdicts += _judge_each(judge, programs)
             bar.update(len(verdicts), len(verdicts), sum(v.passed for v in verdicts))
     finally:
@@ -74,8 +74,8 @@ def check_canonical(problems: Sequence[Problem], judge: Judge, *, progress: Text
                            wall_s=time.perf_counter() - started, failures=failures)  # fmt: skip
 
 
-def _judge_each(judge: Judge, programs: Sequence[tuple[str, str]]) -> list[Judgement]:
+def _judge_each(judge: Judge, programs: Sequence[tuple[str, str, tuple[str, ...]]]) -> list[Judgement]:
     """Each (code, test) judged on its own (every task has its own test, and a verifier batch takes one), at once."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(programs) or 1) as pool:
-        futures = [pool.submit(judge.judge, [code], test) for code, test in programs]
+        futures = [pool.submit(judge.judge, [code], test, libraries) for code, test, libraries in programs]
         return [f.result()[0] for f in futures]

@@ -82,8 +82,9 @@ def judgement_of(result: VerifyResult) -> Judgement:
 
 
 class Judge(Protocol):
-    def judge(self, codes: Sequence[str], test: str) -> list[Judgement]:
-        """One judgement per program in `codes` (each followed by the same trusted `test`), in order."""
+    def judge(self, codes: Sequence[str], test: str, libraries: Sequence[str] = ()) -> list[Judgement]:
+        """One judgement per program in `codes` (each followed by the same trusted `test`, linked with
+        the problem's `libraries`), in order."""
         ...
 
     def close(self) -> None: ...
@@ -102,17 +103,17 @@ class LocalJudge:
         self.options = options
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eval-verify")
 
-    def _one(self, code: str, test: str) -> Judgement:
+    def _one(self, code: str, test: str, libraries: Sequence[str]) -> Judgement:
         try:
             result = verify_cpp(code, test, timeout=self.options.timeout_s, std=self.options.std,
-                                return_structured=True, strip_think=False)  # fmt: skip
+                                extra_flags=tuple(libraries), return_structured=True, strip_think=False)  # fmt: skip
         except (InfrastructureError, SandboxUnavailableError, OSError) as exc:
             return infra_judgement(f"{type(exc).__name__}: {exc}")
         return judgement_of(result)
 
-    def judge(self, codes: Sequence[str], test: str) -> list[Judgement]:
+    def judge(self, codes: Sequence[str], test: str, libraries: Sequence[str] = ()) -> list[Judgement]:
         unique = list(dict.fromkeys(codes))  # identical samples are common at low temperature: verify once
-        found = dict(zip(unique, self._pool.map(lambda c: self._one(c, test), unique), strict=True))
+        found = dict(zip(unique, self._pool.map(lambda c: self._one(c, test, libraries), unique), strict=True))
         return [found[c] for c in codes]
 
     def close(self) -> None:
@@ -128,11 +129,12 @@ class HttpJudge:
         self.options = options
         self.client = VerifierClient(url)
 
-    def judge(self, codes: Sequence[str], test: str) -> list[Judgement]:
+    def judge(self, codes: Sequence[str], test: str, libraries: Sequence[str] = ()) -> list[Judgement]:
         opts = self.options
         try:
             answer = self.client.verify_batch(list(codes), test, std=opts.std, timeout=opts.timeout_s,
-                                              return_structured=True, strip_think=False)  # fmt: skip
+                                              extra_flags=list(libraries), return_structured=True,
+                                              strip_think=False)  # fmt: skip
             if len(answer.results) != len(codes):
                 raise ValueError(f"{len(answer.results)} results for {len(codes)} programs")
         except (ServiceError, ValueError) as exc:

@@ -211,7 +211,7 @@ def _sample_and_judge(problems: Sequence[Problem], sampler: Sampler, judge: Judg
                 for (_, problem), drawn in zip(chunk, sampler.sample(chunk), strict=True):
                     codes = [problem.program(problem.completion(c.text, c.stopped_by))[0] for c in drawn]
                     test = problem.program("")[1]
-                    pending.append((problem, drawn, pool.submit(judge.judge, codes, test)))
+                    pending.append((problem, drawn, pool.submit(judge.judge, codes, test, problem.libraries)))
                 collect(keep=len(chunk))  # the earlier batch's verdicts; this batch verifies while the next decodes
             collect(keep=0)
         except BaseException:

@@ -18,14 +18,14 @@ import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from . import debug_check, object_check, overload_check
 from .diagnostics import Diagnostic, ErrorClass, classify_compile_error, parse_diagnostics
-from .flags import is_sanitizer_build, link_flags
+from .flags import compile_flags, is_sanitizer_build, library_flags, link_flags
 from .harness import REFUSAL_TAG
 from .sandbox import SandboxLimits, SandboxSpec, run_sandboxed
 
@@ -140,7 +140,7 @@ def compile_base_command(std: str, flags: Sequence[str], max_errors: int) -> lis
     # debug information (last, so no request flag can lower it) names every function the candidate
     # wrote, inlined ones too (debug_check).
     cmd += ["-fno-diagnostics-color", "-fdiagnostics-urls=never", "-fkeep-static-functions"]
-    return [*cmd, *flags, *debug_check.DEBUG_FLAGS]
+    return [*cmd, *compile_flags(flags), *debug_check.DEBUG_FLAGS]
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def build_script(
         defsyms = [f"-Wl,--defsym={alias}={target}" for alias, target in sorted(link.aliases.items())]
         hardening = ["-s"] if link.harden else []
         link_cmd = ["g++", *linker, *link_flags(flags), "-Wl,--wrap=main", *defsyms, *hardening]
-        link_cmd += [RUNNER_OBJECT_NAME, OBJECT_NAME, "-o", PROGRAM_NAME]
+        link_cmd += [RUNNER_OBJECT_NAME, OBJECT_NAME, *library_flags(flags), "-o", PROGRAM_NAME]
         # A symbol row `... <section index> main`: defined here (an undefined one says UND).
         defines_main = f"grep -Eq '[[:space:]][0-9]+ main$' {ELF_TABLES_NAME}"
         lines += [f"{defines_main} || exit 0", f"echo {LINK_SEPARATOR} >&2", f"{shlex.join(link_cmd)} || exit $?"]
@@ -203,9 +203,11 @@ def build(
     pch_header: Path | None = None,
     remap: Callable[[str], str] | None = None,
     test_functions: Mapping[str, int] | None = None,
+    test_names: Collection[str] = frozenset(),
 ) -> BuildOutcome:
     """Compile the TU read from `tu_fd`, and link it when `link` is given; see the module docstring.
-    `test_functions`: the functions the test code defines (overload_check refuses other overloads).
+    `test_functions`: the functions the test code defines (overload_check refuses other overloads);
+    `test_names`: the identifiers it uses (a name it calls may have one definition only).
     `pch_header`: a pch.h (with its .gch beside it) holding exactly the code's leading includes;
     `remap` rewrites the compiler's text so that it reads as it would have without the PCH."""
     started = time.monotonic()
@@ -252,7 +254,9 @@ def build(
         return _failed(compile_text, elapsed, cls, diags)
     sanitized = is_sanitizer_build(flags)
     aliases = link.aliases if link is not None else {}
-    refused = _namespace_refusals(opened) + _refusals(workdir, compile_text, aliases, sanitized, test_functions or {})
+    refused = _namespace_refusals(opened) + _refusals(
+        workdir, compile_text, aliases, sanitized, test_functions or {}, test_names
+    )
     if refused:
         return refused_outcome(compile_text, elapsed, diags, refused)
     if out.returncode != 0:
@@ -261,7 +265,12 @@ def build(
 
 
 def _refusals(
-    workdir: Path, compile_text: str, aliases: Mapping[str, str], sanitized: bool, test_functions: Mapping[str, int]
+    workdir: Path,
+    compile_text: str,
+    aliases: Mapping[str, str],
+    sanitized: bool,
+    test_functions: Mapping[str, int],
+    test_names: Collection[str],
 ) -> list[str]:
     """Why the build is refused: GCC's `cppforge-refused:` warnings (see harness.prelude), then
     the object's own tables (object_check, overload_check)."""
@@ -278,7 +287,7 @@ def _refusals(
             )
             reasons += debug_check.library_refusals(written)
             fns += debug_check.as_functions(written)
-        reasons += overload_check.refusals(fns, test_functions, object_check.runtime_symbols())
+        reasons += overload_check.refusals(fns, test_functions, object_check.runtime_symbols(), test_names)
     return list(dict.fromkeys(reasons))
 
 

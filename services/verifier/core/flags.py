@@ -28,6 +28,9 @@ _ALLOWED_EXACT = frozenset(
         "-fno-omit-frame-pointer", "-fno-sanitize-recover=all",
     }
 )  # fmt: skip
+# Libraries a program may link, named exactly (no -L, no path): HumanEval-X's CPP/162 calls OpenSSL's MD5,
+# and its own harness links -lcrypto for it. They go after the objects on the link line, never to the compile.
+LINK_LIBRARIES = frozenset({"-lcrypto", "-lssl"})
 MAX_FLAGS = 64
 # What a request may send: room is left for the flags the verifier adds itself (the shaped reward's
 # sanitizer build adds four), so a valid request never runs out of room later.
@@ -68,10 +71,11 @@ def validate_flags(flags: Iterable[str]) -> tuple[str, ...]:
                 f"flag {flag!r} is refused: the verifier relies on the -Wcpp (#warning), -Wpedantic, "
                 "-Wpragmas and -Wnamespaces diagnostics to detect refused constructs, so they cannot be turned off"
             )
-        if not (flag in _ALLOWED_EXACT or _DEFINE.match(flag) or _WARNING_OFF.match(flag) or _INCLUDE_DIR.match(flag)):
+        allowed = flag in _ALLOWED_EXACT or flag in LINK_LIBRARIES
+        if not (allowed or _DEFINE.match(flag) or _WARNING_OFF.match(flag) or _INCLUDE_DIR.match(flag)):
             raise ValueError(
                 f"flag {flag!r} is not allowed; allowed: -O0..-O3/-Os/-Og, -g, -D<NAME>[=V], -Wno-<warning>, "
-                "-pthread, -fsanitize=address,undefined, -I<relative dir inside the temp dir>"
+                "-pthread, -fsanitize=address,undefined, -I<relative dir inside the temp dir>, -lcrypto, -lssl"
             )
         checked.append(flag)
     return tuple(checked)
@@ -92,3 +96,13 @@ def is_sanitizer_build(flags: Iterable[str]) -> bool:
 def link_flags(flags: Iterable[str]) -> list[str]:
     """The subset of compile flags the link step also needs."""
     return [f for f in flags if f == "-pthread" or f.startswith(_SANITIZE)]
+
+
+def library_flags(flags: Iterable[str]) -> list[str]:
+    """The `-l` libraries, for the end of the link line (after the objects that use them)."""
+    return [f for f in flags if f in LINK_LIBRARIES]
+
+
+def compile_flags(flags: Iterable[str]) -> list[str]:
+    """The flags without the libraries (g++ -c would warn that it does not link)."""
+    return [f for f in flags if f not in LINK_LIBRARIES]

@@ -234,6 +234,19 @@ def _matching_paren(text: str, start: int) -> int:
     return -1
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def test_identifiers(test_code: str | None) -> frozenset[str]:
+    """Every identifier of the (trusted) test code outside comments and literals: the functions it calls
+    or takes the address of (`candidate(...)`, MultiPL-E's `auto candidate = f;`) are among them, for
+    overload_check: the candidate may define only one function under such a name."""
+    if not test_code:
+        return frozenset()
+    cleaned, _ = lex(test_code)
+    return frozenset(_IDENTIFIER.findall(cleaned))
+
+
 def test_defined_functions(test_code: str | None) -> dict[str, int]:
     """name -> how many non-template functions of that name the (trusted) test code defines at file
     scope, for overload_check: the candidate may not add another function under such a name."""

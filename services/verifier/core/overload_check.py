@@ -12,7 +12,12 @@ mangled and demangled, paired by number), a build is refused when it defines:
   * a weak function under a name the C/C++ runtime exports that is not a function template's
     instance (the only kind the headers emit): an `inline` copy would replace the library's own;
   * another function under a name the test code itself defines (its `issame` helper, say): an
-    overload with a better conversion would be called instead of the test's.
+    overload with a better conversion would be called instead of the test's;
+  * a second function the candidate wrote (static or external, or placed in its source by GCC's debug
+    information: a library's own `boost::any_cast` instance does not count) under a name the test code uses but
+    does not define (the entry point the test calls): an overload taking `std::initializer_list<int>`
+    beats the prompt's `f(std::vector<int>)` for `f({1, 2})`, and one returning a type whose `==` is
+    always true passes every assert.
 Only emitted functions leave symbols: static functions always do (the compile keeps them), and an
 `inline` one that every call inlined leaves none; debug_check feeds the same rules the functions
 GCC's debug information says the candidate wrote, inlined ones included.
@@ -132,6 +137,31 @@ def _qualified_name(head: str) -> str:
     return head.rsplit(" ", 1)[-1]
 
 
+def _function_name(head: str) -> str:
+    """The head without its return type (a template instance's symbol shows one, its debug entry may not)."""
+    depth = 0
+    for i in range(len(head) - 1, -1, -1):
+        depth += {">": 1, "<": -1, ")": 1, "(": -1}.get(head[i], 0)
+        if depth == 0 and head[i] == " ":
+            return head[i + 1 :]
+    return head
+
+
+def _candidates_own(fn: Function) -> bool:
+    """A function the candidate wrote that the test's unqualified call could resolve to: one GCC's debug
+    information places in its source (debug_check), or a static or external one outside the library
+    namespaces (headers define only inline functions and templates, which are weak: a library's own
+    `boost::any_cast` instance counts only if the debug information says the candidate wrote it)."""
+    return (fn.bind == "DEBUG" or fn.bind in ("LOCAL", "GLOBAL")) and _candidates_free_function(fn.head)
+
+
+def _candidates_free_function(head: str) -> bool:
+    """Not the library's (`std::vector<int>::vector`, `std::sort<...>`) and not a member of a template's
+    instance: a function the test's unqualified call could resolve to (free, or in the candidate's namespace)."""
+    name = _function_name(head)
+    return not _in_library(name) and ">::" not in name
+
+
 def _in_library(name: str) -> bool:
     return name.startswith(LIBRARY_NAMESPACES)
 
@@ -188,13 +218,18 @@ def _runtime_refusal(fn: Function, runtime: Collection[str]) -> str | None:
 
 
 def refusals(
-    fns: list[Function], test_functions: Mapping[str, int], runtime: Collection[str] = frozenset()
+    fns: list[Function],
+    test_functions: Mapping[str, int],
+    runtime: Collection[str] = frozenset(),
+    test_names: Collection[str] = frozenset(),
 ) -> list[str]:
     """Reasons to refuse (see the module docstring); `test_functions`: name -> how many functions of
     that name the test code defines (harness.test_defined_functions); `runtime`: the names the C/C++
-    runtime exports (object_check.runtime_symbols)."""
+    runtime exports (object_check.runtime_symbols); `test_names`: the identifiers the test code uses
+    (harness.test_identifiers)."""
     found: list[str] = []
     signatures: dict[str, set[str]] = defaultdict(set)
+    entry_points: dict[str, set[str]] = defaultdict(set)
     for fn in fns:
         for reason in (_operator_refusal(fn), _runtime_refusal(fn, runtime)):
             if reason:
@@ -205,7 +240,15 @@ def refusals(
         base = name.rsplit("::", 1)[-1]
         if base in test_functions:
             signatures[base].add(f"{fn.head}({', '.join(fn.parameters)})")
+        elif base in test_names and _candidates_own(fn):
+            entry_points[base].add(f"{_function_name(fn.head)}({', '.join(fn.parameters)})")
     for base, seen in signatures.items():
         if len(seen) > test_functions[base]:
             found.append(f"declares another {base}, a function the test code defines: it could be called instead")
+    for base, seen in entry_points.items():
+        if len(seen) > 1:
+            found.append(
+                f"defines {len(seen)} functions named {base}, which the test code uses: an overload could be "
+                "chosen instead of the one the prompt declares (name helpers differently)"
+            )
     return list(dict.fromkeys(found))

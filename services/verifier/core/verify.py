@@ -258,6 +258,7 @@ def verify_cpp(
                 pch_header=pch_header,
                 remap=remap,
                 test_functions=harness.test_defined_functions(test_code),
+                test_names=harness.test_identifiers(test_code),
             )
         if guard.failed and built.compile_ok:
             built = refused_outcome(

@@ -85,7 +85,7 @@ def test_through_the_inference_and_verifier_services(base_model: Path, tmp_path:
 class CompileOnlyJudge:
     """Judges nothing for real: these tests are about what is sampled, not how it fares."""
 
-    def judge(self, codes: Sequence[str], test: str) -> list[Judgement]:
+    def judge(self, codes: Sequence[str], test: str, libraries: Sequence[str] = ()) -> list[Judgement]:
         return [Judgement("none", True, False) for _ in codes]
 
     def close(self) -> None:

@@ -54,7 +54,6 @@ def test_cheating_completions_do_not_pass(problem: Problem, judge: LocalJudge) -
     assert [name for name, v in zip(CHEATS, verdicts, strict=True) if v.passed or v.infra] == []
 
 
-@pytest.mark.xfail(strict=True, reason="verifier gap: an overload of the entry point beats the prompt's own")
 def test_an_overload_of_the_entry_point_does_not_pass(problem: Problem, judge: LocalJudge) -> None:
     (verdict,) = judge.judge([problem.program(problem.completion(OVERLOAD, "\n}"))[0]], problem.test)
     assert not verdict.infra and not verdict.passed

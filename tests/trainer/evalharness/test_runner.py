@@ -52,7 +52,7 @@ class ScriptedJudge:
     def __init__(self) -> None:
         self.programs: list[tuple[str, str]] = []
 
-    def judge(self, codes: Sequence[str], test: str) -> list[Judgement]:
+    def judge(self, codes: Sequence[str], test: str, libraries: Sequence[str] = ()) -> list[Judgement]:
         self.programs += [(c, test) for c in codes]
         out = []
         for code in codes:
@@ -127,7 +127,7 @@ def test_an_interrupted_run_keeps_the_finished_tasks(tasks_file: Path, tmp_path:
 
 def test_nothing_judged_is_an_infrastructure_failure(tasks_file: Path, tmp_path: Path) -> None:
     class DownJudge(ScriptedJudge):
-        def judge(self, codes: Sequence[str], test: str) -> list[Judgement]:
+        def judge(self, codes: Sequence[str], test: str, libraries: Sequence[str] = ()) -> list[Judgement]:
             return [Judgement(INFRA, False, False, "verifier down") for _ in codes]
 
     out = tmp_path / "out"
