@@ -494,13 +494,46 @@ ANY = "struct Any { template <class T> bool operator==(T) const { return true; }
         "namespace h { Any count_even(std::initializer_list<int>) { return {}; } }\nusing h::count_even;\n",
         "namespace { Any count_even(std::initializer_list<int>) { return {}; } }\n",
         "namespace boost { Any count_even(std::initializer_list<int>) { return {}; } }\nusing boost::count_even;\n",
+        # An abi tag demangles as `count_even[abi:x](...)`, and an extern "C" symbol has no parameter list.
+        '__attribute__((abi_tag("x"))) Any count_even(std::initializer_list<int>) { return {}; }\n',
+        'struct __attribute__((abi_tag("t"))) Tagged : Any {};\n'
+        "Tagged count_even(std::initializer_list<int>) { return {}; }\n",
+        'extern "C" Any count_even(std::initializer_list<int>) { return {}; }\n',
+        'namespace h { extern "C" Any count_even(std::initializer_list<int>) { return {}; } }\nusing h::count_even;\n',
+        'extern "C" { static Any count_even(std::initializer_list<int>) { return {}; } }\n',
     ],
-    ids=["plain", "static", "inline", "template", "using_declaration", "anonymous_namespace", "library_namespace"],
-)
+    ids=[
+        "plain", "static", "inline", "template", "using_declaration", "anonymous_namespace", "library_namespace",
+        "abi_tag", "abi_tagged_return_type", "extern_c", "extern_c_in_namespace", "static_extern_c",
+    ],
+)  # fmt: skip
 def test_overload_of_the_entry_point_refused(overload: str) -> None:
     result = verify(ENTRY_WRONG + ANY + overload, ENTRY_TEST)
     assert_refused(result)
     assert any("functions named count_even" in d.message for d in result.diagnostics), info(result)
+
+
+def test_consteval_overload_of_the_entry_point_refused() -> None:
+    """An immediate function is evaluated at every call and never emitted: no symbol, no debug entry."""
+    overload = "consteval Any count_even(std::initializer_list<int>) { return {}; }\n"
+    any_ = "struct Any { template <class T> constexpr bool operator==(T) const { return true; } };\n"
+    result = verify_cpp(ENTRY_WRONG + any_ + overload, ENTRY_TEST, timeout=5.0, std="c++20", return_structured=True)
+    assert_refused(result)
+    assert any("consteval" in d.message for d in result.diagnostics), info(result)
+
+
+def test_abi_tagged_comparison_of_library_types_refused() -> None:
+    code = (
+        ENTRY_WRONG + 'bool __attribute__((abi_tag("x"))) operator==(const std::vector<int>&, const std::vector<int>&)'
+        " { return true; }\n"
+    )
+    test = (
+        "#undef NDEBUG\n#include<assert.h>\n"
+        "int main(){ assert (std::vector<int>{count_even({1})} == std::vector<int>{0}); }\n"
+    )
+    result = verify(code, test)
+    assert_refused(result)
+    assert any("operator==" in d.message for d in result.diagnostics), info(result)
 
 
 def test_one_entry_point_with_differently_named_helpers_and_unrelated_overloads_passes() -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from .harness import CANDIDATE_FILE
 from .overload_check import LIBRARY_NAMESPACES, Function, owned, parse_demangled
 
+_C_NAME = re.compile(r"^[A-Za-z_$][\w$]*$")
 # Always last on the compile line: no request flag can lower it (request -g flags raise it only).
 DEBUG_FLAGS = ("-g1",)
 DEBUG_INFO_NAME = "solution.debug"
@@ -137,6 +138,8 @@ def as_functions(fns: list[CandidateFunction]) -> list[Function]:
     out = []
     for fn in fns:
         parsed = parse_demangled(fn.linkage) if fn.linkage else None
+        if not fn.linkage and _C_NAME.match(fn.name):
+            parsed = (fn.name, ())  # extern "C" (or main): no linkage name, still a function of that name
         if parsed is not None:
             out.append(Function("DEBUG", fn.linkage, parsed[0], parsed[1]))
     return out

@@ -4,7 +4,7 @@ One TU, the HumanEval-X convention: candidate code, then trusted test code. Arou
   * the prelude (before it) poisons the builtins that read return addresses and frames, and turns
     every use of `asm`/`__asm`/`__asm__`, of the attributes that pass strings to the assembler
     (section, alias, weakref, ifunc, symver) and of those that leave no symbol to check
-    (always_inline, gnu_inline) into a warning tagged `cppforge-refused:`. GCC itself
+    (always_inline, gnu_inline), and of `consteval`, into a warning tagged `cppforge-refused:`. GCC itself
     finds every use, however it is spelled (splices, token pasting, macros); it stays silent for
     the same names inside real system headers, and compile.py refuses any build that printed one;
   * the guard (after it) undoes what the candidate did to the preprocessor (`restore`, computed by
@@ -33,6 +33,9 @@ from .cpp_lexer import Literal, lex
 TEST_HEADER_NAME = "cppforge_test.h"
 CANDIDATE_FILE = "solution.cpp"
 TEST_FILE = "test.cpp"
+# The guard's own functions (the stream marker's `Capture::add`) must not count as the candidate's in
+# GCC's debug information (debug_check), where they would overload a test's `add`.
+GUARD_FILE = "cppforge_guard.h"
 REFUSAL_TAG = "cppforge-refused:"
 RUNTIME_DIR = Path(__file__).parent / "runtime"
 TOKEN_PLACEHOLDER = "CPPFORGE_TOKEN"
@@ -49,6 +52,9 @@ STRING_ATTRIBUTES = ("section", "alias", "weakref", "ifunc", "symver")
 # Attributes that make GCC inline a function into every caller, or emit no copy of it, even at -O0:
 # the function then leaves no symbol for overload_check and object_check to see.
 INLINING_ATTRIBUTES = ("always_inline", "gnu_inline")
+# An immediate function is evaluated by the front end at every call and never emitted: no symbol and
+# no debug entry, so an overload of the entry point declared `consteval` would escape overload_check.
+IMMEDIATE_KEYWORDS = ("consteval",)
 _TEST_HEADER_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]cppforge_test\.h[>"][^\n]*$', re.MULTILINE)
 _ASSERT_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*[<\"](?:assert\.h|cassert)[>\"][^\n]*$", re.MULTILINE)
 
@@ -65,7 +71,7 @@ def new_token() -> str:
 def reserved_macro_names() -> frozenset[str]:
     """Names the prelude defines or poisons: a candidate that touches one is refused."""
     attributes = {name for a in (*STRING_ATTRIBUTES, *INLINING_ATTRIBUTES) for name in (a, f"__{a}__")}
-    return frozenset({*ASM_KEYWORDS, *attributes, *POISONED_BUILTINS})
+    return frozenset({*ASM_KEYWORDS, *IMMEDIATE_KEYWORDS, *attributes, *POISONED_BUILTINS})
 
 
 def _refusal(what: str) -> str:
@@ -88,6 +94,8 @@ def prelude() -> str:
     for name in INLINING_ATTRIBUTES:
         refusal = _refusal(f"the {name} attribute")
         lines += [f"#define __{name}__ {refusal} __{name}__", f"#define {name} {refusal} {name}"]
+    immediate = _refusal("consteval (an immediate function leaves no symbol to check)")
+    lines += [f"#define {kw} {immediate} {kw}" for kw in IMMEDIATE_KEYWORDS]
     return "\n".join(lines) + "\n"
 
 
@@ -298,7 +306,7 @@ def build_translation_unit(code: str, test_code: str | None, token: str, restore
         body, needs = rewrite_markers(test_code, token)
         body, header = rewrite_includes(body, token)
         needs = dataclasses.replace(needs, test_header=header)
-        parts.append(guard_block(token, restore, needs))
+        parts += [f'#line 1 "{GUARD_FILE}"\n', guard_block(token, restore, needs)]
         parts += [f'#line 1 "{TEST_FILE}"\n', body, "\n"]
     return "".join(parts)
 

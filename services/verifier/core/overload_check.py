@@ -17,7 +17,8 @@ mangled and demangled, paired by number), a build is refused when it defines:
     information: a library's own `boost::any_cast` instance does not count) under a name the test code uses but
     does not define (the entry point the test calls): an overload taking `std::initializer_list<int>`
     beats the prompt's `f(std::vector<int>)` for `f({1, 2})`, and one returning a type whose `==` is
-    always true passes every assert.
+    always true passes every assert. An `extern "C"` function counts (its symbol is its bare name), and
+    abi tags (`f[abi:x]`) are dropped from every demangled name before any rule reads it.
 Only emitted functions leave symbols: static functions always do (the compile keeps them), and an
 `inline` one that every call inlined leaves none; debug_check feeds the same rules the functions
 GCC's debug information says the candidate wrote, inlined ones included.
@@ -32,6 +33,11 @@ from dataclasses import dataclass
 
 _ROW = re.compile(r"^\s*(\d+):\s+[0-9a-f]+\s+\S+\s+(\w+)\s+(\w+)\s+\w+(?:\s+\[[^\]]*\])?\s+(\S+)\s+(.+?)\s*$")
 _CLONE = re.compile(r"(?: \[clone [^\]]*\])+$")
+# `f[abi:x](int)`: an abi_tag attribute (or a std::string return) puts a tag after the name, which
+# would hide it from every rule below that matches names; no tag tells two functions apart.
+_ABI_TAG = re.compile(r"\[abi:[^\]]*\]")
+# An extern "C" function's symbol is its bare name, with no parameter list to demangle.
+_C_NAME = re.compile(r"^[A-Za-z_$][\w$]*$")
 _COMPARISON = re.compile(r"operator(<=>|==|!=|<=|>=|<(?!<)|>(?!>)|!(?!=))(\s*<.*>)?$")
 LIBRARY_NAMESPACES = ("std::", "__gnu_cxx::", "__gnu_pbds::", "__gnu_debug::", "__cxxabiv1::")
 
@@ -61,7 +67,7 @@ def _split_parameters(text: str) -> tuple[str, ...]:
 
 def parse_demangled(name: str) -> tuple[str, tuple[str, ...]] | None:
     """(head, parameters) of a demangled function name, or None when it is not one."""
-    name = _CLONE.sub("", name)
+    name = _ABI_TAG.sub("", _CLONE.sub("", name))
     name = re.sub(r"(?:\s+(?:const|volatile|&&|&))+$", "", name)
     if not name.endswith(")"):
         return None
@@ -83,7 +89,9 @@ def functions(mangled_table: str, demangled_table: str) -> list[Function]:
     for m in map(_ROW.match, mangled_table.splitlines()):
         if m is None or m.group(2) != "FUNC" or m.group(4) == "UND":
             continue
-        parsed = parse_demangled(demangled.get(int(m.group(1)), ""))
+        text = demangled.get(int(m.group(1)), "")
+        # extern "C": an overload of the entry point no less than a C++ one (no parameters to show).
+        parsed = (text, ()) if _C_NAME.match(text) else parse_demangled(text)
         if parsed is not None:
             out.append(Function(m.group(3), m.group(5), parsed[0], parsed[1]))
     return out
