@@ -14,9 +14,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ErrorBody = Callable[[str], dict[str, Any]]
 
 
+def route_label(scope: Scope) -> str:
+    """The matched route's template (`/v1/models/{model_id}`), or "unmatched": a metrics label that
+    never takes a raw path, so a scan of made-up URLs adds no new series. Read after the app ran
+    (the router sets scope["route"], also for a wrong method on a known path)."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
 class CountRequests:
-    """Calls `record(scope, path, status)` once per HTTP response; an exception that escapes the
-    app before any response counts as a 500 (the server's error handler answers it)."""
+    """Calls `record(scope, route, status)` once per HTTP response, `route` being `route_label`;
+    an exception that escapes the app before any response counts as a 500 (the server's error
+    handler answers it)."""
 
     def __init__(self, app: ASGIApp, record: Callable[[Scope, str, int], None]) -> None:
         self.app = app
@@ -32,14 +41,14 @@ class CountRequests:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                self.record(scope, scope.get("path", ""), int(message["status"]))
+                self.record(scope, route_label(scope), int(message["status"]))
             await send(message)
 
         try:
             await self.app(scope, receive, counting_send)
         except Exception:
             if not started:
-                self.record(scope, scope.get("path", ""), 500)
+                self.record(scope, route_label(scope), 500)
             raise
 
 

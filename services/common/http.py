@@ -43,6 +43,7 @@ class RetryPolicy:
     max_retry_delay_s: float
     unavailable: type[UnavailableError] = UnavailableError
     refused: type[RequestRefusedError] = RequestRefusedError
+    invalid_status: int = 422  # what the service answers an invalid body with (OpenAI-shaped services: 400)
 
     def should_retry(self, response: httpx.Response, attempt: int) -> bool:
         return response.status_code in RETRY_STATUSES and attempt < self.max_retries
@@ -63,8 +64,8 @@ class RetryPolicy:
         return response.json()
 
     def unsendable(self, exc: ValueError) -> RequestRefusedError:
-        """A body JSON cannot carry (NaN, a lone surrogate): the server would answer 422, so say so here."""
-        return self.refused(f"{self.service}: the request cannot be sent as JSON: {exc}", status=422)
+        """A body JSON cannot carry (NaN, a lone surrogate): refused here with the status the server would answer."""
+        return self.refused(f"{self.service}: the request cannot be sent as JSON: {exc}", status=self.invalid_status)
 
     def send(self, call: Callable[[], httpx.Response]) -> Any:
         last: httpx.Response | None = None

@@ -7,6 +7,7 @@ import time, so importing a module never requires the environment to be set up.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -115,6 +116,15 @@ class InferenceSettings(CppforgeSettings):
     inference_host: str = Field(default="127.0.0.1")
     inference_port: int = Field(default=8002, ge=1, le=65535)
     api_keys: str | None = Field(default=None, description='"key1:free,key2:pro,key3:dev"; unset: open, local.')
+    admin_keys: str | None = Field(
+        default=None,
+        description='"k1,k2": keys that may load, activate and unload adapters (needed once any key is set); '
+        "one not also in api_keys generates with the train tier.",
+    )
+    adapter_dirs: str | None = Field(
+        default=None,
+        description="Directories (os.pathsep-separated) adapter `path` loads must resolve inside; unset: home.",
+    )
     open_tier: str = Field(default="dev", description="Tier of every caller when no API keys are set.")
     rate_limits: str | None = Field(default=None, description='Override requests/minute per tier: "free:2,pro:60".')
     device: str = Field(default="auto")
@@ -125,6 +135,12 @@ class InferenceSettings(CppforgeSettings):
         description="At start-up, load the registry's active adapter for the served base model (by its content "
         "hash) and serve it as the default model; none active: the base.",
     )
+
+    @property
+    def adapter_roots(self) -> list[Path]:
+        """Where `path` adapter loads may come from (symlinks resolved): CPPFORGE_ADAPTER_DIRS, else home."""
+        dirs = [d for d in (self.adapter_dirs or "").split(os.pathsep) if d.strip()]
+        return [Path(d).expanduser().resolve() for d in dirs] or [self.home]
 
 
 class TrainerServiceSettings(CppforgeSettings):

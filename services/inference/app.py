@@ -1,36 +1,37 @@
-"""The inference HTTP API: OpenAI-compatible completions and chat, /v1/best_of_n, adapters, health.
+"""The inference HTTP API: OpenAI-compatible completions and chat, /v1/best_of_n, health.
 
-Thin: parse, authenticate and check the tier, call InferenceService, answer. Errors use OpenAI's
-shape {"error": {"message", "type", "param", "code"}}: 401 bad key, 403 over the tier, 404 unknown
-`model` (model_not_found) or registry adapter (adapter_not_found), 409 a registry adapter of another
-base model (base_model_mismatch), with damaged files (adapter_corrupt) or on a base whose files changed
-since the service loaded it (base_model_changed), or a directory under a registry name
-(registry_name_taken), 429 rate limited (Retry-After), 400 unsupported options, 422 malformed body, 500 an
-unreadable registry (registry_unreadable) or anything unexpected. Responses name
-the model that generated: a LoRA adapter's name or the base model id (service.py says how a
-request's `model` picks one).
+Thin: parse, authenticate and check the tier, call InferenceService, answer (models and adapters:
+models_api.py). Errors use OpenAI's shape {"error": {"message", "type", "param", "code"}}: 400 an
+invalid request (not JSON, a bad or unsupported field: params.py), 401 bad key, 403 over the tier or
+an adapter change without an admin key (admin_key_required) or from outside the adapter dirs
+(adapter_path_not_allowed), 404 unknown `model` (model_not_found), adapter (adapter_not_found) or
+route (not_found), 405 wrong method, 409 a registry adapter of another base model
+(base_model_mismatch), with damaged files (adapter_corrupt) or on a base whose files changed since
+the service loaded it (base_model_changed), or a directory under a registry name
+(registry_name_taken), 429 rate limited (Retry-After), 500 an unreadable registry
+(registry_unreadable) or anything unexpected. Responses name the model that generated: a LoRA
+adapter's name or the base model id (service.py says how a request's `model` picks one).
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from ..common.asgi import CountRequests
 from ..common.openai_errors import install_error_handlers
 from ..common.settings import InferenceSettings
 from ..lm.model import LoadedModel
+from . import models_api
+from .deps import Caller, Service
 from .errors import BadRequestError
 from .protocol import (
-    AdapterRequest,
-    AdapterResponse,
     BestOfNRequest,
     BestOfNResponse,
     ChatChoice,
@@ -41,27 +42,11 @@ from .protocol import (
     CompletionRequest,
     CompletionResponse,
     ErrorResponse,
-    ModelCard,
-    ModelList,
     Usage,
 )
 from .service import Generation, InferenceService, completion_id
 from .tiers import Tier
 
-
-def get_service(request: Request) -> InferenceService:
-    service: InferenceService = request.app.state.service
-    return service
-
-
-Service = Annotated[InferenceService, Depends(get_service)]
-
-
-def caller(service: Service, authorization: Annotated[str | None, Header()] = None) -> tuple[str, Tier]:
-    return service.gate.authenticate(authorization)
-
-
-Caller = Annotated[tuple[str, Tier], Depends(caller)]
 router = APIRouter(prefix="/v1", tags=["openai"])
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 429)}
 
@@ -135,13 +120,6 @@ async def chat_completions(req: ChatCompletionRequest, service: Service, who: Ca
     )  # fmt: skip
 
 
-@router.get("/models", response_model=ModelList)
-async def models(service: Service, who: Caller) -> ModelList:
-    now = int(time.time())
-    cards = [ModelCard(id=m.id, created=now, root=m.root, parent=m.parent) for m in service.served_models()]
-    return ModelList(data=cards)
-
-
 @router.post("/best_of_n", response_model=BestOfNResponse, responses=_ERRORS, tags=["cppforge"])
 async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestOfNResponse:
     key, tier = who
@@ -153,24 +131,6 @@ async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestO
     return BestOfNResponse(
         best=gen.choices[0][0], best_index=gen.metrics.best_index, metrics=gen.metrics.to_dict(), model=gen.model
     )
-
-
-@router.post("/adapters", response_model=AdapterResponse, tags=["cppforge"], responses=_ERRORS)
-async def adapters(req: AdapterRequest, service: Service, who: Caller) -> AdapterResponse:
-    # Off the event loop: the load waits for the decode in progress (the batcher's lock) and may hash the base.
-    try:
-        if req.registry is not None:
-            done = await asyncio.to_thread(
-                service.load_registry_adapter, req.registry, activate=req.activate, replace=req.replace
-            )
-        else:
-            assert req.path is not None  # the request's validator: exactly one of path and registry
-            done = await asyncio.to_thread(
-                service.load_adapter, req.path, req.load_name, activate=req.activate, replace=req.replace
-            )
-    except (FileNotFoundError, ValueError) as exc:
-        raise BadRequestError(str(exc), "registry" if req.registry else "path") from None
-    return AdapterResponse(loaded=done.loaded, active=done.active, replaced=done.replaced)
 
 
 health_router = APIRouter(tags=["health"])
@@ -210,11 +170,12 @@ def create_app(settings: InferenceSettings | None = None, loaded: LoadedModel | 
     app = FastAPI(title="cppforge inference", version="0.1.0", lifespan=lifespan,
                   description="OpenAI-compatible C++ code generation with compile-aware best-of-N.")  # fmt: skip
     app.include_router(router)
+    app.include_router(models_api.router)  # /v1/models, /v1/adapters
     app.include_router(health_router)
-    # 400 bad option, 401 bad key, 403 over the tier, 429 rate limited (Retry-After), 422 bad body.
+    # OpenAI's shape: 400 invalid request, 401 bad key, 403 over the tier, 404/405 route, 429 rate limited.
     install_error_handlers(app)
 
-    def record(scope: Any, path: str, status: int) -> None:
+    def record(scope: Any, path: str, status: int) -> None:  # path: the route's template, or "unmatched"
         service: InferenceService | None = getattr(app.state, "service", None)
         if service is not None:
             service.metrics.requests.labels(path, str(status)).inc()

@@ -4,7 +4,10 @@ Typed both ways: the calls take the sampling options by name and return the prot
 (CompletionResponse, ChatCompletionResponse, BestOfNResponse, ...). Retries on 429/503 honour
 Retry-After (capped), like the verifier client (services/common/http.py); when the retries run
 out, or the service cannot be reached, InferenceUnavailableError says so. A refused request
-(400 option, 401 key, 403 tier, 404 unknown model, 422 body) is InferenceRequestError, a ValueError, at once.
+(400 invalid, 401 key, 403 tier or admin, 404 unknown model) is InferenceRequestError, a ValueError, at once.
+
+Completions and chat always name a model, as OpenAI requires: the caller's, else the base model's id
+(the service's default model), asked of GET /v1/models once per client.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import httpx
 from ..common.http import RetryPolicy
 from ..common.settings import CppforgeSettings
 from .errors import InferenceRequestError, InferenceUnavailableError
-from .protocol import AdapterResponse, BestOfNResponse, ChatCompletionResponse, CompletionResponse, ModelList
+from .protocol import (
+    AdapterList,
+    AdapterResponse,
+    BestOfNResponse,
+    ChatCompletionResponse,
+    CompletionResponse,
+    ModelList,
+)
 
 
 def default_url() -> str:
@@ -80,9 +90,11 @@ class _Base:
             max_retry_delay_s=max_retry_delay_s,
             unavailable=InferenceUnavailableError,
             refused=InferenceRequestError,
+            invalid_status=400,
         )
         self.base_url = self.policy.base_url
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._base_model: str | None = None  # data[0] of GET /v1/models, asked once when a call names no model
 
 
 class InferenceClient(_Base):
@@ -101,18 +113,26 @@ class InferenceClient(_Base):
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         return self.policy.send(lambda: self._http.post(path, json=body))
 
+    def _model(self, model: str | None) -> str:
+        if model:
+            return model
+        if self._base_model is None:
+            self._base_model = self.models().data[0].id
+        return self._base_model
+
     def completions(
         self, prompt: str, sampling: Sampling | None = None, *, model: str | None = None
     ) -> CompletionResponse:
-        """POST /v1/completions (OpenAI's shape; `cppforge` holds the ranking when best_of > 1)."""
-        answer = self._post("/v1/completions", _completion_body(prompt, sampling or Sampling(), model))
+        """POST /v1/completions (OpenAI's shape; `cppforge` holds the ranking when best_of > 1).
+        No `model`: the base model's id, which runs the service's default model."""
+        answer = self._post("/v1/completions", _completion_body(prompt, sampling or Sampling(), self._model(model)))
         return CompletionResponse.model_validate(answer)
 
     def chat_completions(
         self, messages: Sequence[Mapping[str, str]], sampling: Sampling | None = None, *, model: str | None = None
     ) -> ChatCompletionResponse:
-        answer = self._post("/v1/chat/completions", _chat_body(messages, sampling or Sampling(), model))
-        return ChatCompletionResponse.model_validate(answer)
+        body = _chat_body(messages, sampling or Sampling(), self._model(model))
+        return ChatCompletionResponse.model_validate(self._post("/v1/chat/completions", body))
 
     def best_of_n(
         self, prompt: str, n: int = 4, sampling: Sampling | None = None, *, model: str | None = None
@@ -129,6 +149,10 @@ class InferenceClient(_Base):
         a name already loaded gets the new weights unless `replace=False` (then a 400)."""
         body = _adapter_body(path, name, activate, replace)
         return AdapterResponse.model_validate(self._post("/v1/adapters", body))
+
+    def unload_adapter(self, name: str) -> AdapterList:
+        """DELETE /v1/adapters/{name} (an admin key once the service has keys): `name` 404s from then on."""
+        return AdapterList.model_validate(self.policy.send(lambda: self._http.delete(f"/v1/adapters/{name}")))
 
     def models(self) -> ModelList:
         """GET /v1/models: the base model, then every loaded adapter (`parent` = the base id)."""
@@ -166,17 +190,24 @@ class AsyncInferenceClient(_Base):
     async def _post(self, path: str, body: dict[str, Any]) -> Any:
         return await self.policy.send_async(lambda: self._http.post(path, json=body))
 
+    async def _model(self, model: str | None) -> str:
+        if model:
+            return model
+        if self._base_model is None:
+            self._base_model = (await self.models()).data[0].id
+        return self._base_model
+
     async def completions(
         self, prompt: str, sampling: Sampling | None = None, *, model: str | None = None
     ) -> CompletionResponse:
-        answer = await self._post("/v1/completions", _completion_body(prompt, sampling or Sampling(), model))
-        return CompletionResponse.model_validate(answer)
+        body = _completion_body(prompt, sampling or Sampling(), await self._model(model))
+        return CompletionResponse.model_validate(await self._post("/v1/completions", body))
 
     async def chat_completions(
         self, messages: Sequence[Mapping[str, str]], sampling: Sampling | None = None, *, model: str | None = None
     ) -> ChatCompletionResponse:
-        answer = await self._post("/v1/chat/completions", _chat_body(messages, sampling or Sampling(), model))
-        return ChatCompletionResponse.model_validate(answer)
+        body = _chat_body(messages, sampling or Sampling(), await self._model(model))
+        return ChatCompletionResponse.model_validate(await self._post("/v1/chat/completions", body))
 
     async def best_of_n(
         self, prompt: str, n: int = 4, sampling: Sampling | None = None, *, model: str | None = None
@@ -189,6 +220,10 @@ class AsyncInferenceClient(_Base):
     ) -> AdapterResponse:
         body = _adapter_body(path, name, activate, replace)
         return AdapterResponse.model_validate(await self._post("/v1/adapters", body))
+
+    async def unload_adapter(self, name: str) -> AdapterList:
+        answer = await self.policy.send_async(lambda: self._http.delete(f"/v1/adapters/{name}"))
+        return AdapterList.model_validate(answer)
 
     async def models(self) -> ModelList:
         return ModelList.model_validate(await self.policy.send_async(lambda: self._http.get("/v1/models")))

@@ -12,6 +12,8 @@ from ..common.errors import RequestRefusedError, ServiceError, UnavailableError
 __all__ = [
     "AdapterConflictError",
     "AdapterNotFoundError",
+    "AdapterPathNotAllowedError",
+    "AdminKeyRequiredError",
     "AuthError",
     "BadRequestError",
     "InferenceError",
@@ -46,6 +48,24 @@ class TierLimitError(InferenceError):
         super().__init__(message, param=param)
 
 
+class AdminKeyRequiredError(InferenceError):
+    """Loading, activating or unloading adapters is an operator's action: it needs a key from
+    CPPFORGE_ADMIN_KEYS whenever the service has keys at all (403)."""
+
+    status = 403
+    code = "admin_key_required"
+
+
+class AdapterPathNotAllowedError(InferenceError):
+    """A `path` load outside CPPFORGE_ADAPTER_DIRS (symlinks resolved) (403)."""
+
+    status = 403
+    code = "adapter_path_not_allowed"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param="path")
+
+
 class RateLimitedError(InferenceError):
     status = 429
     code = "rate_limit_exceeded"
@@ -60,7 +80,7 @@ class InferenceUnavailableError(UnavailableError):
 
 
 class InferenceRequestError(RequestRefusedError):
-    """Client side: the service refused the request (400/401/403/422); retrying will not help."""
+    """Client side: the service refused the request (400/401/403/404); retrying will not help."""
 
 
 class ModelNotFoundError(InferenceError):
@@ -74,13 +94,14 @@ class ModelNotFoundError(InferenceError):
 
 
 class AdapterNotFoundError(InferenceError):
-    """`/v1/adapters` named a registry adapter that the registry does not hold (404)."""
+    """`/v1/adapters` named a registry adapter that the registry does not hold, or an unload named an
+    adapter that is not loaded (404)."""
 
     status = 404
     code = "adapter_not_found"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, param="registry")
+    def __init__(self, message: str, param: str = "registry") -> None:
+        super().__init__(message, param=param)
 
 
 class AdapterConflictError(InferenceError):

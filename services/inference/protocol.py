@@ -11,18 +11,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..common.openai_errors import ErrorBody, ErrorResponse  # noqa: F401  (the shared error shape, re-exported)
 from ..lm.sampling import SamplingParams
+from .params import ChatExtras, CompletionExtras
 
 DEFAULT_MAX_TOKENS = 128
 MODEL_HELP = (
-    "Model id (see GET /v1/models): a loaded adapter's name runs exactly that adapter; the base model id, "
-    "or no model, runs the default (the active adapter if one was activated, else the base). Unknown: 404."
+    "Model id (see GET /v1/models): a loaded adapter's name runs exactly that adapter; the base model id "
+    "runs the default (the active adapter if one was activated, else the base). Unknown: 404."
 )
 
 
 class _Sampling(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # A field nobody declares is a 400 "unsupported parameter" (never silently ignored); params.py
+    # declares OpenAI's fields the service does not implement, accepted at their neutral value only.
+    model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, description=MODEL_HELP)
+    model: str = Field(..., description=MODEL_HELP + " Required, as in OpenAI.")
     max_tokens: int | None = Field(None, ge=1, le=2048, description="Tokens to generate per candidate.")
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
@@ -55,7 +58,7 @@ class _Sampling(BaseModel):
         )
 
 
-class CompletionRequest(_Sampling):
+class CompletionRequest(_Sampling, CompletionExtras):
     prompt: str | list[str] = Field(..., description="One prompt (a list of one is accepted).")
     best_of: int | None = Field(None, ge=1, le=16, description="Candidates generated server-side; the best n return.")
     echo: bool = False
@@ -76,7 +79,7 @@ class ChatMessage(BaseModel):
     content: str | None = ""
 
 
-class ChatCompletionRequest(_Sampling):
+class ChatCompletionRequest(_Sampling, ChatExtras):
     messages: list[ChatMessage] = Field(..., min_length=1)
     best_of: int | None = Field(None, ge=1, le=16, description="Extension: candidates generated server-side.")
     max_completion_tokens: int | None = Field(None, ge=1, le=2048)
@@ -92,7 +95,7 @@ class BestOfNRequest(BaseModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     seed: int | None = None
     stop: list[str] = Field(default_factory=list, max_length=4)
-    model: str | None = Field(None, description=MODEL_HELP)
+    model: str | None = Field(None, description=MODEL_HELP + " Optional here: none runs the default.")
 
     def sampling_params(self) -> SamplingParams:
         return SamplingParams(
@@ -152,6 +155,11 @@ class AdapterResponse(BaseModel):
     loaded: list[str] = Field(..., description="Every adapter loaded so far, in load order.")
     active: str | None = Field(..., description="The adapter now active (the default model), if any.")
     replaced: bool = Field(False, description="The name was loaded before; its weights are the new ones now.")
+
+
+class AdapterList(BaseModel):
+    loaded: list[str] = Field(..., description="Every adapter loaded, in load order.")
+    active: str | None = Field(..., description="The adapter now active (the default model), if any.")
 
 
 class Usage(BaseModel):

@@ -34,9 +34,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 
 from ..common.auth import warn_if_open
 from ..common.settings import InferenceSettings, get_verifier_settings
-from ..lm.model import LoadedModel, load_adapter, load_model, use_adapter
+from ..lm.model import LoadedModel, load_adapter, load_model, unload_adapter, use_adapter
 from ..lm.prompts import encode_prompt
 from ..lm.sampling import SampleRequest, SamplingParams, sample_batch
+from .adapter_paths import allowed_adapter_path
 from .batcher import GenerationBatcher, Result
 from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
 from .errors import (
@@ -46,7 +47,7 @@ from .errors import (
     ModelNotFoundError,
     RegistryUnavailableError,
 )
-from .tiers import Gatekeeper, Tier, parse_api_keys, parse_rate_limits
+from .tiers import Gatekeeper, Tier, parse_admin_keys, parse_api_keys, parse_rate_limits
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class ServedModel:
     id: str
     root: str  # the base: its own id; an adapter: the directory it was loaded from
     parent: str | None  # an adapter: the base model id
+    created: int  # unix time the service loaded it (an adapter: its latest load)
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,11 @@ class InferenceService:
     def __init__(self, settings: InferenceSettings, loaded: LoadedModel | None = None) -> None:
         self.settings = settings
         self.gate = Gatekeeper(
-            parse_api_keys(settings.api_keys), settings.open_tier, parse_rate_limits(settings.rate_limits)
-        )
+            parse_api_keys(settings.api_keys), settings.open_tier, parse_rate_limits(settings.rate_limits),
+            admin_keys=parse_admin_keys(settings.admin_keys),
+        )  # fmt: skip
+        self.created = int(time.time())  # the base's `created` in /v1/models: set again when load() loads it
+        self._loaded_at: dict[str, int] = {}  # adapter name -> when it was (last) loaded
         self.metrics = InferenceMetrics()
         self.loaded = loaded
         self.proxy: Any = None
@@ -130,6 +135,7 @@ class InferenceService:
                 path = str(ensure_bootstrap_model())
             self._base_stamp = _stamp(path)  # before loading: files changed after this no longer describe it
             self.loaded = load_model(path, dtype=self.settings.dtype, device=self.settings.device)
+            self.created = int(time.time())
         self.batcher = GenerationBatcher(self._decode)
         proxy_path = self.settings.proxy_path or default_proxy_path()
         if proxy_path.exists():
@@ -170,10 +176,13 @@ class InferenceService:
 
     def served_models(self) -> list[ServedModel]:
         """The base model, then every loaded adapter in load order."""
-        models = [ServedModel(id=self.model_id, root=self.model_id, parent=None)]
+        models = [ServedModel(id=self.model_id, root=self.model_id, parent=None, created=self.created)]
         if self.loaded is not None:
             paths = self.loaded.adapter_paths
-            models += [ServedModel(id=a, root=str(paths[a]), parent=self.model_id) for a in self.loaded.adapters]
+            models += [
+                ServedModel(a, root=str(paths[a]), parent=self.model_id, created=self._loaded_at.get(a, self.created))
+                for a in self.loaded.adapters
+            ]
         return models
 
     # -- ranking ---------------------------------------------------------------------------
@@ -269,8 +278,9 @@ class InferenceService:
         assert self.loaded is not None and self.batcher is not None
         if name == self.model_id:
             raise BadRequestError(f"{name!r} is the base model's id; give the adapter another name", "name")
+        real = allowed_adapter_path(path, self.settings.adapter_roots)  # 403 outside CPPFORGE_ADAPTER_DIRS
         self._refuse_registry_name(name)
-        return self._load(path, name, activate=activate, replace=replace)
+        return self._load(str(real), name, activate=activate, replace=replace)
 
     def _load(self, path: str, name: str, *, activate: bool, replace: bool) -> AdapterLoad:
         assert self.loaded is not None and self.batcher is not None
@@ -279,7 +289,23 @@ class InferenceService:
             if replaced and not replace:
                 raise BadRequestError(f"an adapter named {name!r} is already loaded (replace=false)", "name")
             load_adapter(self.loaded, path, name, activate=activate, replace=True)
+            self._loaded_at[name] = int(time.time())
         return AdapterLoad(loaded=self.adapters, active=self.loaded.active_adapter, replaced=replaced)
+
+    def unload_adapter(self, name: str) -> AdapterLoad:
+        """Delete a loaded adapter (its name then 404s); the base becomes the default if it was active.
+        AdapterNotFoundError for a name not loaded. Blocking (waits for the decode in progress)."""
+        assert self.loaded is not None and self.batcher is not None
+        with self.batcher.lock:
+            if name not in self.loaded.adapters:
+                known = ", ".join(self.adapters) or "none"
+                raise AdapterNotFoundError(f"no adapter {name!r} is loaded (loaded: {known})", param="name")
+            unload_adapter(self.loaded, name)
+            self._loaded_at.pop(name, None)
+            self._registry_loaded.pop(name, None)
+            if self.registry_active == name:
+                self.registry_active = None
+        return AdapterLoad(loaded=self.adapters, active=self.loaded.active_adapter, replaced=False)
 
     # -- the adapter registry -------------------------------------------------------------------
     def _refuse_registry_name(self, name: str) -> None:

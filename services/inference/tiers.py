@@ -4,6 +4,11 @@
 (shared with the trainer; its TIER_NAMES are the keys of TIERS). With no keys configured the
 service runs open (local use on 127.0.0.1) and every caller gets the `open_tier` (dev by default),
 which the service says at start-up.
+
+Admin keys (`CPPFORGE_ADMIN_KEYS="k1,k2"`) may also change the served adapters (load, activate,
+unload): once any key is configured that is an operator's action, refused to every other key. An
+admin key that is not also in CPPFORGE_API_KEYS generates with the `train` tier (the trainer uses
+one key for its rollouts and its adapter pushes).
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..common import auth
-from .errors import AuthError, RateLimitedError, TierLimitError
+from .errors import AdminKeyRequiredError, AuthError, BadRequestError, RateLimitedError, TierLimitError
 
-__all__ = ["AuthError", "Gatekeeper", "RateLimitedError", "Tier", "TierLimitError", "parse_api_keys"]
+__all__ = [
+    "AuthError", "Gatekeeper", "RateLimitedError", "Tier", "TierLimitError", "parse_admin_keys", "parse_api_keys",
+]  # fmt: skip
 
 ScorerName = Literal["proxy", "compile"]
 
@@ -45,6 +52,11 @@ TIERS: dict[str, Tier] = {
 def parse_api_keys(spec: str | None) -> dict[str, Tier]:
     """ "k1:free,k2:pro" -> {k1: free tier, ...}; raises ValueError on an unknown tier or empty key."""
     return {key: TIERS[name] for key, name in auth.parse_api_keys(spec, TIERS).items()}
+
+
+def parse_admin_keys(spec: str | None) -> frozenset[str]:
+    """ "k1,k2" -> {"k1", "k2"} (blanks skipped)."""
+    return frozenset(k.strip() for k in (spec or "").split(",") if k.strip())
 
 
 class TokenBucket:
@@ -82,12 +94,19 @@ def parse_rate_limits(spec: str | None) -> dict[str, int]:
 
 class Gatekeeper:
     def __init__(
-        self, keys: dict[str, Tier], open_tier: str = "dev", rate_limits: dict[str, int] | None = None
+        self,
+        keys: dict[str, Tier],
+        open_tier: str = "dev",
+        rate_limits: dict[str, int] | None = None,
+        admin_keys: frozenset[str] = frozenset(),
     ) -> None:
         if open_tier not in TIERS:
             raise ValueError(f"unknown open tier {open_tier!r}")
         overrides = rate_limits or {}
-        self.keys = {k: self._with_rate(t, overrides) for k, t in keys.items()}
+        self.admin_keys = admin_keys
+        # An admin key only there generates as the trainer does (tier train); an API key keeps its tier.
+        admins = {k: self._with_rate(TIERS["train"], overrides) for k in admin_keys}
+        self.keys = admins | {k: self._with_rate(t, overrides) for k, t in keys.items()}
         self.open_tier = self._with_rate(TIERS[open_tier], overrides)
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
@@ -108,11 +127,23 @@ class Gatekeeper:
         key = auth.bearer_key(authorization, self.keys)
         return key, self.keys[key]
 
+    def require_admin(self, key: str) -> None:
+        """AdminKeyRequiredError unless `key` may change the served adapters (any caller of an open service)."""
+        if self.open:
+            return
+        if not self.admin_keys:
+            raise AdminKeyRequiredError(
+                "changing adapters needs an admin key, and this service has none configured: "
+                "set CPPFORGE_ADMIN_KEYS and use one of those keys"
+            )
+        if key not in self.admin_keys:
+            raise AdminKeyRequiredError("changing adapters needs an admin key: use a key from CPPFORGE_ADMIN_KEYS")
+
     def check_limits(self, key: str, tier: Tier, n: int, best_of: int | None) -> int:
         """Candidates to generate for this request, or TierLimitError / RateLimitedError."""
         candidates = max(n, best_of or n)
-        if best_of is not None and best_of < n:
-            raise TierLimitError(f"best_of ({best_of}) must be >= n ({n})", "best_of")
+        if best_of is not None and best_of < n:  # an invalid request (OpenAI: 400), whatever the tier
+            raise BadRequestError(f"best_of ({best_of}) must be >= n ({n})", "best_of")
         if candidates > tier.max_candidates:
             param = "best_of" if best_of is not None and best_of >= n else "n"
             raise TierLimitError(

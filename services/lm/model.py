@@ -174,6 +174,16 @@ def _forget(loaded: LoadedModel, name: str) -> None:
     _sync(loaded)
 
 
+def unload_adapter(loaded: LoadedModel, name: str) -> None:
+    """Delete adapter `name` (PEFT delete_adapter, its memory freed); if it was the active one, the base
+    becomes the default. ValueError for a name not loaded. Not thread-safe: callers that decode
+    concurrently hold their own lock around it."""
+    if name not in loaded.adapters:
+        known = ", ".join(loaded.adapters) or "none"
+        raise ValueError(f"unknown adapter {name!r} (loaded: {known})")
+    _forget(loaded, name)
+
+
 def set_active_adapter(loaded: LoadedModel, name: str | None) -> None:
     """Make the adapter `name` (one already loaded) the one generation uses; None: the bare base model."""
     if name is not None and name not in loaded.adapters:

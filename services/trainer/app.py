@@ -2,8 +2,9 @@
 
 Thin: parse, authenticate, call TrainerService, answer. Errors use the inference service's OpenAI
 shape {"error": {"message", "type", "param", "code"}}: 401 bad key, 404 unknown job, 409 cancelling
-a finished job, 413 body too large, 422 bad body or a recipe/override TrainConfig refuses (`param`
-names the field, e.g. "overrides.lr"), 500 anything unexpected.
+a finished job, 413 body too large, 400 bad body (not JSON, an unknown field) or a recipe/override
+TrainConfig refuses (`param` names the field, e.g. "overrides.lr"), 404/405 unknown route or method,
+500 anything unexpected.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def authorize(service: Service, authorization: Annotated[str | None, Header()] =
 
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(authorize)])
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 404, 409, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409)}
 
 
 @router.post("", status_code=202, response_model=JobResponse, responses=_ERRORS, summary="Queue a training run")
@@ -119,8 +120,8 @@ def create_app(settings: TrainerServiceSettings | None = None, *, command: Seque
     def record(scope: Any, path: str, status: int) -> None:
         service: TrainerService | None = getattr(app.state, "service", None)
         if service is not None:
-            route = scope.get("route")  # the template (/v1/jobs/{job_id}), not one series per job id
-            service.metrics.requests.labels(getattr(route, "path", "unmatched"), str(status)).inc()
+            # `path` is the route's template (/v1/jobs/{job_id}), not one series per job id
+            service.metrics.requests.labels(path, str(status)).inc()
 
     app.add_middleware(CountRequests, record=record)
     app.add_middleware(LimitBody, limit=MAX_BODY_BYTES, error_body=error_body)

@@ -14,9 +14,10 @@ class TrainerError(ServiceError):
 
 
 class InvalidJobError(TrainerError):
-    """A recipe or override the run could not use (422), refused before anything is queued."""
+    """A recipe or override the run could not use (400, as OpenAI answers an invalid request), refused
+    before anything is queued."""
 
-    status = 422
+    status = 400
     code = "invalid_config"
 
     def __init__(self, message: str, param: str) -> None:

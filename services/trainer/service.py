@@ -1,7 +1,7 @@
 """The trainer jobs service object (no FastAPI import): validation, the runner, auth, health, metrics.
 
 A request is checked against TrainConfig (`recipe_config`) before anything is queued, so a bad
-field is a 422 that names it rather than a job that fails a minute later; the overrides the run
+field is a 400 that names it rather than a job that fails a minute later; the overrides the run
 gets are the typed values TrainConfig made of them.
 """
 
