@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -125,12 +126,13 @@ def test_count_requests_counts_an_escaping_exception_as_500() -> None:
     seen: list[tuple[str, int]] = []
 
     async def broken(scope: Any, receive: Any, send: Any) -> None:
+        scope["route"] = SimpleNamespace(path="/x/{item}")  # what a router sets once a route matched
         raise RuntimeError("bug")
 
     counted = CountRequests(broken, record=lambda scope, path, status: seen.append((path, status)))
     with pytest.raises(RuntimeError):
         run(counted, [], [b""])
-    assert seen == [("/x", 500)]
+    assert seen == [("/x/{item}", 500)]  # the route's template, never the raw path
     seen.clear()
     run(CountRequests(EchoApp(), record=lambda scope, path, status: seen.append((path, status))), [], [b"ab"])
-    assert seen == [("/x", 200)]
+    assert seen == [("unmatched", 200)]  # no route matched: one label for every such path

@@ -101,8 +101,8 @@ def test_trained_adapter_is_registered_evaluated_promoted_and_served(
                                  registry_dir=home / "registry", serve_registry_active=True)  # fmt: skip
     with serve(create_inference_app(settings)) as url, httpx.Client(base_url=url, timeout=120) as client:
         assert client.get("/healthz").json()["registry"]["active"] == good
-        for model in (None, good):
-            body = {"prompt": PROMPT, "max_tokens": 24, "temperature": 0.0, **({"model": model} if model else {})}
+        for model in ("cppforge-bootstrap", good):  # the base id: the default model, the active adapter here
+            body = {"prompt": PROMPT, "max_tokens": 24, "temperature": 0.0, "model": model}
             answer = client.post("/v1/completions", json=body)
             assert answer.status_code == 200, answer.text
             assert answer.json()["model"] == good

@@ -54,10 +54,11 @@ def reference(tiny_model_dir: Path, adapters: tuple[Path, Path]) -> dict[str, st
 
 
 @pytest.fixture(scope="module")
-def url(tiny_model_dir: Path, tiny_proxy_dir: Path) -> Iterator[str]:
+def url(tiny_model_dir: Path, tiny_proxy_dir: Path, adapters: tuple[Path, Path]) -> Iterator[str]:
     settings = InferenceSettings(
-        model=str(tiny_model_dir), proxy_path=tiny_proxy_dir, api_keys=None, open_tier="pro", max_tokens_default=16
-    )
+        model=str(tiny_model_dir), proxy_path=tiny_proxy_dir, api_keys=None, open_tier="pro", max_tokens_default=16,
+        adapter_dirs=str(adapters[0].parent),
+    )  # fmt: skip
     with serve(create_app(settings)) as served:
         yield served
 
@@ -77,7 +78,7 @@ def test_adapter_by_name_and_base_by_id(url: str, adapters: tuple[Path, Path], r
         assert loaded.loaded == ["policy"] and loaded.active is None and not loaded.replaced
         assert _text(client, "policy") == (reference["first"], "policy")
         assert _text(client, BASE) == (reference["base"], BASE)
-        assert _text(client, None) == (reference["base"], BASE)  # no model: the default, the base here
+        assert _text(client, None) == (reference["base"], BASE)  # no model: the client sends the base id
         chat = client.chat_completions([{"role": "user", "content": PROMPT}], GREEDY, model="policy")
         assert chat.model == "policy" and chat.choices[0].message.content == reference["first"]
         best = client.best_of_n(PROMPT, n=1, sampling=GREEDY, model="policy")

@@ -14,14 +14,16 @@ from services.inference.app import create_app
 from services.lm.model import LoadedModel, load_model
 from tests.helpers.servers import serve
 
+BASE = "cppforge-bootstrap"
 PROMPT = "#include <vector>\nusing namespace std;\n// return the sum of the elements of v\nint total(vector<int> v) {"
 
 
 @pytest.fixture(scope="module")
-def open_url(tiny_model_dir: Path, tiny_proxy_dir: Path) -> Iterator[str]:
+def open_url(tiny_model_dir: Path, tiny_proxy_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = InferenceSettings(
-        model=str(tiny_model_dir), proxy_path=tiny_proxy_dir, api_keys=None, open_tier="pro", max_tokens_default=32
-    )
+        model=str(tiny_model_dir), proxy_path=tiny_proxy_dir, api_keys=None, open_tier="pro", max_tokens_default=32,
+        adapter_dirs=str(tmp_path_factory.getbasetemp()),  # the tests' tmp_path adapters
+    )  # fmt: skip
     with serve(create_app(settings)) as url:
         yield url
 
@@ -73,7 +75,8 @@ def test_best_of_ranks_and_reports(open_url: str) -> None:
     assert doc["best"] == m["candidates"][doc["best_index"]]
     assert m["rewards"][doc["best_index"]] == max(m["rewards"])
     # completions with best_of return the ranking under the `cppforge` extension field
-    c = httpx.post(open_url + "/v1/completions", json={"prompt": PROMPT, "best_of": 3, "max_tokens": 8}, timeout=60)
+    body = {"prompt": PROMPT, "best_of": 3, "max_tokens": 8, "model": BASE}
+    c = httpx.post(open_url + "/v1/completions", json=body, timeout=60)
     assert c.status_code == 200 and c.json()["cppforge"]["n"] == 3 and len(c.json()["choices"]) == 1
 
 
@@ -82,21 +85,21 @@ def test_errors_have_openai_shape(keyed_url: str) -> None:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.post(keyed_url + "/v1/completions", json=body, headers=headers, timeout=60)
 
-    r = post(None, {"prompt": PROMPT})
+    r = post(None, {"prompt": PROMPT, "model": BASE})
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
-    r = post("wrong", {"prompt": PROMPT})
+    r = post("wrong", {"prompt": PROMPT, "model": BASE})
     assert r.status_code == 401 and set(r.json()["error"]) == {"message", "type", "param", "code"}
-    r = post("kfree", {"prompt": PROMPT, "best_of": 2})
+    r = post("kfree", {"prompt": PROMPT, "model": BASE, "best_of": 2})
     assert r.status_code == 403 and r.json()["error"]["param"] == "best_of" and "free" in r.json()["error"]["message"]
-    r = post("kpro", {"prompt": PROMPT, "n": 5})
+    r = post("kpro", {"prompt": PROMPT, "model": BASE, "n": 5})
     assert r.status_code == 403 and r.json()["error"]["param"] == "n"
-    r = post("kpro", {"prompt": PROMPT, "stream": True, "max_tokens": 2})
+    r = post("kpro", {"prompt": PROMPT, "model": BASE, "stream": True, "max_tokens": 2})
     assert r.status_code == 400 and r.json()["error"]["param"] == "stream"
-    r = post("kpro", {"prompt": PROMPT, "temperature": 9})
-    assert r.status_code == 422 and r.json()["error"]["param"] == "temperature"
-    statuses = [post("kfree", {"prompt": PROMPT, "max_tokens": 1}).status_code for _ in range(4)]
+    r = post("kpro", {"prompt": PROMPT, "model": BASE, "temperature": 9})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "temperature"
+    statuses = [post("kfree", {"prompt": PROMPT, "model": BASE, "max_tokens": 1}).status_code for _ in range(4)]
     assert statuses[:3] == [200, 200, 200] and statuses[3] == 429
-    limited = post("kfree", {"prompt": PROMPT, "max_tokens": 1})
+    limited = post("kfree", {"prompt": PROMPT, "model": BASE, "max_tokens": 1})
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
     assert limited.json()["error"]["type"] == "rate_limit_exceeded"
 
@@ -131,7 +134,7 @@ def test_adapter_loading(open_url: str, tiny_model_dir: Path, tmp_path: Path) ->
     assert r.status_code == 200, r.text
     assert r.json() == {"loaded": ["a1"], "active": "a1", "replaced": False}
     assert httpx.get(open_url + "/healthz").json()["adapters"] == ["a1"]
-    gen = httpx.post(open_url + "/v1/completions", json={"prompt": PROMPT, "max_tokens": 4}, timeout=60)
+    gen = httpx.post(open_url + "/v1/completions", json={"prompt": PROMPT, "max_tokens": 4, "model": "a1"}, timeout=60)
     assert gen.status_code == 200
     missing = httpx.post(open_url + "/v1/adapters", json={"path": str(tmp_path / "none"), "name": "x"}, timeout=60)
     assert missing.status_code == 400 and missing.json()["error"]["param"] == "path"
@@ -147,7 +150,9 @@ def test_concurrent_callers_share_decode_batches(open_url: str) -> None:
     async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=open_url, timeout=120) as http:
             calls = [
-                http.post("/v1/completions", json={"prompt": PROMPT[: 40 + 7 * i], "max_tokens": 48, "seed": i})
+                http.post(
+                    "/v1/completions", json={"prompt": PROMPT[: 40 + 7 * i], "max_tokens": 48, "seed": i, "model": BASE}
+                )
                 for i in range(6)
             ]
             return list(await asyncio.gather(*calls))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.inference.errors import BadRequestError
 from services.inference.tiers import (
     TIERS,
     AuthError,
@@ -44,7 +45,7 @@ def test_tier_caps() -> None:
     with pytest.raises(TierLimitError) as info:
         gate.check_limits("p", gate.keys["p"], 5, None)
     assert info.value.param == "n"
-    with pytest.raises(TierLimitError, match="best_of"):
+    with pytest.raises(BadRequestError, match="best_of"):  # an invalid request whatever the tier: 400
         gate.check_limits("p", gate.keys["p"], 3, 2)
 
 

@@ -29,7 +29,9 @@ def _counter(text: str, name: str, endpoint: str) -> float:
 def test_rollouts_and_rewards_over_http(tmp_path: Path, base_model: Path) -> None:
     model = str(base_model)
     verifier = create_verifier_app(VerifierServiceSettings(home=tmp_path / "v", prebuild_pch=False))
-    inference = create_inference_app(InferenceSettings(home=tmp_path / "i", model=model, open_tier="train"))
+    inference = create_inference_app(  # the run's weight syncs land under tmp_path/run: an allowed adapter dir
+        InferenceSettings(home=tmp_path / "i", model=model, open_tier="train", adapter_dirs=str(tmp_path))
+    )
     with serve(verifier) as v_url, serve(inference) as i_url:
         out = tmp_path / "run"
         cfg = recipe_config("production", model=model, verifier_url=v_url, inference_url=i_url, **TINY)
