@@ -99,7 +99,9 @@ class TrainConfig:
     # -- services --------------------------------------------------------------------------------
     verifier_url: str = _f("", "verifier service URL for rewards; empty: verify in-process")
     inference_url: str = _f("", "inference service URL for rollouts; empty: sample in-process")
-    inference_api_key: str = _f("", "API key for the inference service, if it asks for one")
+    inference_api_key: str = _f(
+        "", "API key for the inference service, if it asks for one (keyed: an admin key, it also pushes adapters)"
+    )
     sync_every: int = _f(1, "http rollouts: push the adapter to the inference service every N steps")
     verify_workers: int = _f(2, "in-process verification threads")
     overlap: bool = _f(True, "verify one group while the next one is being generated")
