@@ -89,7 +89,9 @@ def install_error_handlers(app: FastAPI) -> None:
             message = str(exc.detail)
         code = _HTTP_CODES.get(exc.status_code)
         kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
-        return error_response(exc.status_code, message, kind=kind, param=None, code=code, headers=dict(exc.headers or {}))
+        return error_response(
+            exc.status_code, message, kind=kind, param=None, code=code, headers=dict(exc.headers or {})
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
