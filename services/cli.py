@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .common.cli_errors import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_OK, CliError
+from .common.version import package_version
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_INFRA", "EXIT_OK", "CliError", "main"]
 
@@ -24,7 +25,22 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{message} (see `{self.prog} --help`)")
 
 
+STDIN = "-"
+
+
+def _read_stdin(what: str) -> str:
+    try:
+        text = sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"{what} read from stdin is not UTF-8 text") from None
+    if not text.strip():
+        raise CliError(f"{what} read from stdin is empty")
+    return text
+
+
 def _read_source(path: str, what: str) -> str:
+    if path == STDIN:
+        return _read_stdin(what)
     p = Path(path)
     if not p.exists():
         raise CliError(f"{what} file not found: {path}")
@@ -46,6 +62,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .verifier.core.sandbox import SandboxUnavailableError
     from .verifier.core.verify import verify_cpp
 
+    if args.file == STDIN and args.test == STDIN:
+        raise CliError("only one of the source and --test can be read from stdin (-)")
     code = _read_source(args.file, "source")
     test_code = _read_source(args.test, "test") if args.test else None
     try:
@@ -65,20 +83,38 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**result.to_dict(), "reward": reward}, indent=2))
     else:
-        print(_render_result(result, reward, args.structured))
+        print(_render_result(result, reward, args.structured, timeout=args.timeout))
     return EXIT_OK
 
 
-def _render_result(result: object, reward: float, structured: bool) -> str:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _render_result(result: object, reward: float, structured: bool, timeout: float | None = None) -> str:
+    """The human summary; `timeout` is the run deadline the verification had (for a timed-out run)."""
+    from .verifier.core.diagnostics import ErrorClass
     from .verifier.core.verify import VerifyResult
 
     assert isinstance(result, VerifyResult)
-    lines = [
-        f"compile: {'ok' if result.compile_ok else 'FAILED'} ({result.warnings} warnings, {result.compile_s:.2f}s)"
-    ]
+    if result.error_class == ErrorClass.TIMEOUT_COMPILE:
+        compiled = f"FAILED (timed out after {result.compile_s:.1f}s)"
+    else:
+        warnings = _plural(result.warnings, "warning")
+        compiled = f"{'ok' if result.compile_ok else 'FAILED'} ({warnings}, {result.compile_s:.2f}s)"
+    lines = [f"compile: {compiled}"]
     if result.ran:
-        status = f"exit {result.returncode}" if result.signal is None else f"signal {result.signal}"
-        lines.append(f"run:     {'ok' if result.run_ok else 'FAILED'} ({status}, {result.run_s:.2f}s)")
+        if result.error_class == ErrorClass.RUNTIME_TIMEOUT:  # wall deadline or the CPU rlimit (SIGXCPU)
+            status = f"timed out after {timeout if timeout is not None else round(result.run_s, 2):g}s"
+        elif result.signal is not None:
+            status = f"signal {result.signal}"
+        elif result.returncode is None:
+            status = "no exit status"
+        else:
+            status = f"exit {result.returncode}"
+        if result.error_class != ErrorClass.RUNTIME_TIMEOUT:
+            status += f", {result.run_s:.2f}s"
+        lines.append(f"run:     {'ok' if result.run_ok else 'FAILED'} ({status})")
     else:
         lines.append("run:     not run " + ("(no main)" if result.compile_ok else "(build failed)"))
     if result.tests_total:
@@ -218,11 +254,12 @@ def _cmd_train_proxy(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cppforge", description="Verifier-grounded post-training for C++ code models.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     v = sub.add_parser("verify", help="compile and run a C++ file in the sandbox and print the result")
-    v.add_argument("file", help="C++ source (the candidate)")
-    v.add_argument("--test", help="trusted test code appended to the source (HumanEval-X style)")
+    v.add_argument("file", help="C++ source (the candidate); - reads it from stdin")
+    v.add_argument("--test", help="trusted test code appended to the source (HumanEval-X style); - reads it from stdin")
     v.add_argument("--std", default="c++17", help="language standard (default c++17)")
     v.add_argument("--timeout", type=float, default=10.0, help="run deadline in seconds (default 10)")
     v.add_argument("--flag", action="append", default=[], help="extra compiler flag (allowlisted); repeatable")

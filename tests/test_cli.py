@@ -26,10 +26,10 @@ int main() {
 """
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "services.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}, input=stdin,
     )  # fmt: skip
 
 
@@ -54,6 +54,49 @@ def test_verify_human_output_and_flag_form(files: Path) -> None:
     out = run_cli("verify", "prog.cpp", "--test", "test.cpp", "--flag", "-O2", "--std", "c++20", cwd=files)
     assert out.returncode == 0, out.stderr
     assert "tests:   1/1 passed" in out.stdout and "reward:  1.000" in out.stdout
+
+
+def test_verify_reads_the_source_or_the_test_from_stdin(files: Path) -> None:
+    out = run_cli("verify", "-", "--test", "test.cpp", cwd=files, stdin=PROG)
+    assert out.returncode == 0, out.stderr
+    assert "tests:   1/1 passed" in out.stdout
+    out = run_cli("verify", "prog.cpp", "--test", "-", cwd=files, stdin=TEST)
+    assert out.returncode == 0 and "tests:   1/1 passed" in out.stdout, out.stderr
+    both = run_cli("verify", "-", "--test", "-", cwd=files, stdin=PROG)
+    assert both.returncode == 2 and "only one of the source and --test" in both.stderr
+    empty = run_cli("verify", "-", cwd=files, stdin=" \n")
+    assert empty.returncode == 2 and "source read from stdin is empty" in empty.stderr
+
+
+def test_version_is_the_package_version(files: Path) -> None:
+    from services.common.version import pyproject_version
+
+    expected = pyproject_version(Path(__file__).resolve().parents[1] / "pyproject.toml")
+    out = run_cli("--version", cwd=files)
+    assert out.returncode == 0 and out.stdout.strip() == f"cppforge {expected}", out
+
+
+def test_pyproject_version_reads_the_project_table(tmp_path: Path) -> None:
+    from services.common.version import pyproject_version
+
+    doc = tmp_path / "pyproject.toml"
+    doc.write_text('[tool.x]\nversion = "9"\n\n[project]\nname = "p"\nversion = "1.2.3"\n\n[tool.y]\nversion = "8"\n')
+    assert pyproject_version(doc) == "1.2.3"
+    doc.write_text('[project]\nname = "p"\n[tool.y]\nversion = "8"\n')
+    assert pyproject_version(doc) is None
+    assert pyproject_version(tmp_path / "missing.toml") is None
+
+
+def test_human_output_counts_warnings_and_says_timed_out(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from services.cli import main
+
+    (files / "warn.cpp").write_text('#include <cstdio>\nint main() { int unused; std::puts("hi"); }\n')
+    (files / "loop.cpp").write_text("int main() { volatile int x = 0; while (true) x++; }\n")
+    assert main(["verify", str(files / "warn.cpp")]) == 0
+    assert "(1 warning," in capsys.readouterr().out
+    assert main(["verify", str(files / "loop.cpp"), "--timeout", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "run:     FAILED (timed out after 0.5s)" in out and "exit None" not in out, out
 
 
 def test_failing_code_still_exits_zero(files: Path) -> None:
