@@ -188,7 +188,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
-    from .lm.bootstrap import PRESETS, bootstrap_model, default_model_dir, ensure_bootstrap_model
+    from .lm.bootstrap import PRESETS, BootstrapReport, build_model_at, default_model_dir, ensure_bootstrap_model
 
     preset = PRESETS[args.preset]
     out = Path(args.out) if args.out else default_model_dir(preset.dir_name)
@@ -208,18 +208,23 @@ def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
 
         if args.seconds is not None:
             raise CliError("--if-missing builds by steps (reproducible); drop --seconds")
+        if args.force:
+            raise CliError("--if-missing and --force exclude each other (keep the model, or replace it)")
         if is_built(out):
             print(f"{label} model already built at {out}")
             return EXIT_OK
+    else:
+        _check_replaceable(out, force=args.force)
     # The teacher preset reuses the student's tokenizer (one vocabulary for both): the student is built first.
     tokenizer: dict[str, Any] = {"tokenizer_dir": ensure_bootstrap_model()} if preset.student_tokenizer else {}
     if args.if_missing:
         ensure_bootstrap_model(out, seed=args.seed, max_steps=args.steps or preset.steps, num_threads=args.threads,
                                config=preset.config, **tokenizer)  # fmt: skip
-        print(f"{label} model saved to {out}")
+        built = BootstrapReport.read(out)
+        print(built.summary(label) if built is not None else f"{label} model saved to {out}")
         return EXIT_OK
-    # Neither --steps nor --seconds: the preset's step count.
-    report = bootstrap_model(
+    # Neither --steps nor --seconds: the preset's step count. Built aside and moved into place.
+    report = build_model_at(
         out,
         seed=args.seed,
         max_steps=args.steps if args.steps is not None or args.seconds is not None else preset.steps,
@@ -229,11 +234,23 @@ def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
         config=preset.config,
         **tokenizer,
     )
-    print(
-        f"{label} model saved to {out}: {report.steps} steps on {report.num_threads} thread(s), "
-        f"loss {report.final_loss:.3f}, {report.params:,} parameters, {report.train_seconds:.0f}s of training"
-    )
+    print(report.summary(label))
     return EXIT_OK
+
+
+def _check_replaceable(out: Path, *, force: bool) -> None:
+    """An existing model is replaced only with --force; a non-empty dir that holds no model, never."""
+    from .lm.bootstrap import holds_a_model
+
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise CliError(f"--out {out} is a file, not a directory")
+    if holds_a_model(out):
+        if not force:
+            raise CliError(f"a model already exists at {out}; pass --force to replace it (or --if-missing to keep it)")
+    elif any(out.iterdir()):
+        raise CliError(f"{out} is not empty and holds no model: refusing to replace it; pick another --out")
 
 
 def _cmd_train_proxy(args: argparse.Namespace) -> int:
@@ -296,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--tasks", type=int, default=20000, help="generated training tasks (default 20000)")
     b.add_argument("--if-missing", action="store_true", help="do nothing when a model of this version is already there")
+    b.add_argument("--force", action="store_true", help="replace a model already at --out (refused without it)")
     b.add_argument("--preset", default="student", choices=("student", "teacher"),
                    help="student: the bootstrap model; teacher: 6 blocks, 2000 steps, the student's tokenizer, "
                         "default --out $CPPFORGE_HOME/models/teacher (the distillation teacher)")  # fmt: skip

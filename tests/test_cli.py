@@ -209,3 +209,42 @@ def test_bootstrap_model_if_missing_keeps_a_built_model(tmp_path: Path) -> None:
     assert sorted(p.name for p in built.iterdir()) == [MARKER_FILE]  # nothing trained, nothing replaced
     refused = run_cli("bootstrap-model", "--if-missing", "--seconds", "5", "--out", str(tmp_path / "m2"), cwd=tmp_path)
     assert refused.returncode == 2 and "--if-missing" in refused.stderr
+
+
+def test_bootstrap_model_keeps_an_existing_model_without_force(tmp_path: Path) -> None:
+    from services.lm.bootstrap import BOOTSTRAP_VERSION, MARKER_FILE
+
+    built = tmp_path / "model"
+    built.mkdir()
+    (built / MARKER_FILE).write_text(json.dumps({"version": BOOTSTRAP_VERSION}))
+    out = run_cli("bootstrap-model", "--out", str(built), "--steps", "1", cwd=tmp_path)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert str(built) in lines[0] and "--force" in lines[0]
+    assert sorted(p.name for p in built.iterdir()) == [MARKER_FILE]
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    out = run_cli("bootstrap-model", "--out", str(tmp_path / "notes"), "--force", cwd=tmp_path)
+    assert out.returncode == 2 and "holds no model" in out.stderr  # never deletes a dir that is not a model
+    out = run_cli("bootstrap-model", "--out", str(built), "--force", "--if-missing", cwd=tmp_path)
+    assert out.returncode == 2 and "exclude each other" in out.stderr
+
+
+def test_bootstrap_model_force_replaces_and_names_the_final_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli import main
+    from services.lm.bootstrap import MARKER_FILE, is_built
+
+    built = tmp_path / "model"
+    built.mkdir()
+    (built / "config.json").write_text("{}")  # an old model
+    (built / "stale.bin").write_text("old")
+    assert main(["bootstrap-model", "--out", str(built), "--force", "--steps", "2", "--tasks", "300"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == f"bootstrap model saved to {built}", captured.out
+    assert "2 steps on 1 thread(s)" in captured.out and "parameters" in captured.out
+    assert "BootstrapReport(" not in captured.out and "-build-" not in captured.out + captured.err
+    assert is_built(built) and not (built / "stale.bin").exists()
+    assert json.loads((built / MARKER_FILE).read_text())["out_dir"] == str(built)  # not the staging dir
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging or old dir left behind
