@@ -35,7 +35,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from ..common.auth import warn_if_open
 from ..common.settings import InferenceSettings, get_verifier_settings
 from ..lm.model import LoadedModel, load_adapter, load_model, use_adapter
-from ..lm.prompts import encode_prompt
+from ..lm.prompts import encode_prompt, plain_chat_prompt
 from ..lm.sampling import SampleRequest, SamplingParams, sample_batch
 from .batcher import GenerationBatcher, Result
 from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
@@ -193,14 +193,14 @@ class InferenceService:
         return encode_prompt(self.loaded.tokenizer, prompt)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        """The chat template when the tokenizer has one; else the last user message (a code prompt)."""
+        """The chat template when the tokenizer has one; else a code prompt: the last user message
+        after the system/developer messages as `//` comments (`plain_chat_prompt`)."""
         assert self.loaded is not None
         tok = self.loaded.tokenizer
         if getattr(tok, "chat_template", None):
             text: str = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
             return text
-        users = [m["content"] for m in messages if m["role"] == "user"]
-        return users[-1] if users else messages[-1]["content"]
+        return plain_chat_prompt(messages)
 
     def _decode(self, adapter: str | None, requests: Sequence[SampleRequest]) -> list[Result]:
         """The batcher's decode, called under its lock: select the adapter, then one batched decode."""
