@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .common.cli_errors import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_OK, CliError
-from .common.version import package_version
+from .version import package_version
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_INFRA", "EXIT_OK", "CliError", "main"]
 

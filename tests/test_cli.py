@@ -69,7 +69,7 @@ def test_verify_reads_the_source_or_the_test_from_stdin(files: Path) -> None:
 
 
 def test_version_is_the_package_version(files: Path) -> None:
-    from services.common.version import pyproject_version
+    from services.version import pyproject_version
 
     expected = pyproject_version(Path(__file__).resolve().parents[1] / "pyproject.toml")
     out = run_cli("--version", cwd=files)
@@ -77,7 +77,7 @@ def test_version_is_the_package_version(files: Path) -> None:
 
 
 def test_pyproject_version_reads_the_project_table(tmp_path: Path) -> None:
-    from services.common.version import pyproject_version
+    from services.version import pyproject_version
 
     doc = tmp_path / "pyproject.toml"
     doc.write_text('[tool.x]\nversion = "9"\n\n[project]\nname = "p"\nversion = "1.2.3"\n\n[tool.y]\nversion = "8"\n')
@@ -85,6 +85,18 @@ def test_pyproject_version_reads_the_project_table(tmp_path: Path) -> None:
     doc.write_text('[project]\nname = "p"\n[tool.y]\nversion = "8"\n')
     assert pyproject_version(doc) is None
     assert pyproject_version(tmp_path / "missing.toml") is None
+
+
+def test_version_falls_back_to_pyproject_when_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    from services import version
+
+    def not_installed(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(version.metadata, "version", not_installed)
+    assert version.package_version() == version.pyproject_version(Path(__file__).resolve().parents[1] / "pyproject.toml")
 
 
 def test_human_output_counts_warnings_and_says_timed_out(files: Path, capsys: pytest.CaptureFixture[str]) -> None:

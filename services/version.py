@@ -7,7 +7,7 @@ from importlib import metadata
 from pathlib import Path
 
 DIST_NAME = "cppforge"
-_PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+_PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 _VERSION_LINE = re.compile(r'^version\s*=\s*"([^"]+)"\s*$', re.MULTILINE)
 
 
