@@ -96,7 +96,8 @@ def test_version_falls_back_to_pyproject_when_not_installed(monkeypatch: pytest.
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(version.metadata, "version", not_installed)
-    assert version.package_version() == version.pyproject_version(Path(__file__).resolve().parents[1] / "pyproject.toml")
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    assert version.package_version() == version.pyproject_version(pyproject)
 
 
 def test_human_output_counts_warnings_and_says_timed_out(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
