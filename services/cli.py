@@ -254,6 +254,7 @@ def _check_replaceable(out: Path, *, force: bool) -> None:
 
 
 def _cmd_train_proxy(args: argparse.Namespace) -> int:
+    from .inference.proxy.honesty import ProxyNotReplacedError
     from .inference.proxy.training import build_and_train
     from .inference.service import default_proxy_path
     from .lm.bootstrap import ensure_bootstrap_model
@@ -264,9 +265,17 @@ def _cmd_train_proxy(args: argparse.Namespace) -> int:
         raise CliError(f"model path not found: {model_path}")
     out = Path(args.out) if args.out else default_proxy_path()
     loaded = load_model(model_path)
-    report = build_and_train(loaded, out, n_prompts=args.prompts, per_prompt=args.per_prompt, seed=args.seed)
+    try:
+        report = build_and_train(loaded, out, n_prompts=args.prompts, per_prompt=args.per_prompt, seed=args.seed,
+                                 force=args.force, warn=_warn)  # fmt: skip
+    except ProxyNotReplacedError as exc:
+        raise CliError(str(exc)) from None
     print(json.dumps(report.to_dict(), indent=2))
     return EXIT_OK
+
+
+def _warn(message: str) -> None:
+    print(f"cppforge: WARNING: {message}", file=sys.stderr, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -325,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", type=int, default=200, help="held-out prompts to sample (default 200)")
     p.add_argument("--per-prompt", type=int, default=4, help="samples per prompt (default 4)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the proxy at --out even when the new one is flagged (no better than the majority class, "
+        "too few samples of a class) and the old one recorded a better result",
+    )
     p.set_defaults(func=_cmd_train_proxy)
 
     from .trainer.command import add_train_parser
