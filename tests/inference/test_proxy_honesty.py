@@ -145,3 +145,16 @@ def test_train_proxy_cli_warns_and_keeps_a_better_proxy(
     assert f"not replacing the proxy at {better}" in err and "--force" in err
     assert (better / MANIFEST_NAME).read_text() == kept
     assert (tmp_path / "registry" / "model_hashes.json").is_file()
+
+
+def test_refusal_compares_recorded_figures(sound: ProxyClassifier, tmp_path: Path) -> None:
+    from services.inference.proxy.honesty import replacement_refusal
+
+    sound.save(tmp_path / "p")
+    no_figures = {"warnings": ["held-out accuracy nan ..."], "held_out": {"accuracy": None}}
+    assert "pass --force" in (replacement_refusal(tmp_path / "p", no_figures) or "")
+    flagged_but_better = {**sound.metadata, "warnings": ["x"], "n_positive": 10, "n_samples": 1000}
+    assert replacement_refusal(tmp_path / "p", flagged_but_better) is not None  # weak (10 < 20) loses to sound
+    assert replacement_refusal(tmp_path / "missing", no_figures) is None  # nothing to keep: written
+    ProxyClassifier(sound.weights, sound.bias, sound.config, {}).save(tmp_path / "bare")
+    assert replacement_refusal(tmp_path / "bare", no_figures) is None  # nothing recorded: not "better"

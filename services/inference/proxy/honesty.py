@@ -84,8 +84,9 @@ def replacement_refusal(path: Path, new: Mapping[str, Any]) -> str | None:
     beats weak, then the larger lift over its majority baseline wins.
     """
     new_q = quality(new)
-    if new_q is None or new_q[0]:
+    if not new.get("warnings") and (new_q is None or new_q[0]):
         return None
+    new_q = (False, new_q[1] if new_q is not None else -math.inf)  # flagged; no figures: no lift either
     old = existing_metadata(path)
     old_q = quality(old) if old is not None else None
     if old is None or old_q is None or not old_q > new_q:
@@ -96,5 +97,6 @@ def replacement_refusal(path: Path, new: Mapping[str, Any]) -> str | None:
         f"not replacing the proxy at {path}: it recorded held-out accuracy {old_acc:.3f} against a majority "
         f"baseline of {old.get('majority_baseline', float('nan')):.3f}"
         + ("" if old_q[0] else " (itself flagged)")
-        + f", better than the new one (lift {new_q[1]:+.3f} against {old_q[1]:+.3f}); pass --force to replace it"
+        + f": a lift of {old_q[1]:+.3f} over the majority, the new flagged one {new_q[1]:+.3f}; "
+        "pass --force to replace it"
     )
