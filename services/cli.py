@@ -188,6 +188,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from .lm.bootstrap import PRESETS, BootstrapReport, build_model_at, default_model_dir, ensure_bootstrap_model
 
     preset = PRESETS[args.preset]
@@ -221,7 +223,7 @@ def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
         ensure_bootstrap_model(out, seed=args.seed, max_steps=args.steps or preset.steps, num_threads=args.threads,
                                config=preset.config, **tokenizer)  # fmt: skip
         built = BootstrapReport.read(out)
-        print(built.summary(label) if built is not None else f"{label} model saved to {out}")
+        print(replace(built, out_dir=str(out)).summary(label) if built is not None else f"{label} model saved to {out}")
         return EXIT_OK
     # Neither --steps nor --seconds: the preset's step count. Built aside and moved into place.
     report = build_model_at(

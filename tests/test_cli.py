@@ -247,7 +247,7 @@ def test_bootstrap_model_force_replaces_and_names_the_final_dir(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from services.cli import main
-    from services.lm.bootstrap import MARKER_FILE, is_built
+    from services.lm.bootstrap import MARKER_FILE, BootstrapReport, is_built
 
     built = tmp_path / "model"
     built.mkdir()
@@ -260,4 +260,6 @@ def test_bootstrap_model_force_replaces_and_names_the_final_dir(
     assert "BootstrapReport(" not in captured.out and "-build-" not in captured.out + captured.err
     assert is_built(built) and not (built / "stale.bin").exists()
     assert json.loads((built / MARKER_FILE).read_text())["out_dir"] == str(built)  # not the staging dir
+    recorded = BootstrapReport.read(built)  # what --if-missing prints after building
+    assert recorded is not None and recorded.summary() == captured.out.strip()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging or old dir left behind

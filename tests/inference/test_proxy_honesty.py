@@ -138,7 +138,7 @@ def test_train_proxy_cli_warns_and_keeps_a_better_proxy(
     better = tmp_path / "better"
     sound.save(better)
     kept = (better / MANIFEST_NAME).read_text()
-    args = ["train-proxy", "--model", str(tiny_model_dir), "--prompts", "3", "--per-prompt", "2", "--out", str(better)]
+    args = ["train-proxy", "--model", str(tiny_model_dir), "--prompts", "2", "--per-prompt", "2", "--out", str(better)]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "cppforge: WARNING: too few samples of one class" in err
