@@ -234,6 +234,7 @@ def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
         n_tasks=args.tasks,
         num_threads=args.threads,
         config=preset.config,
+        progress=sys.stderr,  # this process's stderr now (the default was bound when bootstrap was imported)
         **tokenizer,
     )
     print(report.summary(label))
