@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .common.cli_errors import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_OK, CliError
+from .version import package_version
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_INFRA", "EXIT_OK", "CliError", "main"]
 
@@ -24,7 +25,22 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{message} (see `{self.prog} --help`)")
 
 
+STDIN = "-"
+
+
+def _read_stdin(what: str) -> str:
+    try:
+        text = sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"{what} read from stdin is not UTF-8 text") from None
+    if not text.strip():
+        raise CliError(f"{what} read from stdin is empty")
+    return text
+
+
 def _read_source(path: str, what: str) -> str:
+    if path == STDIN:
+        return _read_stdin(what)
     p = Path(path)
     if not p.exists():
         raise CliError(f"{what} file not found: {path}")
@@ -46,6 +62,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .verifier.core.sandbox import SandboxUnavailableError
     from .verifier.core.verify import verify_cpp
 
+    if args.file == STDIN and args.test == STDIN:
+        raise CliError("only one of the source and --test can be read from stdin (-)")
     code = _read_source(args.file, "source")
     test_code = _read_source(args.test, "test") if args.test else None
     try:
@@ -65,20 +83,38 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**result.to_dict(), "reward": reward}, indent=2))
     else:
-        print(_render_result(result, reward, args.structured))
+        print(_render_result(result, reward, args.structured, timeout=args.timeout))
     return EXIT_OK
 
 
-def _render_result(result: object, reward: float, structured: bool) -> str:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _render_result(result: object, reward: float, structured: bool, timeout: float | None = None) -> str:
+    """The human summary; `timeout` is the run deadline the verification had (for a timed-out run)."""
+    from .verifier.core.diagnostics import ErrorClass
     from .verifier.core.verify import VerifyResult
 
     assert isinstance(result, VerifyResult)
-    lines = [
-        f"compile: {'ok' if result.compile_ok else 'FAILED'} ({result.warnings} warnings, {result.compile_s:.2f}s)"
-    ]
+    if result.error_class == ErrorClass.TIMEOUT_COMPILE:
+        compiled = f"FAILED (timed out after {result.compile_s:.1f}s)"
+    else:
+        warnings = _plural(result.warnings, "warning")
+        compiled = f"{'ok' if result.compile_ok else 'FAILED'} ({warnings}, {result.compile_s:.2f}s)"
+    lines = [f"compile: {compiled}"]
     if result.ran:
-        status = f"exit {result.returncode}" if result.signal is None else f"signal {result.signal}"
-        lines.append(f"run:     {'ok' if result.run_ok else 'FAILED'} ({status}, {result.run_s:.2f}s)")
+        if result.error_class == ErrorClass.RUNTIME_TIMEOUT:  # wall deadline or the CPU rlimit (SIGXCPU)
+            status = f"timed out after {timeout if timeout is not None else round(result.run_s, 2):g}s"
+        elif result.signal is not None:
+            status = f"signal {result.signal}"
+        elif result.returncode is None:
+            status = "no exit status"
+        else:
+            status = f"exit {result.returncode}"
+        if result.error_class != ErrorClass.RUNTIME_TIMEOUT:
+            status += f", {result.run_s:.2f}s"
+        lines.append(f"run:     {'ok' if result.run_ok else 'FAILED'} ({status})")
     else:
         lines.append("run:     not run " + ("(no main)" if result.compile_ok else "(build failed)"))
     if result.tests_total:
@@ -152,7 +188,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
-    from .lm.bootstrap import PRESETS, bootstrap_model, default_model_dir, ensure_bootstrap_model
+    from dataclasses import replace
+
+    from .lm.bootstrap import PRESETS, BootstrapReport, build_model_at, default_model_dir, ensure_bootstrap_model
 
     preset = PRESETS[args.preset]
     out = Path(args.out) if args.out else default_model_dir(preset.dir_name)
@@ -172,18 +210,23 @@ def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
 
         if args.seconds is not None:
             raise CliError("--if-missing builds by steps (reproducible); drop --seconds")
+        if args.force:
+            raise CliError("--if-missing and --force exclude each other (keep the model, or replace it)")
         if is_built(out):
             print(f"{label} model already built at {out}")
             return EXIT_OK
+    else:
+        _check_replaceable(out, force=args.force)
     # The teacher preset reuses the student's tokenizer (one vocabulary for both): the student is built first.
     tokenizer: dict[str, Any] = {"tokenizer_dir": ensure_bootstrap_model()} if preset.student_tokenizer else {}
     if args.if_missing:
         ensure_bootstrap_model(out, seed=args.seed, max_steps=args.steps or preset.steps, num_threads=args.threads,
                                config=preset.config, **tokenizer)  # fmt: skip
-        print(f"{label} model saved to {out}")
+        built = BootstrapReport.read(out)
+        print(replace(built, out_dir=str(out)).summary(label) if built is not None else f"{label} model saved to {out}")
         return EXIT_OK
-    # Neither --steps nor --seconds: the preset's step count.
-    report = bootstrap_model(
+    # Neither --steps nor --seconds: the preset's step count. Built aside and moved into place.
+    report = build_model_at(
         out,
         seed=args.seed,
         max_steps=args.steps if args.steps is not None or args.seconds is not None else preset.steps,
@@ -191,16 +234,30 @@ def _cmd_bootstrap_model(args: argparse.Namespace) -> int:
         n_tasks=args.tasks,
         num_threads=args.threads,
         config=preset.config,
+        progress=sys.stderr,  # this process's stderr now (the default was bound when bootstrap was imported)
         **tokenizer,
     )
-    print(
-        f"{label} model saved to {out}: {report.steps} steps on {report.num_threads} thread(s), "
-        f"loss {report.final_loss:.3f}, {report.params:,} parameters, {report.train_seconds:.0f}s of training"
-    )
+    print(report.summary(label))
     return EXIT_OK
 
 
+def _check_replaceable(out: Path, *, force: bool) -> None:
+    """An existing model is replaced only with --force; a non-empty dir that holds no model, never."""
+    from .lm.bootstrap import holds_a_model
+
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise CliError(f"--out {out} is a file, not a directory")
+    if holds_a_model(out):
+        if not force:
+            raise CliError(f"a model already exists at {out}; pass --force to replace it (or --if-missing to keep it)")
+    elif any(out.iterdir()):
+        raise CliError(f"{out} is not empty and holds no model: refusing to replace it; pick another --out")
+
+
 def _cmd_train_proxy(args: argparse.Namespace) -> int:
+    from .inference.proxy.honesty import ProxyNotReplacedError
     from .inference.proxy.training import build_and_train
     from .inference.service import default_proxy_path
     from .lm.bootstrap import ensure_bootstrap_model
@@ -211,18 +268,27 @@ def _cmd_train_proxy(args: argparse.Namespace) -> int:
         raise CliError(f"model path not found: {model_path}")
     out = Path(args.out) if args.out else default_proxy_path()
     loaded = load_model(model_path)
-    report = build_and_train(loaded, out, n_prompts=args.prompts, per_prompt=args.per_prompt, seed=args.seed)
+    try:
+        report = build_and_train(loaded, out, n_prompts=args.prompts, per_prompt=args.per_prompt, seed=args.seed,
+                                 force=args.force, warn=_warn)  # fmt: skip
+    except ProxyNotReplacedError as exc:
+        raise CliError(str(exc)) from None
     print(json.dumps(report.to_dict(), indent=2))
     return EXIT_OK
 
 
+def _warn(message: str) -> None:
+    print(f"cppforge: WARNING: {message}", file=sys.stderr, flush=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cppforge", description="Verifier-grounded post-training for C++ code models.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     v = sub.add_parser("verify", help="compile and run a C++ file in the sandbox and print the result")
-    v.add_argument("file", help="C++ source (the candidate)")
-    v.add_argument("--test", help="trusted test code appended to the source (HumanEval-X style)")
+    v.add_argument("file", help="C++ source (the candidate); - reads it from stdin")
+    v.add_argument("--test", help="trusted test code appended to the source (HumanEval-X style); - reads it from stdin")
     v.add_argument("--std", default="c++17", help="language standard (default c++17)")
     v.add_argument("--timeout", type=float, default=10.0, help="run deadline in seconds (default 10)")
     v.add_argument("--flag", action="append", default=[], help="extra compiler flag (allowlisted); repeatable")
@@ -259,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--tasks", type=int, default=20000, help="generated training tasks (default 20000)")
     b.add_argument("--if-missing", action="store_true", help="do nothing when a model of this version is already there")
+    b.add_argument("--force", action="store_true", help="replace a model already at --out (refused without it)")
     b.add_argument("--preset", default="student", choices=("student", "teacher"),
                    help="student: the bootstrap model; teacher: 6 blocks, 2000 steps, the student's tokenizer, "
                         "default --out $CPPFORGE_HOME/models/teacher (the distillation teacher)")  # fmt: skip
@@ -270,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", type=int, default=200, help="held-out prompts to sample (default 200)")
     p.add_argument("--per-prompt", type=int, default=4, help="samples per prompt (default 4)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the proxy at --out even when the new one is flagged (no better than the majority class, "
+        "too few samples of a class) and the old one recorded a better result",
+    )
     p.set_defaults(func=_cmd_train_proxy)
 
     from .trainer.command import add_train_parser

@@ -26,10 +26,10 @@ int main() {
 """
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "services.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}, input=stdin,
     )  # fmt: skip
 
 
@@ -54,6 +54,62 @@ def test_verify_human_output_and_flag_form(files: Path) -> None:
     out = run_cli("verify", "prog.cpp", "--test", "test.cpp", "--flag", "-O2", "--std", "c++20", cwd=files)
     assert out.returncode == 0, out.stderr
     assert "tests:   1/1 passed" in out.stdout and "reward:  1.000" in out.stdout
+
+
+def test_verify_reads_the_source_or_the_test_from_stdin(files: Path) -> None:
+    out = run_cli("verify", "-", "--test", "test.cpp", cwd=files, stdin=PROG)
+    assert out.returncode == 0, out.stderr
+    assert "tests:   1/1 passed" in out.stdout
+    out = run_cli("verify", "prog.cpp", "--test", "-", cwd=files, stdin=TEST)
+    assert out.returncode == 0 and "tests:   1/1 passed" in out.stdout, out.stderr
+    both = run_cli("verify", "-", "--test", "-", cwd=files, stdin=PROG)
+    assert both.returncode == 2 and "only one of the source and --test" in both.stderr
+    empty = run_cli("verify", "-", cwd=files, stdin=" \n")
+    assert empty.returncode == 2 and "source read from stdin is empty" in empty.stderr
+
+
+def test_version_is_the_package_version(files: Path) -> None:
+    from services.version import pyproject_version
+
+    expected = pyproject_version(Path(__file__).resolve().parents[1] / "pyproject.toml")
+    out = run_cli("--version", cwd=files)
+    assert out.returncode == 0 and out.stdout.strip() == f"cppforge {expected}", out
+
+
+def test_pyproject_version_reads_the_project_table(tmp_path: Path) -> None:
+    from services.version import pyproject_version
+
+    doc = tmp_path / "pyproject.toml"
+    doc.write_text('[tool.x]\nversion = "9"\n\n[project]\nname = "p"\nversion = "1.2.3"\n\n[tool.y]\nversion = "8"\n')
+    assert pyproject_version(doc) == "1.2.3"
+    doc.write_text('[project]\nname = "p"\n[tool.y]\nversion = "8"\n')
+    assert pyproject_version(doc) is None
+    assert pyproject_version(tmp_path / "missing.toml") is None
+
+
+def test_version_falls_back_to_pyproject_when_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    from services import version
+
+    def not_installed(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(version.metadata, "version", not_installed)
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    assert version.package_version() == version.pyproject_version(pyproject)
+
+
+def test_human_output_counts_warnings_and_says_timed_out(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from services.cli import main
+
+    (files / "warn.cpp").write_text('#include <cstdio>\nint main() { int unused; std::puts("hi"); }\n')
+    (files / "loop.cpp").write_text("int main() { volatile int x = 0; while (true) x++; }\n")
+    assert main(["verify", str(files / "warn.cpp")]) == 0
+    assert "(1 warning," in capsys.readouterr().out
+    assert main(["verify", str(files / "loop.cpp"), "--timeout", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "run:     FAILED (timed out after 0.5s)" in out and "exit None" not in out, out
 
 
 def test_failing_code_still_exits_zero(files: Path) -> None:
@@ -166,3 +222,44 @@ def test_bootstrap_model_if_missing_keeps_a_built_model(tmp_path: Path) -> None:
     assert sorted(p.name for p in built.iterdir()) == [MARKER_FILE]  # nothing trained, nothing replaced
     refused = run_cli("bootstrap-model", "--if-missing", "--seconds", "5", "--out", str(tmp_path / "m2"), cwd=tmp_path)
     assert refused.returncode == 2 and "--if-missing" in refused.stderr
+
+
+def test_bootstrap_model_keeps_an_existing_model_without_force(tmp_path: Path) -> None:
+    from services.lm.bootstrap import BOOTSTRAP_VERSION, MARKER_FILE
+
+    built = tmp_path / "model"
+    built.mkdir()
+    (built / MARKER_FILE).write_text(json.dumps({"version": BOOTSTRAP_VERSION}))
+    out = run_cli("bootstrap-model", "--out", str(built), "--steps", "1", cwd=tmp_path)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert str(built) in lines[0] and "--force" in lines[0]
+    assert sorted(p.name for p in built.iterdir()) == [MARKER_FILE]
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    out = run_cli("bootstrap-model", "--out", str(tmp_path / "notes"), "--force", cwd=tmp_path)
+    assert out.returncode == 2 and "holds no model" in out.stderr  # never deletes a dir that is not a model
+    out = run_cli("bootstrap-model", "--out", str(built), "--force", "--if-missing", cwd=tmp_path)
+    assert out.returncode == 2 and "exclude each other" in out.stderr
+
+
+def test_bootstrap_model_force_replaces_and_names_the_final_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli import main
+    from services.lm.bootstrap import MARKER_FILE, BootstrapReport, is_built
+
+    built = tmp_path / "model"
+    built.mkdir()
+    (built / "config.json").write_text("{}")  # an old model
+    (built / "stale.bin").write_text("old")
+    assert main(["bootstrap-model", "--out", str(built), "--force", "--steps", "2", "--tasks", "300"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == f"bootstrap model saved to {built}", captured.out
+    assert "2 steps on 1 thread(s)" in captured.out and "parameters" in captured.out
+    assert "BootstrapReport(" not in captured.out and "-build-" not in captured.out + captured.err
+    assert is_built(built) and not (built / "stale.bin").exists()
+    assert json.loads((built / MARKER_FILE).read_text())["out_dir"] == str(built)  # not the staging dir
+    recorded = BootstrapReport.read(built)  # what --if-missing prints after building
+    assert recorded is not None and recorded.summary() == captured.out.strip()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging or old dir left behind

@@ -35,7 +35,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from ..common.auth import warn_if_open
 from ..common.settings import InferenceSettings, get_verifier_settings
 from ..lm.model import LoadedModel, load_adapter, load_model, unload_adapter, use_adapter
-from ..lm.prompts import encode_prompt
+from ..lm.prompts import encode_prompt, plain_chat_prompt
 from ..lm.sampling import SampleRequest, SamplingParams, sample_batch
 from .adapter_paths import allowed_adapter_path
 from .batcher import GenerationBatcher, Result
@@ -119,6 +119,7 @@ class InferenceService:
         self.metrics = InferenceMetrics()
         self.loaded = loaded
         self.proxy: Any = None
+        self.proxy_reason: str | None = None  # why there is no proxy (/healthz)
         self.batcher: GenerationBatcher | None = None
         self._base_sha256: str | None = None
         self._base_stamp: dict[str, dict[str, int]] | None = None  # the base's files as they were when loaded
@@ -139,10 +140,15 @@ class InferenceService:
         self.batcher = GenerationBatcher(self._decode)
         proxy_path = self.settings.proxy_path or default_proxy_path()
         if proxy_path.exists():
-            from .proxy import ProxyClassifier
+            from .proxy import ProxyClassifier, ProxyModelMismatchError
 
-            self.proxy = ProxyClassifier.load(proxy_path)
+            try:
+                self.proxy = ProxyClassifier.load(proxy_path, model_sha256=self._served_sha256_or_none)
+            except ProxyModelMismatchError as exc:  # another model's proxy ranks wrongly: serve without it
+                self.proxy_reason = str(exc)
+                log.error("%s; best-of-N ranks without the proxy", exc)
         else:
+            self.proxy_reason = f"no proxy classifier at {proxy_path} (run `cppforge train-proxy`)"
             log.warning(
                 "no proxy classifier at %s: best-of-N ranks by length only (run `cppforge train-proxy`)", proxy_path
             )
@@ -202,14 +208,14 @@ class InferenceService:
         return encode_prompt(self.loaded.tokenizer, prompt)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        """The chat template when the tokenizer has one; else the last user message (a code prompt)."""
+        """The chat template when the tokenizer has one; else a code prompt: the last user message
+        after the system/developer messages as `//` comments (`plain_chat_prompt`)."""
         assert self.loaded is not None
         tok = self.loaded.tokenizer
         if getattr(tok, "chat_template", None):
             text: str = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
             return text
-        users = [m["content"] for m in messages if m["role"] == "user"]
-        return users[-1] if users else messages[-1]["content"]
+        return plain_chat_prompt(messages)
 
     def _decode(self, adapter: str | None, requests: Sequence[SampleRequest]) -> list[Result]:
         """The batcher's decode, called under its lock: select the adapter, then one batched decode."""
@@ -341,6 +347,15 @@ class InferenceService:
             self._base_sha256 = sha
         return self._base_sha256
 
+    def _served_sha256_or_none(self) -> str | None:
+        """The base's content hash for the proxy check; None (proxy loaded unchecked) when it has none."""
+        from ..trainer.registry import RegistryError
+
+        try:
+            return self.base_model_sha256()
+        except (RegistryError, AdapterConflictError, OSError):
+            return None
+
     def _check_base_unchanged(self) -> None:
         assert self.loaded is not None
         if _stamp(self.loaded.path) != self._base_stamp:
@@ -417,6 +432,7 @@ class InferenceService:
             "model_path": str(self.loaded.path) if self.loaded else None,
             "device": str(self.loaded.device) if self.loaded else None,
             "proxy": self.proxy is not None,
+            "proxy_reason": self.proxy_reason,
             "adapters": self.adapters,
             "active_adapter": self.loaded.active_adapter if self.loaded else None,
             "batches": self.batcher.batches if self.batcher else 0,

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -117,12 +117,41 @@ class BootstrapReport:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self, label: str = "bootstrap") -> str:
+        """A few lines for people (the CLI prints it; the marker file keeps every field)."""
+        steps = f"{self.steps} steps" + (f" of a {self.budget_seconds:g}s budget" if self.max_steps is None else "")
+        tokenizer = f"the tokenizer of {self.tokenizer_dir}" if self.tokenizer_dir else "its own tokenizer"
+        return "\n".join(
+            [
+                f"{label} model saved to {self.out_dir}",
+                f"  training: {steps} on {self.num_threads} thread(s) in {self.train_seconds:.0f}s, "
+                f"final loss {self.final_loss:.3f}",
+                f"  model:    {self.params:,} parameters, vocabulary {self.vocab_size} ({tokenizer}), seed {self.seed}",
+                f"  corpus:   {self.corpus_size:,} generated tasks, {self.corpus_tokens:,} tokens",
+            ]
+        )
+
+    @classmethod
+    def read(cls, model_dir: Path) -> BootstrapReport | None:
+        """The report a build left in its marker file; None when there is none (or not of this shape)."""
+        try:
+            marker = json.loads((model_dir / MARKER_FILE).read_text())
+            known = {f.name for f in fields(cls)}
+            return cls(**{k: v for k, v in marker.items() if k in known})
+        except (OSError, ValueError, TypeError, AttributeError):
+            return None
+
 
 def default_model_dir(name: str = "bootstrap") -> Path:
     """`$CPPFORGE_HOME/models/<name>` (CPPFORGE_HOME defaults to ~/.cache/cppforge)."""
     from ..common.settings import get_settings
 
     return get_settings().home / "models" / name
+
+
+def holds_a_model(path: Path) -> bool:
+    """A saved model (any version, complete or not) is at `path`: replacing it needs the user's say-so."""
+    return (path / MARKER_FILE).exists() or (path / "config.json").exists()
 
 
 def is_built(path: Path) -> bool:
@@ -401,13 +430,55 @@ def ensure_bootstrap_model(
             if tokenizer_dir is not None:
                 preset["tokenizer_dir"] = tokenizer_dir
             bootstrap_model(staging, seed=seed, max_steps=max_steps, num_threads=num_threads, log=log, **preset)
-            if path.exists():
-                shutil.rmtree(path)  # an incomplete or outdated earlier build
-            os.rename(staging, path)
+            _publish(staging, path)  # replaces an incomplete or outdated earlier build
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def build_model_at(path: Path, **kwargs: Any) -> BootstrapReport:
+    """`bootstrap_model` into a temporary sibling of `path`, then moved into place, replacing what is there.
+
+    A reader never sees a half-written model at `path`, a failed build leaves it as it was, and the
+    report and the marker name `path`, never the temporary directory. Deciding whether `path` may be
+    replaced is the caller's job (`cppforge bootstrap-model --force`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-build-", dir=path.parent))
+    try:
+        report = bootstrap_model(staging, **kwargs)
+        _publish(staging, path)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return replace(report, out_dir=str(path))
+
+
+def _publish(staging: Path, path: Path) -> None:
+    """Move a finished build from `staging` to `path`: its marker then names `path`; an old `path` is removed."""
+    marker = staging / MARKER_FILE
+    try:
+        doc = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        doc = None
+    if isinstance(doc, dict) and "out_dir" in doc:
+        doc["out_dir"] = str(path)
+        marker.write_text(json.dumps(doc, indent=2) + "\n")
+    old = None
+    if path.exists():  # moved aside, not deleted first: a failed rename leaves the old model in place
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}-old-", dir=path.parent))
+        os.rename(path, old / path.name)
+    try:
+        os.rename(staging, path)
+    except OSError:
+        if old is not None:  # put the old model back (if even that fails, it stays in `old`)
+            os.rename(old / path.name, path)
+            old.rmdir()
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def ensure_teacher_model(

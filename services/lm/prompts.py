@@ -8,10 +8,33 @@ completion as in OpenAI's API: the text up to the earliest stop, the stop itself
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 FUNCTION_STOP = "\n}"  # generated corpus completions end with a `}` in column 0
+
+
+COMMENT_ROLES = ("system", "developer")  # instructions, not code: comments in a plain code prompt
+
+
+def plain_chat_prompt(messages: Sequence[Mapping[str, str]]) -> str:
+    """A chat as a code prompt, for a tokenizer with no chat template (a code model, not a chat model).
+
+    The last user message is the code to continue; system and developer messages go before it as
+    `//` comment lines, in order, which is how a code model reads instructions. A comment line never
+    ends in a backslash: C++ would splice the next line (the prompt's first) into the comment.
+    No user message: the last other message that is not a comment (else the comments alone).
+    """
+    users = [m["content"] for m in messages if m["role"] == "user"]
+    others = [m["content"] for m in messages if m["role"] not in COMMENT_ROLES]
+    prompt = users[-1] if users else (others[-1] if others else "")
+    comments: list[str] = []
+    for m in messages:
+        if m["role"] in COMMENT_ROLES and m["content"].strip():
+            for line in m["content"].strip("\n").splitlines():
+                line = line.rstrip().rstrip("\\").rstrip()
+                comments.append(f"// {line}" if line else "//")
+    return "".join(f"{c}\n" for c in comments) + prompt
 
 
 def encode_texts(tokenizer: Any, texts: Sequence[str], *, eos: bool = False) -> list[list[int]]:

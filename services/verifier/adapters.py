@@ -95,10 +95,19 @@ def _grouped(
     return out
 
 
-def _column(kwargs: dict[str, Any], name: str, n: int) -> list[str | None]:
+def _column(kwargs: dict[str, Any], name: str | None, n: int) -> list[str | None]:
+    """The test of each completion; `name` None: no tests (compile and run only)."""
+    if name is None:
+        return [None] * n
     values = kwargs.get(name)
     if values is None:
-        return [None] * n
+        # Without its tests every candidate would score 0.3 (compiles) or 0.0: a silent wrong reward.
+        got = ", ".join(sorted(kwargs)) or "none"
+        raise ValueError(
+            f"the reward function needs the dataset column {name!r} (the test code of each prompt), but got the "
+            f"columns: {got}; add the column, pass test_column=<its name>, or test_column=None to score "
+            "without tests (compile and run only)"
+        )
     if len(values) != n:
         raise ValueError(f"column {name!r} has {len(values)} values for {n} completions")
     return list(values)
@@ -106,13 +115,17 @@ def _column(kwargs: dict[str, Any], name: str, n: int) -> list[str | None]:
 
 def make_trl_reward_func(
     url: str | None = None,
-    test_column: str = "test_code",
+    test_column: str | None = "test_code",
     prepend_prompt: bool | None = None,
     on_infra_error: OnError = "raise",
     max_retries: int = 5,
     **verify_options: Any,
 ) -> Callable[..., list[float | None]]:
-    """A TRL reward function backed by the verifier service (or in-process with url="local")."""
+    """A TRL reward function backed by the verifier service (or in-process with url="local").
+
+    Each completion's test comes from the dataset column `test_column`; a batch without it raises
+    ValueError (naming the columns it got). `test_column=None` scores without tests.
+    """
     target = url or default_url()
     client = None if target == LOCAL else VerifierClient(target, max_retries=max_retries)
 
@@ -139,7 +152,7 @@ def make_trl_reward_func(
 
 def make_async_trl_reward_func(
     url: str | None = None,
-    test_column: str = "test_code",
+    test_column: str | None = "test_code",
     prepend_prompt: bool | None = None,
     on_infra_error: OnError = "raise",
     max_retries: int = 5,

@@ -30,6 +30,18 @@ class SourceTooLargeError(ServiceError, ValueError):
         self.field = field
 
 
+class BatchTooLargeError(ServiceError, ValueError):
+    """More items in one batch than `max_batch` allows (a count, not bytes)."""
+
+    status = 413
+
+    def __init__(self, field: str, count: int, limit: int) -> None:
+        super().__init__(
+            f"{field} has {count} items; the limit is {limit} items per batch (setting CPPFORGE_MAX_BATCH)"
+        )
+        self.field = field
+
+
 @dataclass
 class ScoredResult:
     result: VerifyResult
@@ -98,7 +110,7 @@ class VerifierService:
     async def verify_batch(self, jobs: list[VerifyJob]) -> tuple[list[ScoredResult], int]:
         """Many jobs; an item the verifier failed on gets reward None, the others are unaffected."""
         if len(jobs) > self.settings.max_batch:
-            raise SourceTooLargeError("completions", len(jobs), self.settings.max_batch)
+            raise BatchTooLargeError("completions", len(jobs), self.settings.max_batch)
         for job in jobs:
             self.check_sizes(code=job.code, test_code=job.test_code)
         results, unique = await self.pool.submit_many(jobs)

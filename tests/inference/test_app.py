@@ -57,6 +57,20 @@ def test_openai_chat_completions_with_n_2(open_url: str) -> None:
     assert all(c.message.role == "assistant" and isinstance(c.message.content, str) for c in r.choices)
 
 
+def test_chat_system_message_reaches_the_prompt_as_comments(open_url: str, tiny_model: LoadedModel) -> None:
+    """The tiny model has no chat template: the system message becomes `//` lines before the code."""
+    assert not getattr(tiny_model.tokenizer, "chat_template", None)
+    client = openai.OpenAI(base_url=open_url + "/v1", api_key="unused")
+    system = "Use a range-based for loop."
+    plain = [{"role": "user", "content": PROMPT}]
+    instructed = [{"role": "system", "content": system}, *plain]
+    a = client.chat.completions.create(model="cppforge-bootstrap", messages=plain, max_tokens=1)  # type: ignore[arg-type]
+    b = client.chat.completions.create(model="cppforge-bootstrap", messages=instructed, max_tokens=1)  # type: ignore[arg-type]
+    assert a.usage is not None and b.usage is not None
+    expected = len(tiny_model.tokenizer(f"// {system}\n{PROMPT}", add_special_tokens=False)["input_ids"]) + 1
+    assert b.usage.prompt_tokens == expected > a.usage.prompt_tokens
+
+
 def test_openai_models_and_seed_reproducibility(open_url: str) -> None:
     client = openai.OpenAI(base_url=open_url + "/v1", api_key="unused")
     assert [m.id for m in client.models.list().data] == ["cppforge-bootstrap"]

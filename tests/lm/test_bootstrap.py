@@ -222,3 +222,13 @@ def test_ensure_cleans_up_after_a_failed_build(tmp_path: Path, monkeypatch: pyte
         ensure_bootstrap_model(target, log=lambda _: None)
     assert not target.exists()
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_ensure_marker_names_the_final_dir_not_the_staging_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake_build(out_dir: Path, **kwargs: Any) -> None:
+        (out_dir / MARKER_FILE).write_text(json.dumps({"version": BOOTSTRAP_VERSION, "out_dir": str(out_dir)}))
+
+    monkeypatch.setattr(bootstrap_mod, "bootstrap_model", fake_build)
+    target = tmp_path / "bootstrap"
+    assert ensure_bootstrap_model(target, log=lambda _: None) == target
+    assert json.loads((target / MARKER_FILE).read_text())["out_dir"] == str(target)

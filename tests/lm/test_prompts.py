@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from services.lm.prompts import FUNCTION_STOP, encode_prompt, encode_texts, find_stop, program_text, trim_at_stop
+from services.lm.prompts import (
+    FUNCTION_STOP,
+    encode_prompt,
+    encode_texts,
+    find_stop,
+    plain_chat_prompt,
+    program_text,
+    trim_at_stop,
+)
 from services.lm.sampling import Sample, SamplingParams
 
 
@@ -70,3 +78,18 @@ def test_sampling_params_are_keyword_only() -> None:
     with pytest.raises(TypeError):
         SamplingParams(96, 1.0)  # type: ignore[misc]
     assert SamplingParams(max_tokens=96, stop=(FUNCTION_STOP,)).stop == ("\n}",)
+
+
+def test_plain_chat_prompt_puts_instructions_as_comments_before_the_code() -> None:
+    code = "int total(vector<int> v) {"
+    assert plain_chat_prompt([{"role": "user", "content": code}]) == code
+    messages = [
+        {"role": "system", "content": "Write fast C++.\n\nNo recursion."},
+        {"role": "user", "content": "an earlier prompt"},
+        {"role": "developer", "content": "end with a } \\"},  # a trailing backslash would splice the next line
+        {"role": "assistant", "content": "ignored"},
+        {"role": "user", "content": code},
+    ]
+    assert plain_chat_prompt(messages) == "// Write fast C++.\n//\n// No recursion.\n// end with a }\n" + code
+    assert plain_chat_prompt([{"role": "system", "content": "  "}, {"role": "user", "content": code}]) == code
+    assert plain_chat_prompt([{"role": "system", "content": "only"}]) == "// only\n"

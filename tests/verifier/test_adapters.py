@@ -165,3 +165,17 @@ def test_a_server_error_is_unavailable_not_a_reward(url: str, monkeypatch: pytes
     assert make_trl_reward_func(url=url, on_infra_error="none", max_retries=0)(**kwargs) == [None, None]
     with pytest.raises(VerifierUnavailableError, match="500"):
         make_trl_reward_func(url=url, max_retries=0)(**kwargs)
+
+
+def test_a_dataset_without_the_test_column_is_an_error_not_a_silent_reward() -> None:
+    """Without its tests a candidate would score 0.3 (compiles) or 0.0: refused, naming the column."""
+    kwargs = {"prompts": [PROMPT], "completions": [GOOD], "tests": [TEST], "trainer_state": None}
+    for func in (make_trl_reward_func(url="local"), make_async_trl_reward_func(url="local")):
+        with pytest.raises(ValueError, match=r"'test_code'.*got the columns: tests, trainer_state"):
+            result = func(**kwargs)
+            if asyncio.iscoroutine(result):
+                asyncio.run(result)
+    # Another column name, or explicitly none (compile and run only), still works.
+    assert make_trl_reward_func(url="local", test_column="tests")(**kwargs) == [1.0]
+    no_tests = make_trl_reward_func(url="local", test_column=None)
+    assert no_tests(prompts=[PROMPT], completions=[GOOD]) == [pytest.approx(0.3)]

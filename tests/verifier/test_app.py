@@ -188,6 +188,10 @@ def test_sizes_are_413() -> None:
         assert r.status_code == 413 and "test_code" in r.json()["detail"]
         r = httpx.post(base + "/v1/verify/batch", json={"completions": ["int x;"] * 4}, timeout=30)
         assert r.status_code == 413 and "completions" in r.json()["detail"]
+        # a count of items, with its limit and the setting that raises it (not "bytes")
+        detail = r.json()["detail"]
+        assert "4 items" in detail and "limit is 3 items" in detail and "CPPFORGE_MAX_BATCH" in detail
+        assert "bytes" not in detail
         huge = b'{"code": "' + b"a" * (10 << 20) + b'"}'
         r = httpx.post(base + "/v1/verify", content=huge, headers={"content-type": "application/json"}, timeout=30)
         assert r.status_code == 413

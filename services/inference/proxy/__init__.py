@@ -25,15 +25,23 @@ config, so the config travels in the artifact's manifest.
 
 Modules: `features` (hashing, structural hints, the featurizer), `classifier` (scoring and the
 artifact), `fit` (training), `evaluation` (ROC AUC, split), `labelling` (labels from the real
-verifier, the best-of-N scorer), `training` (sampling the model and training end to end).
+verifier, the best-of-N scorer), `honesty` (whether its figures mean anything), `training` (sampling
+the model and training end to end).
 
 Artifact layout (`ProxyClassifier.save`): a directory holding ``weights.npz`` (``weights``
 float32 of shape ``(n_buckets,)`` and ``bias`` float32 of shape ``(1,)``) and ``manifest.json``
 (``kind``, ``format_version``, feature config, training metadata and the weights' sha256).
 `ProxyClassifier.load` refuses any other ``format_version`` with a ValueError.
+
+`cppforge train-proxy` records the content hash of the model whose samples it learned from
+(``metadata.model_sha256``, the adapter registry's `model_content_hash`), and
+`ProxyClassifier.load(path, model_sha256=...)` refuses a proxy of another model with
+ProxyModelMismatchError (an artifact without the hash loads with a warning). `honesty` flags a
+proxy no better than the majority class or judged on too few samples of a class; such a proxy does
+not replace one whose manifest records a better result unless forced.
 """
 
-from .classifier import ClassWeight, ProxyClassifier
+from .classifier import ClassWeight, ProxyClassifier, ProxyModelMismatchError
 from .evaluation import Split, evaluate, roc_auc, split_train_test
 from .features import (
     ARTIFACT_KIND,
@@ -53,7 +61,7 @@ from .labelling import LabellingError, ProxyScorer, label_with_verifier
 
 __all__ = [
     "ARTIFACT_KIND", "FORMAT_VERSION", "MANIFEST_NAME", "WEIGHTS_NAME", "ClassWeight", "FeatureConfig", "Featurizer",
-    "LabellingError", "ProxyClassifier", "ProxyScorer", "SparseBatch", "SparseVector", "Split", "evaluate",
-    "label_with_verifier", "ngram_hash", "ngram_hashes", "roc_auc", "split_train_test", "structural_features",
-    "train_proxy",
+    "LabellingError", "ProxyClassifier", "ProxyModelMismatchError", "ProxyScorer", "SparseBatch", "SparseVector",
+    "Split", "evaluate", "label_with_verifier", "ngram_hash", "ngram_hashes", "roc_auc", "split_train_test",
+    "structural_features", "train_proxy",
 ]  # fmt: skip

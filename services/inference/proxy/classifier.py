@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,15 @@ from .features import (
     FeatureConfig,
     Featurizer,
 )
+
+log = logging.getLogger(__name__)
+
+ModelHash = str | Callable[[], str | None]
+"""The served model's content hash, or a function giving it (None: it cannot be hashed)."""
+
+
+class ProxyModelMismatchError(ValueError):
+    """The proxy learned from another model's samples: it would rank this model's candidates wrongly."""
 
 
 def sigmoid(z: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
@@ -89,9 +99,47 @@ class ProxyClassifier:
         os.replace(manifest_tmp, path / MANIFEST_NAME)
         return path
 
+    @property
+    def model_sha256(self) -> str | None:
+        """The content hash of the model whose samples trained it (`cppforge train-proxy` records it)."""
+        value = self.metadata.get("model_sha256")
+        return value if isinstance(value, str) else None
+
     @classmethod
-    def load(cls, path: Path | str) -> ProxyClassifier:
-        """Read an artifact written by `save`; ValueError if it is not one this code can read."""
+    def load(cls, path: Path | str, *, model_sha256: ModelHash | None = None) -> ProxyClassifier:
+        """Read an artifact written by `save`; ValueError if it is not one this code can read.
+
+        With `model_sha256` (the served model's content hash, or a function computing it, called only
+        when the manifest records one) a proxy trained on another model's samples raises
+        ProxyModelMismatchError; an older artifact that records no hash loads with a warning.
+        """
+        clf = cls._read(Path(path))
+        if model_sha256 is not None:
+            clf.check_model(model_sha256, where=Path(path))
+        return clf
+
+    def check_model(self, model_sha256: ModelHash, *, where: Path | str = "the proxy") -> None:
+        """ProxyModelMismatchError when the recorded model hash is not `model_sha256`."""
+        recorded = self.model_sha256
+        if recorded is None:
+            log.warning(
+                "proxy %s records no model hash (an artifact from before hashes were recorded): loaded without "
+                "checking that it was trained for this model; retrain it with `cppforge train-proxy`",
+                where,
+            )
+            return
+        served = model_sha256() if callable(model_sha256) else model_sha256
+        if served is None:
+            log.warning("proxy %s: the served model cannot be hashed, so the proxy is loaded unchecked", where)
+        elif served != recorded:
+            raise ProxyModelMismatchError(
+                f"proxy {where} was trained on samples of another model (sha256 {recorded[:12]}, "
+                f"{self.metadata.get('model_path', 'path unknown')}) than the one served (sha256 {served[:12]}); "
+                "retrain it for this model with `cppforge train-proxy --model <dir>`"
+            )
+
+    @classmethod
+    def _read(cls, path: Path) -> ProxyClassifier:
         path = Path(path)
         manifest_path = path / MANIFEST_NAME if path.is_dir() else path
         try:
