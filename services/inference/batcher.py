@@ -45,18 +45,26 @@ class GenerationBatcher:
 
     def submit(self, request: SampleRequest, adapter: str | None = None) -> Result:
         """Blocking: the candidates of `request` under `adapter` (call it off the event loop)."""
+        return self.enqueue(request, adapter).result()
+
+    def enqueue(self, request: SampleRequest, adapter: str | None = None) -> concurrent.futures.Future[Result]:
+        """Queue `request`; the future resolves when its decode ends. A request whose `cancel` is set
+        before its decode starts is dropped from the queue (its future cancelled)."""
         pending = _Pending(request, adapter)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the generation batcher is closed")
             self._queue.append(pending)
             self._cond.notify()
-        return pending.future.result()
+        return pending.future
 
     def _take(self) -> list[_Pending]:
         """The oldest waiting request and the later ones for its adapter that fit, in arrival order."""
         with self._cond:
-            while not self._queue and not self._closed:
+            while True:
+                self._drop_cancelled()
+                if self._queue or self._closed:
+                    break
                 self._cond.wait()
             if not self._queue:
                 return []
@@ -72,6 +80,13 @@ class GenerationBatcher:
                 rows += item.request.n
             self._queue = [item for item in self._queue if not any(item is t for t in taken)]
             return taken
+
+    def _drop_cancelled(self) -> None:
+        """Under the condition's lock: requests whose caller went away before their decode started."""
+        gone = [i for i in self._queue if i.request.cancel is not None and i.request.cancel.is_set()]
+        for item in gone:
+            item.future.cancel()
+        self._queue = [i for i in self._queue if not any(i is g for g in gone)]
 
     def _loop(self) -> None:
         while True:
