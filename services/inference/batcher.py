@@ -7,6 +7,8 @@ forward passes instead of queueing behind each other. PEFT runs one adapter per 
 requests for different adapters never share a decode: they are served in turn, and since every
 batch holds the oldest waiting request, no request waits for more batches than there are requests
 queued ahead of it (no starvation). A request alone decodes exactly as `sample_n` does.
+Streaming callers `enqueue` a request that carries its own step listener and cancel event
+(SampleRequest); one cancelled before its decode starts is dropped from the queue.
 """
 
 from __future__ import annotations
