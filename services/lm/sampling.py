@@ -227,6 +227,45 @@ def _advance(row: _Row, tok: int, eos: int | None, tokenizer: Any) -> None:
         row.finish = "length"
 
 
+def _draw_step(
+    rows: Sequence[_Row],
+    logits: torch.Tensor,
+    tokenizer: Any,
+    events: dict[int, list[TokenEvent]],
+    *,
+    eos: int | None,
+    pad: int,
+) -> list[int]:
+    """One token for every row from `logits` (B, V): the ids to feed next (finished rows get padding).
+    Records logprobs where asked, and an event per row for the requests in `events`."""
+    # One softmax over all rows (each row at its own temperature); the draw stays per row,
+    # from the row's own generator.
+    temps = torch.tensor([row.params.temperature or 1.0 for row in rows]).unsqueeze(-1)  # (B, 1)
+    probs = torch.softmax(logits / temps, dim=-1)  # (B, V)
+    step_logprobs = _StepLogprobs(logits, rows)
+    next_ids = []
+    for b, row in enumerate(rows):
+        if row.finish is not None:
+            next_ids.append(eos if eos is not None else pad)
+            continue
+        tok = _draw_from(logits[b], probs[b], row.params, row.generator)
+        next_ids.append(tok)
+        kept = eos is None or tok != eos  # EOS ends the row and is not part of it
+        logprob, top = step_logprobs.of(b, row, tok)
+        if logprob is not None and kept:
+            row.token_logprobs.append(logprob)
+            row.top_logprobs.append(top)
+        _advance(row, tok, eos, tokenizer)
+        if row.request in events:
+            done = row.finish is not None
+            events[row.request].append(
+                TokenEvent(index=row.index, token=tok if kept else None, logprob=logprob if kept else None,
+                           top=top if kept else [], finish=row.finish,
+                           text=_text_of(row, tokenizer) if done else None, stopped_by=row.stopped_by)
+            )  # fmt: skip
+    return next_ids
+
+
 def sample_batch(
     model: Any, tokenizer: Any, requests: Sequence[SampleRequest]
 ) -> list[tuple[list[Sample], SamplingStats]]:
@@ -274,32 +313,8 @@ def sample_batch(
             if all(row.finish is not None for row in rows):
                 break  # every row was cancelled
             steps += 1
-            # One softmax over all rows (each row at its own temperature); the draw stays per row,
-            # from the row's own generator.
-            temps = torch.tensor([row.params.temperature or 1.0 for row in rows]).unsqueeze(-1)  # (B, 1)
-            probs = torch.softmax(logits / temps, dim=-1)  # (B, V)
-            step_logprobs = _StepLogprobs(logits, rows)
             events: dict[int, list[TokenEvent]] = {r: [] for r in watched}
-            next_ids = []
-            for b, row in enumerate(rows):
-                if row.finish is not None:
-                    next_ids.append(eos if eos is not None else pad)
-                    continue
-                tok = _draw_from(logits[b], probs[b], row.params, row.generator)
-                next_ids.append(tok)
-                kept = eos is None or tok != eos  # EOS ends the row and is not part of it
-                logprob, top = step_logprobs.of(b, row, tok)
-                if logprob is not None and kept:
-                    row.token_logprobs.append(logprob)
-                    row.top_logprobs.append(top)
-                _advance(row, tok, eos, tokenizer)
-                if row.request in watched:
-                    done = row.finish is not None
-                    events[row.request].append(
-                        TokenEvent(index=row.index, token=tok if kept else None, logprob=logprob if kept else None,
-                                   top=top if kept else [], finish=row.finish,
-                                   text=_text_of(row, tokenizer) if done else None, stopped_by=row.stopped_by)
-                    )  # fmt: skip
+            next_ids = _draw_step(rows, logits, tokenizer, events, eos=eos, pad=pad)
             _notify(requests, events)
             if all(row.finish is not None for row in rows):
                 break
