@@ -10,7 +10,9 @@ route (not_found), 405 wrong method, 409 a registry adapter of another base mode
 the service loaded it (base_model_changed), or a directory under a registry name
 (registry_name_taken), 429 rate limited (Retry-After), 500 an unreadable registry
 (registry_unreadable) or anything unexpected. Responses name the model that generated: a LoRA
-adapter's name or the base model id (service.py says how a request's `model` picks one).
+adapter's name or the base model id (service.py says how a request's `model` picks one). `stream=true` answers
+server-sent events (sse.py) once every check above has passed; a failure after that ends the stream
+with an error event.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from ..common.asgi import CountRequests
 from ..common.openai_errors import install_error_handlers
 from ..common.settings import InferenceSettings
 from ..lm.model import LoadedModel
+from ..lm.sampling import SamplingParams
 from . import models_api
 from .deps import Caller, Service
 from .errors import BadRequestError
+from .logprobs import TokenLogprob, chat_logprobs, completion_logprobs, sample_logprobs
 from .protocol import (
     BestOfNRequest,
     BestOfNResponse,
@@ -44,7 +48,9 @@ from .protocol import (
     ErrorResponse,
     Usage,
 )
-from .service import Generation, InferenceService, completion_id
+from .service import Generation, InferenceService, ModelChoice, completion_id
+from .sse import stream_chat, stream_completions
+from .streaming import GenerationStream
 from .tiers import Tier
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -60,44 +66,72 @@ def _usage(gen: Generation) -> Usage:
 
 
 def _ranking(gen: Generation) -> dict[str, Any] | None:
-    if gen.metrics.n == 1:
+    if not gen.ranked:  # every candidate returned: nothing was ranked
         return None
     m = gen.metrics.to_dict()
     m.pop("candidates", None)
     return m
 
 
-async def _run(
+def _prepare(
     service: InferenceService,
     who: tuple[str, Tier],
-    prompt: str,
     *,
     req: CompletionRequest | ChatCompletionRequest,
     best_of: int | None,
     max_tokens: int | None,
-) -> Generation:
-    if req.stream:
-        raise BadRequestError("stream=true is not supported: best-of ranking needs every candidate", "stream")
+) -> tuple[ModelChoice, int, SamplingParams]:
+    """Every check before generation (so a stream's errors are still plain JSON answers):
+    (the model, the candidates to draw, the sampling params)."""
+    if req.stream and best_of is not None and best_of > req.n:
+        raise BadRequestError(
+            f"stream=true with best_of ({best_of}) > n ({req.n}): best-of ranking needs every candidate", "best_of"
+        )
+    if req.stream_options is not None and not req.stream:
+        raise BadRequestError("stream_options needs stream=true", "stream_options")
     key, tier = who
     model = service.resolve_model(req.model)  # before the rate limit: a 404 costs no token
     candidates = service.gate.check_limits(key, tier, req.n, best_of)
     params = req.sampling_params(service.settings.max_tokens_default)
+    params = dataclasses.replace(params, logprobs=req.logprobs_count())
     if max_tokens is not None:
         params = dataclasses.replace(params, max_tokens=max_tokens)
-    return await service.generate(prompt, candidates=candidates, n_return=req.n, params=params, tier=tier, model=model)
+    return model, candidates, params
+
+
+def _include_usage(req: CompletionRequest | ChatCompletionRequest) -> bool:
+    return req.stream_options is not None and req.stream_options.include_usage
+
+
+async def _logprobs(service: InferenceService, gen: Generation) -> list[list[TokenLogprob]]:
+    """Each choice's token logprobs (decoding the tokens' texts: off the event loop)."""
+    assert service.loaded is not None
+    tokenizer = service.loaded.tokenizer
+    return await asyncio.to_thread(lambda: [sample_logprobs(tokenizer, s) for s in gen.samples])
 
 
 @router.post("/completions", response_model=CompletionResponse, responses=_ERRORS)
-async def completions(req: CompletionRequest, service: Service, who: Caller) -> CompletionResponse:
-    if req.logprobs is not None:
-        raise BadRequestError("logprobs are not supported", "logprobs")
+async def completions(req: CompletionRequest, service: Service, who: Caller) -> CompletionResponse | Response:
+    if req.echo and req.logprobs is not None:
+        raise BadRequestError("echo with logprobs (the prompt's logprobs) is not supported", "echo")
     try:
         prompt = req.prompt_text()
     except ValueError as exc:
         raise BadRequestError(str(exc), "prompt") from None
-    gen = await _run(service, who, prompt, req=req, best_of=req.best_of, max_tokens=None)
+    model, candidates, params = _prepare(service, who, req=req, best_of=req.best_of, max_tokens=None)
+    if req.stream:
+        stream = GenerationStream(service, prompt, n=req.n, params=params, model=model)
+        return stream_completions(stream, echo=prompt if req.echo else None, include_usage=_include_usage(req))
+    gen = await service.generate(prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model)
+    lps = [completion_logprobs(e) for e in await _logprobs(service, gen)] if req.logprobs is not None else None
     choices = [
-        CompletionChoice(index=i, text=(prompt + text) if req.echo else text, finish_reason=finish, stop_reason=stop)
+        CompletionChoice(
+            index=i,
+            text=(prompt + text) if req.echo else text,
+            finish_reason=finish,
+            stop_reason=stop,
+            logprobs=lps[i] if lps is not None else None,
+        )
         for i, (text, finish, stop) in enumerate(gen.choices)
     ]
     return CompletionResponse(
@@ -107,11 +141,27 @@ async def completions(req: CompletionRequest, service: Service, who: Caller) -> 
 
 
 @router.post("/chat/completions", response_model=ChatCompletionResponse, responses=_ERRORS)
-async def chat_completions(req: ChatCompletionRequest, service: Service, who: Caller) -> ChatCompletionResponse:
+async def chat_completions(
+    req: ChatCompletionRequest, service: Service, who: Caller
+) -> ChatCompletionResponse | Response:
+    if req.top_logprobs is not None and not req.logprobs:
+        raise BadRequestError("top_logprobs needs logprobs=true", "top_logprobs")
     prompt = service.chat_prompt([{"role": m.role, "content": m.content or ""} for m in req.messages])
-    gen = await _run(service, who, prompt, req=req, best_of=req.best_of, max_tokens=req.max_completion_tokens)
+    model, candidates, params = _prepare(
+        service, who, req=req, best_of=req.best_of, max_tokens=req.max_completion_tokens
+    )
+    if req.stream:
+        stream = GenerationStream(service, prompt, n=req.n, params=params, model=model)
+        return stream_chat(stream, include_usage=_include_usage(req))
+    gen = await service.generate(prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model)
+    lps = [chat_logprobs(e) for e in await _logprobs(service, gen)] if req.logprobs else None
     choices = [
-        ChatChoice(index=i, message=ChatChoiceMessage(content=text), finish_reason=finish)
+        ChatChoice(
+            index=i,
+            message=ChatChoiceMessage(content=text),
+            finish_reason=finish,
+            logprobs=lps[i] if lps is not None else None,
+        )
         for i, (text, finish, _stop) in enumerate(gen.choices)
     ]
     return ChatCompletionResponse(

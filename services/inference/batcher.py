@@ -7,6 +7,8 @@ forward passes instead of queueing behind each other. PEFT runs one adapter per 
 requests for different adapters never share a decode: they are served in turn, and since every
 batch holds the oldest waiting request, no request waits for more batches than there are requests
 queued ahead of it (no starvation). A request alone decodes exactly as `sample_n` does.
+Streaming callers `enqueue` a request that carries its own step listener and cancel event
+(SampleRequest); one cancelled before its decode starts is dropped from the queue.
 """
 
 from __future__ import annotations
@@ -45,18 +47,26 @@ class GenerationBatcher:
 
     def submit(self, request: SampleRequest, adapter: str | None = None) -> Result:
         """Blocking: the candidates of `request` under `adapter` (call it off the event loop)."""
+        return self.enqueue(request, adapter).result()
+
+    def enqueue(self, request: SampleRequest, adapter: str | None = None) -> concurrent.futures.Future[Result]:
+        """Queue `request`; the future resolves when its decode ends. A request whose `cancel` is set
+        before its decode starts is dropped from the queue (its future cancelled)."""
         pending = _Pending(request, adapter)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the generation batcher is closed")
             self._queue.append(pending)
             self._cond.notify()
-        return pending.future.result()
+        return pending.future
 
     def _take(self) -> list[_Pending]:
         """The oldest waiting request and the later ones for its adapter that fit, in arrival order."""
         with self._cond:
-            while not self._queue and not self._closed:
+            while True:
+                self._drop_cancelled()
+                if self._queue or self._closed:
+                    break
                 self._cond.wait()
             if not self._queue:
                 return []
@@ -72,6 +82,13 @@ class GenerationBatcher:
                 rows += item.request.n
             self._queue = [item for item in self._queue if not any(item is t for t in taken)]
             return taken
+
+    def _drop_cancelled(self) -> None:
+        """Under the condition's lock: requests whose caller went away before their decode started."""
+        gone = [i for i in self._queue if i.request.cancel is not None and i.request.cancel.is_set()]
+        for item in gone:
+            item.future.cancel()
+        self._queue = [i for i in self._queue if not any(i is g for g in gone)]
 
     def _loop(self) -> None:
         while True:

@@ -72,14 +72,12 @@ def _check_neutral(value: Any, info: ValidationInfo) -> Any:
 
 
 class CompletionExtras(BaseModel):
-    """Fields of OpenAI's /v1/completions the service does not implement (and the streaming ones it
-    accepts for the streaming work to implement)."""
+    """Fields of OpenAI's /v1/completions the service does not implement (see NEUTRAL)."""
 
     suffix: str | None = Field(None, description='Not supported: null or "" only.')
     presence_penalty: float | None = Field(None, description="Not supported: 0 only.")
     frequency_penalty: float | None = Field(None, description="Not supported: 0 only.")
     logit_bias: dict[str, float] | None = Field(None, description="Not supported: null or {} only.")
-    stream_options: dict[str, Any] | None = None
 
     @field_validator("suffix", "presence_penalty", "frequency_penalty", "logit_bias")
     @classmethod
@@ -104,8 +102,6 @@ class ChatExtras(CompletionExtras):
     audio: dict[str, Any] | None = Field(None, description="Not supported: null only.")
     prediction: dict[str, Any] | None = Field(None, description="Not supported: null only.")
     web_search_options: dict[str, Any] | None = Field(None, description="Not supported: null only.")
-    logprobs: bool | None = None  # (the streaming/logprobs work implements these two)
-    top_logprobs: int | None = Field(None, ge=0, le=20)
 
     @field_validator(
         "tools", "functions", "tool_choice", "function_call", "response_format", "store", "service_tier",

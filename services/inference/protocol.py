@@ -12,12 +12,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..common.openai_errors import ErrorBody, ErrorResponse  # noqa: F401  (the shared error shape, re-exported)
 from ..lm.sampling import SamplingParams
 from .params import ChatExtras, CompletionExtras
+from .protocol_logprobs import ChatLogprobs, CompletionLogprobs
 
 DEFAULT_MAX_TOKENS = 128
 MODEL_HELP = (
     "Model id (see GET /v1/models): a loaded adapter's name runs exactly that adapter; the base model id "
     "runs the default (the active adapter if one was activated, else the base). Unknown: 404."
 )
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = Field(False, description="A last chunk with `usage` (and `choices: []`) before [DONE].")
 
 
 class _Sampling(BaseModel):
@@ -32,7 +39,10 @@ class _Sampling(BaseModel):
     n: int = Field(1, ge=1, le=16, description="Choices to return.")
     seed: int | None = Field(None, description="Candidate i is drawn with seed + i (reproducible alone).")
     stop: str | list[str] | None = Field(None, description="Up to 4 stop sequences.")
-    stream: bool = Field(False, description="Streaming is not supported (best-of ranking needs every candidate).")
+    stream: bool = Field(
+        False, description="Server-sent events, one chunk per decoded piece, then `data: [DONE]`. Not with best_of > n."
+    )
+    stream_options: StreamOptions | None = Field(None, description="Only with stream=true.")
     user: str | None = None
 
     @field_validator("stop")
@@ -62,7 +72,12 @@ class CompletionRequest(_Sampling, CompletionExtras):
     prompt: str | list[str] = Field(..., description="One prompt (a list of one is accepted).")
     best_of: int | None = Field(None, ge=1, le=16, description="Candidates generated server-side; the best n return.")
     echo: bool = False
-    logprobs: int | None = Field(None, description="Not supported; must be null.")
+    logprobs: int | None = Field(
+        None, ge=0, le=5, description="Per token: its logprob and the `logprobs` most likely tokens (legacy shape)."
+    )
+
+    def logprobs_count(self) -> int | None:
+        return self.logprobs
 
     def prompt_text(self) -> str:
         if isinstance(self.prompt, list):
@@ -83,6 +98,11 @@ class ChatCompletionRequest(_Sampling, ChatExtras):
     messages: list[ChatMessage] = Field(..., min_length=1)
     best_of: int | None = Field(None, ge=1, le=16, description="Extension: candidates generated server-side.")
     max_completion_tokens: int | None = Field(None, ge=1, le=2048)
+    logprobs: bool = Field(False, description="Per token of the content: its logprob (raw, temperature 1).")
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="With logprobs: that many most likely tokens.")
+
+    def logprobs_count(self) -> int | None:
+        return (self.top_logprobs or 0) if self.logprobs else None
 
 
 class BestOfNRequest(BaseModel):
@@ -172,7 +192,7 @@ class CompletionChoice(BaseModel):
     index: int
     text: str
     finish_reason: str
-    logprobs: None = None
+    logprobs: CompletionLogprobs | None = None
     stop_reason: str | None = Field(
         None, description="vLLM's extension: the stop sequence that ended the choice (null for EOS or length)."
     )
@@ -197,7 +217,7 @@ class ChatChoice(BaseModel):
     index: int
     message: ChatChoiceMessage
     finish_reason: str
-    logprobs: None = None
+    logprobs: ChatLogprobs | None = None
 
 
 class ChatCompletionResponse(BaseModel):

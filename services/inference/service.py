@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from ..common.auth import warn_if_open
 from ..common.settings import InferenceSettings, get_verifier_settings
 from ..lm.model import LoadedModel, load_adapter, load_model, unload_adapter, use_adapter
 from ..lm.prompts import encode_prompt, plain_chat_prompt
-from ..lm.sampling import SampleRequest, SamplingParams, sample_batch
+from ..lm.sampling import Sample, SampleRequest, SamplingParams, sample_batch
 from .adapter_paths import allowed_adapter_path
 from .batcher import GenerationBatcher, Result
 from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
@@ -83,11 +83,16 @@ class AdapterLoad:
 
 @dataclass
 class Generation:
-    choices: list[tuple[str, str, str | None]]  # (text, finish_reason, stop_reason), best first
+    """Choices in sample order (choice i: the candidate drawn with seed + i), or when `ranked`
+    (more candidates than choices) the best first."""
+
+    choices: list[tuple[str, str, str | None]]  # (text, finish_reason, stop_reason)
     metrics: BestOfNMetrics
     prompt_tokens: int
     completion_tokens: int
     model: str  # the model id that generated (ModelChoice.id)
+    samples: list[Sample] = field(default_factory=list)  # the samples of `choices`, in their order
+    ranked: bool = False
 
 
 class InferenceMetrics:
@@ -233,11 +238,13 @@ class InferenceService:
         tier: Tier,
         model: ModelChoice | None = None,
     ) -> Generation:
-        """`model`: from resolve_model (None: the default)."""
+        """`model`: from resolve_model (None: the default). Candidates are ranked only when some must be
+        left out (candidates > n_return); otherwise every one returns, in sample order."""
         assert self.loaded is not None and self.batcher is not None
         started = time.monotonic()
         choice = model or self.resolve_model(None)
-        ranker = self.ranker_for(tier) if candidates > 1 else None
+        ranked = candidates > n_return
+        ranker = self.ranker_for(tier) if ranked else None
         ids = self.encode(prompt)
         samples, stats = self.batcher.submit(SampleRequest(ids, candidates, params), choice.adapter)
         _, metrics = rank_samples(samples, stats, prompt, ranker, started, tier.budget_s)
@@ -252,6 +259,8 @@ class InferenceService:
             prompt_tokens=len(ids),
             completion_tokens=metrics.completion_tokens,
             model=choice.id,
+            samples=[samples[i] for i in chosen],
+            ranked=ranked,
         )
 
     async def generate(

@@ -5,12 +5,18 @@ be re-drawn by itself. Here each row has its own `torch.Generator` seeded `seed 
 with n=1 and seed `seed + i` draws the same tokens (the logits of a row do not depend on the other
 rows up to float rounding, which moves a draw only if it lands within ~1e-6 of a CDF boundary).
 One batched forward per decoding step over a KV cache, under `torch.inference_mode`.
+
+Log-probabilities, when a request asks (`SamplingParams.logprobs`), are vLLM's default "raw" ones:
+the log-softmax of the model's logits at temperature 1, before top_p, so they describe the model and
+not the sampling settings. Each request may also watch its rows step by step (`SampleRequest.on_step`,
+what streaming uses) and stop them early (`SampleRequest.cancel`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +25,7 @@ import torch
 from .prompts import find_stop, program_text, trim_at_stop
 
 FinishReason = Literal["stop", "length"]
+MAX_LOGPROBS = 20  # top alternatives per token (OpenAI's chat limit)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +35,7 @@ class SamplingParams:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    logprobs: int | None = None  # record each token's logprob and its top-k alternatives; None: off
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -38,6 +46,8 @@ class SamplingParams:
             raise ValueError("top_p must be in (0, 1]")
         if any(not s for s in self.stop):
             raise ValueError("stop sequences must be non-empty")
+        if self.logprobs is not None and not 0 <= self.logprobs <= MAX_LOGPROBS:
+            raise ValueError(f"logprobs must be in [0, {MAX_LOGPROBS}]")
 
 
 @dataclass
@@ -48,6 +58,10 @@ class Sample:
     finish_reason: FinishReason
     seed: int
     stopped_by: str = ""  # the stop sequence that ended it (excluded from text, as in OpenAI's API)
+    # With params.logprobs: one entry per token of token_ids (raw log-softmax, temperature 1, before
+    # top_p) and its top-`logprobs` alternatives (token id, logprob), most likely first.
+    token_logprobs: list[float] = field(default_factory=list)
+    top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
 
     def program(self, prompt: str, *, final_newline: bool = False) -> str:
         """The program this completion of `prompt` ends (what verifiers and rankers score)."""
@@ -97,12 +111,36 @@ def _cache_of(out: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class TokenEvent:
+    """What one row of a request did in one decoding step (for `SampleRequest.on_step`)."""
+
+    index: int  # the candidate (row) index within its request
+    token: int | None  # the token appended to the row; None when it drew EOS (which is not kept)
+    logprob: float | None = None  # with params.logprobs: as in Sample.token_logprobs
+    top: list[tuple[int, float]] = field(default_factory=list)
+    finish: FinishReason | None = None  # set on the step that finishes the row
+    text: str | None = None  # when finished: the row's final text (as Sample.text)
+    stopped_by: str = ""
+
+
+StepListener = Callable[[list[TokenEvent]], None]
+
+
+@dataclass(frozen=True)
 class SampleRequest:
-    """One caller's ask: `n` candidates continuing `prompt_ids` with `params`."""
+    """One caller's ask: `n` candidates continuing `prompt_ids` with `params`.
+
+    `on_step`, if given, is called from the decoding thread after every step with the events of this
+    request's rows that drew a token (it must be quick and must not raise: an exception fails the
+    whole batch). Once `cancel` is set, the request's unfinished rows end at the next step ("length")
+    and a decode whose rows have all ended stops.
+    """
 
     prompt_ids: Sequence[int]
     n: int
     params: SamplingParams
+    on_step: StepListener | None = field(default=None, compare=False)
+    cancel: threading.Event | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -116,6 +154,8 @@ class _Row:
     text: str = ""
     stopped_by: str = ""
     finish: FinishReason | None = None
+    token_logprobs: list[float] = field(default_factory=list)
+    top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
 
 
 def _check(req: SampleRequest) -> None:
@@ -126,6 +166,45 @@ def _check(req: SampleRequest) -> None:
 
 
 _STOP_WINDOW = 16  # tokens; every token decodes to at least one character here
+
+
+def _text_of(row: _Row, tokenizer: Any) -> str:
+    return row.text if row.stopped_by else tokenizer.decode(row.tokens, skip_special_tokens=True)
+
+
+class _StepLogprobs:
+    """The raw logprobs of one step (B, V) and their top-k, computed only when some row asks;
+    k is the largest count asked among the unfinished rows."""
+
+    def __init__(self, logits: torch.Tensor, rows: Sequence[_Row]) -> None:
+        asked = [r.params.logprobs for r in rows if r.finish is None and r.params.logprobs is not None]
+        self.logp = torch.log_softmax(logits, dim=-1) if asked else None  # (B, V): temperature 1, before top_p
+        k = max(asked, default=0)
+        self.top: list[list[tuple[int, float]]] = []
+        if self.logp is not None and k > 0:
+            values, ids = torch.topk(self.logp, k, dim=-1)  # (B, k), most likely first
+            self.top = [list(zip(i, v, strict=True)) for i, v in zip(ids.tolist(), values.tolist(), strict=True)]
+
+    def of(self, b: int, row: _Row, tok: int) -> tuple[float | None, list[tuple[int, float]]]:
+        """(the logprob of `tok`, the top alternatives) for row `b`; (None, []) when it did not ask."""
+        if self.logp is None or row.params.logprobs is None:
+            return None, []
+        top = self.top[b][: row.params.logprobs] if self.top else []
+        return float(self.logp[b, tok]), top
+
+
+def _cancel_rows(rows: Sequence[_Row], requests: Sequence[SampleRequest]) -> None:
+    for row in rows:
+        cancel = requests[row.request].cancel
+        if row.finish is None and cancel is not None and cancel.is_set():
+            row.finish = "length"
+
+
+def _notify(requests: Sequence[SampleRequest], events: dict[int, list[TokenEvent]]) -> None:
+    for r, mine in events.items():
+        listener = requests[r].on_step
+        if listener is not None and mine:
+            listener(mine)
 
 
 def _advance(row: _Row, tok: int, eos: int | None, tokenizer: Any) -> None:
@@ -146,6 +225,45 @@ def _advance(row: _Row, tok: int, eos: int | None, tokenizer: Any) -> None:
                 return
     if len(row.tokens) >= row.params.max_tokens:
         row.finish = "length"
+
+
+def _draw_step(
+    rows: Sequence[_Row],
+    logits: torch.Tensor,
+    tokenizer: Any,
+    events: dict[int, list[TokenEvent]],
+    *,
+    eos: int | None,
+    pad: int,
+) -> list[int]:
+    """One token for every row from `logits` (B, V): the ids to feed next (finished rows get padding).
+    Records logprobs where asked, and an event per row for the requests in `events`."""
+    # One softmax over all rows (each row at its own temperature); the draw stays per row,
+    # from the row's own generator.
+    temps = torch.tensor([row.params.temperature or 1.0 for row in rows]).unsqueeze(-1)  # (B, 1)
+    probs = torch.softmax(logits / temps, dim=-1)  # (B, V)
+    step_logprobs = _StepLogprobs(logits, rows)
+    next_ids = []
+    for b, row in enumerate(rows):
+        if row.finish is not None:
+            next_ids.append(eos if eos is not None else pad)
+            continue
+        tok = _draw_from(logits[b], probs[b], row.params, row.generator)
+        next_ids.append(tok)
+        kept = eos is None or tok != eos  # EOS ends the row and is not part of it
+        logprob, top = step_logprobs.of(b, row, tok)
+        if logprob is not None and kept:
+            row.token_logprobs.append(logprob)
+            row.top_logprobs.append(top)
+        _advance(row, tok, eos, tokenizer)
+        if row.request in events:
+            done = row.finish is not None
+            events[row.request].append(
+                TokenEvent(index=row.index, token=tok if kept else None, logprob=logprob if kept else None,
+                           top=top if kept else [], finish=row.finish,
+                           text=_text_of(row, tokenizer) if done else None, stopped_by=row.stopped_by)
+            )  # fmt: skip
+    return next_ids
 
 
 def sample_batch(
@@ -189,20 +307,15 @@ def sample_batch(
         past = _cache_of(out)
         logits = out.logits[:, -1, :].float().cpu()  # (B, V)
         budget = max(row.params.max_tokens for row in rows)
+        watched = {r for r, req in enumerate(requests) if req.on_step is not None}
         for _ in range(budget):
+            _cancel_rows(rows, requests)
+            if all(row.finish is not None for row in rows):
+                break  # every row was cancelled
             steps += 1
-            # One softmax over all rows (each row at its own temperature); the draw stays per row,
-            # from the row's own generator.
-            temps = torch.tensor([row.params.temperature or 1.0 for row in rows]).unsqueeze(-1)  # (B, 1)
-            probs = torch.softmax(logits / temps, dim=-1)  # (B, V)
-            next_ids = []
-            for b, row in enumerate(rows):
-                if row.finish is not None:
-                    next_ids.append(eos if eos is not None else pad)
-                    continue
-                tok = _draw_from(logits[b], probs[b], row.params, row.generator)
-                next_ids.append(tok)
-                _advance(row, tok, eos, tokenizer)
+            events: dict[int, list[TokenEvent]] = {r: [] for r in watched}
+            next_ids = _draw_step(rows, logits, tokenizer, events, eos=eos, pad=pad)
+            _notify(requests, events)
             if all(row.finish is not None for row in rows):
                 break
             step_ids = torch.tensor(next_ids, dtype=torch.long, device=device)[:, None]  # (B, 1)
@@ -220,11 +333,13 @@ def sample_batch(
         samples = [
             Sample(
                 index=row.index,
-                text=row.text if row.stopped_by else tokenizer.decode(row.tokens, skip_special_tokens=True),
+                text=_text_of(row, tokenizer),
                 token_ids=row.tokens,
                 finish_reason=row.finish or "length",
                 seed=row.seed,
                 stopped_by=row.stopped_by,
+                token_logprobs=row.token_logprobs,
+                top_logprobs=row.top_logprobs,
             )
             for row in mine
         ]

@@ -107,8 +107,8 @@ def test_errors_have_openai_shape(keyed_url: str) -> None:
     assert r.status_code == 403 and r.json()["error"]["param"] == "best_of" and "free" in r.json()["error"]["message"]
     r = post("kpro", {"prompt": PROMPT, "model": BASE, "n": 5})
     assert r.status_code == 403 and r.json()["error"]["param"] == "n"
-    r = post("kpro", {"prompt": PROMPT, "model": BASE, "stream": True, "max_tokens": 2})
-    assert r.status_code == 400 and r.json()["error"]["param"] == "stream"
+    r = post("kpro", {"prompt": PROMPT, "model": BASE, "stream": True, "best_of": 2, "max_tokens": 2})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "best_of"
     r = post("kpro", {"prompt": PROMPT, "model": BASE, "temperature": 9})
     assert r.status_code == 400 and r.json()["error"]["param"] == "temperature"
     statuses = [post("kfree", {"prompt": PROMPT, "model": BASE, "max_tokens": 1}).status_code for _ in range(4)]

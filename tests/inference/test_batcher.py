@@ -90,3 +90,21 @@ def test_rows_stay_capped_and_fifo_holds_within_an_adapter() -> None:
     results = _run(batcher, decode, (0, "a", 1), [(1, "a", 3), (2, "a", 2), (3, "a", 1), (4, "b", 4)])
     assert decode.calls == [("a", [0]), ("a", [1]), ("a", [2, 3]), ("b", [4])]
     assert results == {0: "a:0", 1: "a:1", 2: "a:2", 3: "a:3", 4: "b:4"}
+
+
+def test_a_request_cancelled_while_queued_is_never_decoded() -> None:
+    decode = Recorder()
+    batcher = GenerationBatcher(decode)
+    try:
+        first = batcher.enqueue(_request(0))
+        assert decode.started.wait(5)  # held in its decode while the others queue
+        cancel = threading.Event()
+        gone = batcher.enqueue(SampleRequest(prompt_ids=[1], n=1, params=SamplingParams(seed=1), cancel=cancel))
+        kept = batcher.enqueue(_request(2))
+        cancel.set()  # its caller went away before its decode started
+        decode.release.set()
+        assert kept.result(5)[0][0].text == "None:2" and first.result(5)[0][0].text == "None:0"
+        assert gone.cancelled()
+        assert decode.calls == [(None, [0]), (None, [2])]
+    finally:
+        batcher.close()
