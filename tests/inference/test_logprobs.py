@@ -99,5 +99,5 @@ def test_refused_logprob_requests(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.completions.create(model=MODEL, prompt=PROMPT, max_tokens=2, logprobs=1, echo=True)
     assert caught.value.body["param"] == "echo"  # type: ignore[index]
-    with pytest.raises(openai.UnprocessableEntityError):  # OpenAI's legacy limit: 5
+    with pytest.raises(openai.BadRequestError):  # OpenAI's legacy limit: 5
         client.completions.create(model=MODEL, prompt=PROMPT, max_tokens=2, logprobs=6)
