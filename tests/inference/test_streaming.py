@@ -103,7 +103,7 @@ def test_streaming_with_stop_sequences_equals_the_non_streamed(client: openai.Op
 
 
 def test_raw_events_end_with_done(served: tuple[str, FastAPI]) -> None:
-    body = {"prompt": PROMPT, "max_tokens": 6, "seed": 1, "stream": True}
+    body = {"model": MODEL, "prompt": PROMPT, "max_tokens": 6, "seed": 1, "stream": True}
     with httpx.stream("POST", served[0] + "/v1/completions", json=body, timeout=60) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         raw = r.read().decode()
@@ -193,7 +193,7 @@ def test_a_client_gone_mid_stream_stops_the_decode(served: tuple[str, FastAPI], 
 
     real = _inject(service, slow)
     try:
-        body = {"prompt": PROMPT, "max_tokens": 200, "seed": 2, "stream": True}
+        body = {"model": MODEL, "prompt": PROMPT, "max_tokens": 200, "seed": 2, "stream": True}
         with httpx.stream("POST", served[0] + "/v1/completions", json=body, timeout=60) as r:
             next(r.iter_lines())  # the first piece, then hang up
         deadline = time.monotonic() + 10
