@@ -6,7 +6,8 @@ shape {"error": {"message", "type", "param", "code"}}: 401 bad key, 403 over the
 base model (base_model_mismatch), with damaged files (adapter_corrupt) or on a base whose files changed
 since the service loaded it (base_model_changed), or a directory under a registry name
 (registry_name_taken), 429 rate limited (Retry-After), 400 unsupported options, 422 malformed body, 500 an
-unreadable registry (registry_unreadable) or anything unexpected. Responses name
+unreadable registry (registry_unreadable) or anything unexpected, 503 while the model is loading
+(model_loading, Retry-After) or after it failed to load (model_unavailable). Responses name
 the model that generated: a LoRA adapter's name or the base model id (service.py says how a
 request's `model` picks one).
 """
@@ -46,6 +47,7 @@ from .protocol import (
     Usage,
 )
 from .service import Generation, InferenceService, completion_id
+from .startup import Startup
 from .tiers import Tier
 
 
@@ -62,8 +64,18 @@ def caller(service: Service, authorization: Annotated[str | None, Header()] = No
 
 
 Caller = Annotated[tuple[str, Tier], Depends(caller)]
-router = APIRouter(prefix="/v1", tags=["openai"])
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 429)}
+
+
+def require_ready(request: Request) -> None:
+    """Every /v1 endpoint: 503 `model_loading` (Retry-After) until the background load is done (startup.py)."""
+    startup: Startup = request.app.state.startup
+    startup.require_ready()
+
+
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_ready)])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 429, 503)
+}
 
 
 def _usage(gen: Generation) -> Usage:
@@ -176,17 +188,25 @@ async def adapters(req: AdapterRequest, service: Service, who: Caller) -> Adapte
 health_router = APIRouter(tags=["health"])
 
 
+def get_startup(request: Request) -> Startup:
+    startup: Startup = request.app.state.startup
+    return startup
+
+
+StartupState = Annotated[Startup, Depends(get_startup)]
+
+
 @health_router.get("/healthz")
-async def healthz(service: Service) -> dict[str, Any]:
-    return service.health()
+async def healthz(startup: StartupState) -> dict[str, Any]:
+    """Liveness: 200 from the moment the port opens; the body's `phase` says how far start-up is."""
+    return startup.health()
 
 
 @health_router.get("/readyz")
-async def readyz(service: Service) -> JSONResponse:
-    body = service.health()
-    return JSONResponse(
-        {"status": "ready" if body["status"] == "ok" else "not_ready"}, 200 if body["status"] == "ok" else 503
-    )
+async def readyz(startup: StartupState) -> JSONResponse:
+    """503 while bootstrapping/loading (with progress) or failed (with the reason); 200 ready or degraded."""
+    status, body = startup.readiness()
+    return JSONResponse(body, status)
 
 
 @health_router.get("/metrics")
@@ -199,12 +219,15 @@ def create_app(settings: InferenceSettings | None = None, loaded: LoadedModel | 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The port opens at once: the model loads (or the bootstrap model trains) in the background.
         service = InferenceService(settings, loaded)
-        service.load()
-        app.state.service = service
+        startup = Startup(service)
+        app.state.service, app.state.startup = service, startup
+        startup.start()
         try:
             yield
         finally:
+            startup.stop()  # a bootstrap in progress stops at its next step; never waits for it to finish
             service.close()
 
     app = FastAPI(title="cppforge inference", version="0.1.0", lifespan=lifespan,
