@@ -105,6 +105,12 @@ def test_serve_with_a_bad_setting_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "fix CPPFORGE_VERIFIER_PORT or unset it for the default 8001" in out.stderr
 
 
+def test_serve_help_gives_each_service_its_own_default_port(tmp_path: Path) -> None:
+    out = run_cli("serve", "--help", cwd=tmp_path)
+    assert out.returncode == 0
+    assert "else verifier 8001, inference 8002, trainer 8003" in " ".join(out.stdout.split())
+
+
 @pytest.mark.parametrize(
     ("env", "needle"),
     [({"CPPFORGE_TRAINER_PORT": "abc"}, "CPPFORGE_TRAINER_PORT='abc'"), ({"CPPFORGE_API_KEYS": "k:gold"}, "k:gold")],
