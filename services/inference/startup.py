@@ -182,9 +182,12 @@ class BackgroundLoad:
         except LoadCancelled:
             log.info("inference: start-up cancelled during the bootstrap build")
             return
-        except Exception as exc:  # any failure: reported by /readyz, logged once here with its traceback
+        except Exception as exc:  # any failure: reported by /readyz and logged once here
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            log.error("inference: the model failed to load: %s", reason, exc_info=True)
+            # Our own refusals (a bad path, a registry that cannot serve) say it all in one line; the
+            # traceback is kept for the unexpected.
+            expected = isinstance(exc, (ValueError, OSError, RuntimeError))
+            log.error("inference: the model failed to load: %s", reason, exc_info=not expected)
             self.state.set("failed", reason)
             return
         if self._stop.is_set():  # shut down while loading: nothing will serve, release the decode thread
