@@ -227,7 +227,8 @@ def bootstrap_model(
     if num_threads < 1:
         raise ValueError("num_threads must be at least 1")
     plan = _Plan(max_steps=max_steps, train_seconds=train_seconds, num_threads=num_threads,
-                 tokenizer_dir=Path(tokenizer_dir) if tokenizer_dir is not None else None, on_step=on_step)  # fmt: skip
+                 tokenizer_dir=Path(tokenizer_dir) if tokenizer_dir is not None else None,
+                 on_step=on_step)  # fmt: skip
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:
