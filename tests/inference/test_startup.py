@@ -108,7 +108,6 @@ def test_the_bootstrap_reports_each_step_and_stops_when_its_callback_raises(tmp_
     assert not (tmp_path / "m" / MARKER_FILE).exists()
 
 
-@pytest.mark.slow  # the 20000-task corpus of the bootstrap build is prepared before its first step (~10 s)
 def test_shutdown_during_the_bootstrap_does_not_wait_for_it(tmp_path: Path) -> None:
     home = tmp_path / "home"
     app = create_app(InferenceSettings(home=home, bootstrap_steps=100_000, open_tier="pro"))
