@@ -175,9 +175,11 @@ class BackgroundLoad:
 
     def _run(self) -> None:
         try:
-            check_model_setting(self.service.settings.model)
-            path = self._model_path()
-            self.state.set("loading")
+            path = None
+            if self.service.loaded is None:  # (a model handed to create_app is already loaded)
+                check_model_setting(self.service.settings.model)
+                path = self._model_path()
+                self.state.set("loading")
             self.service.load(model_path=path)
         except LoadCancelled:
             log.info("inference: start-up cancelled during the bootstrap build")

@@ -162,3 +162,11 @@ def test_serve_inference_with_a_bad_setting_is_one_line_exit_2(
     assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
     assert lines[0].startswith("cppforge: error: bad inference settings: ") and needle in lines[0]
     assert not (tmp_path / "home" / "models").exists()  # refused before anything was built or loaded
+
+
+def test_a_model_handed_in_loaded_is_served_without_a_bootstrap(tmp_path: Path, tiny_model: Any) -> None:
+    app = create_app(InferenceSettings(home=tmp_path, open_tier="pro"), loaded=tiny_model)
+    with serve(app) as url:
+        assert httpx.get(url + "/readyz").json() == {"status": "ready", "phase": "ready"}
+        assert httpx.post(url + "/v1/completions", json={"prompt": PROMPT, "max_tokens": 2}).status_code == 200
+    assert not (tmp_path / "models").exists()
