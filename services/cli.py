@@ -139,50 +139,70 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def _serve_logging() -> None:
+    """The services' own INFO lines (what is served, verifier reachability) in uvicorn's format; without a
+    handler Python prints only warnings."""
+    import logging
+
+    from uvicorn.logging import DefaultFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s"))
+    logger = logging.getLogger("services")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .common.settings import get_verifier_service_settings
+    from .common.settings import InferenceSettings, TrainerServiceSettings, VerifierServiceSettings
+    from .common.settings_errors import load_settings
 
+    # Every setting is checked here, before uvicorn starts and before the app's imports (torch): a bad one is
+    # one line naming its variable, exit 2, in a moment.
     app: object
     if args.service == "verifier":
-        from .verifier.app import create_app
-
         try:
-            settings = get_verifier_service_settings()
+            settings = load_settings(VerifierServiceSettings)
         except ValueError as exc:
             raise CliError(f"bad verifier settings: {exc}") from None
+        from .verifier.app import create_app
+
         host = args.host or settings.verifier_host
         port = args.port or settings.verifier_port
         app = create_app(settings)
     elif args.service == "inference":
-        from .common.settings import InferenceSettings
-        from .inference.app import create_app as create_inference_app
+        from .inference.startup import check_model_setting
 
         try:
-            inference = InferenceSettings()
+            inference = load_settings(InferenceSettings)
+            check_model_setting(inference.model)  # not left to the background load to find
         except ValueError as exc:
             raise CliError(f"bad inference settings: {exc}") from None
+        from .inference.app import create_app as create_inference_app
+
         host = args.host or inference.inference_host
         port = args.port or inference.inference_port
         app = create_inference_app(inference)
     elif args.service == "trainer":
-        from .common.settings import TrainerServiceSettings
-        from .trainer.app import create_app as create_trainer_app
-
         try:
-            trainer = TrainerServiceSettings()
+            trainer = load_settings(TrainerServiceSettings)
         except ValueError as exc:
             raise CliError(f"bad trainer settings: {exc}") from None
         try:
             trainer.jobs_root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CliError(f"cannot create the jobs dir {trainer.jobs_root}: {exc.strerror}", EXIT_INFRA) from None
+        from .trainer.app import create_app as create_trainer_app
+
         host = args.host or trainer.trainer_host
         port = args.port or trainer.trainer_port
         app = create_trainer_app(trainer)
     else:  # argparse restricts the choices
         raise CliError(f"unknown service {args.service!r}")
+    _serve_logging()
     uvicorn.run(app, host=host, port=port, log_level="info")
     return EXIT_OK
 

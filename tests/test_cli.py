@@ -156,11 +156,20 @@ def test_serve_with_a_bad_setting_is_one_line_exit_2(tmp_path: Path) -> None:
              "CPPFORGE_VERIFIER_PORT": "abc"}, timeout=120,
     )  # fmt: skip
     assert out.returncode == 2, out.stderr
-    assert "Traceback" not in out.stderr and "verifier_port" in out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("cppforge: error: bad verifier settings: CPPFORGE_VERIFIER_PORT='abc': input should")
+    assert "fix CPPFORGE_VERIFIER_PORT or unset it for the default 8001" in out.stderr
+
+
+def test_serve_help_gives_each_service_its_own_default_port(tmp_path: Path) -> None:
+    out = run_cli("serve", "--help", cwd=tmp_path)
+    assert out.returncode == 0
+    assert "else verifier 8001, inference 8002, trainer 8003" in " ".join(out.stdout.split())
 
 
 @pytest.mark.parametrize(
-    ("env", "needle"), [({"CPPFORGE_TRAINER_PORT": "abc"}, "trainer_port"), ({"CPPFORGE_API_KEYS": "k:gold"}, "k:gold")]
+    ("env", "needle"),
+    [({"CPPFORGE_TRAINER_PORT": "abc"}, "CPPFORGE_TRAINER_PORT='abc'"), ({"CPPFORGE_API_KEYS": "k:gold"}, "k:gold")],
 )
 def test_serve_trainer_with_a_bad_setting_exits_2(tmp_path: Path, env: dict[str, str], needle: str) -> None:
     out = subprocess.run(
@@ -169,6 +178,7 @@ def test_serve_trainer_with_a_bad_setting_exits_2(tmp_path: Path, env: dict[str,
     )  # fmt: skip
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr and needle in out.stderr and "bad trainer settings" in out.stderr
+    assert out.stderr.count("\n") == 1
 
 
 def test_serve_trainer_answers_and_stops_on_sigterm(tmp_path: Path) -> None:

@@ -40,6 +40,22 @@ def parse_api_keys(spec: str | None, tiers: Collection[str] = TIER_NAMES) -> dic
     return keys
 
 
+def parse_rate_limits(spec: str | None, tiers: Collection[str] = TIER_NAMES) -> dict[str, int]:
+    """ "free:2,pro:60" -> requests per minute by tier name; ValueError on a bad entry."""
+    limits: dict[str, int] = {}
+    for item in (spec or "").split(","):
+        if not item.strip():
+            continue
+        name, _, value = item.strip().partition(":")
+        if name not in tiers or not value.isdigit() or int(value) < 1:
+            raise ValueError(
+                f"bad CPPFORGE_RATE_LIMITS entry {item.strip()!r}: expected tier:requests_per_minute, "
+                f"tier in {sorted(tiers)}"
+            )
+        limits[name] = int(value)
+    return limits
+
+
 def bearer_key(authorization: str | None, known: Mapping[str, object]) -> str:
     """The key of an `Authorization: Bearer <key>` header that is in `known`, else AuthError."""
     if not authorization or not authorization.lower().startswith("bearer "):

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .auth import parse_api_keys
+from .auth import parse_api_keys, parse_rate_limits
 
 
 def default_home() -> Path:
@@ -135,6 +135,27 @@ class InferenceSettings(CppforgeSettings):
         description="At start-up, load the registry's active adapter for the served base model (by its content "
         "hash) and serve it as the default model; none active: the base.",
     )
+    bootstrap_steps: int | None = Field(
+        default=None,
+        ge=1,
+        description="Training steps of the bootstrap model built on first use (unset: 1000). For quick trials: "
+        "another count builds under models/bootstrap-<N>steps, never in place of the real model.",
+    )
+    verifier_probe_interval_s: float = Field(
+        default=10.0, gt=0, description="How often the dev tier's verifier is probed (GET /healthz)."
+    )
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys(cls, value: str | None) -> str | None:
+        parse_api_keys(value)  # a bad entry stops the service at start-up, naming it
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits(cls, value: str | None) -> str | None:
+        parse_rate_limits(value)
+        return value
 
     @property
     def adapter_roots(self) -> list[Path]:

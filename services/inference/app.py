@@ -9,7 +9,8 @@ route (not_found), 405 wrong method, 409 a registry adapter of another base mode
 (base_model_mismatch), with damaged files (adapter_corrupt) or on a base whose files changed since
 the service loaded it (base_model_changed), or a directory under a registry name
 (registry_name_taken), 429 rate limited (Retry-After), 500 an unreadable registry
-(registry_unreadable) or anything unexpected. Responses name the model that generated: a LoRA
+(registry_unreadable) or anything unexpected, 503 while the model is loading (model_loading,
+Retry-After) or after it failed to load (model_unavailable). Responses name the model that generated: a LoRA
 adapter's name or the base model id (service.py says how a request's `model` picks one). `stream=true` answers
 server-sent events (sse.py) once every check above has passed; a failure after that ends the stream
 with an error event.
@@ -22,9 +23,9 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..common.asgi import CountRequests
@@ -33,7 +34,7 @@ from ..common.settings import InferenceSettings
 from ..lm.model import LoadedModel
 from ..lm.sampling import SamplingParams
 from . import models_api
-from .deps import Caller, Service
+from .deps import Caller, Service, require_ready
 from .errors import BadRequestError
 from .logprobs import TokenLogprob, chat_logprobs, completion_logprobs, sample_logprobs
 from .protocol import (
@@ -51,11 +52,14 @@ from .protocol import (
 )
 from .service import Generation, InferenceService, ModelChoice, completion_id
 from .sse import stream_chat, stream_completions
+from .startup import Startup
 from .streaming import GenerationStream
 from .tiers import Tier
 
-router = APIRouter(prefix="/v1", tags=["openai"])
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 429)}
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_ready)])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 429, 503)
+}
 
 
 def _usage(gen: Generation) -> Usage:
@@ -187,17 +191,25 @@ async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestO
 health_router = APIRouter(tags=["health"])
 
 
+def get_startup(request: Request) -> Startup:
+    startup: Startup = request.app.state.startup
+    return startup
+
+
+StartupState = Annotated[Startup, Depends(get_startup)]
+
+
 @health_router.get("/healthz")
-async def healthz(service: Service) -> dict[str, Any]:
-    return service.health()
+async def healthz(startup: StartupState) -> dict[str, Any]:
+    """Liveness: 200 from the moment the port opens; the body's `phase` says how far start-up is."""
+    return startup.health()
 
 
 @health_router.get("/readyz")
-async def readyz(service: Service) -> JSONResponse:
-    body = service.health()
-    return JSONResponse(
-        {"status": "ready" if body["status"] == "ok" else "not_ready"}, 200 if body["status"] == "ok" else 503
-    )
+async def readyz(startup: StartupState) -> JSONResponse:
+    """503 while bootstrapping/loading (with progress) or failed (with the reason); 200 ready or degraded."""
+    status, body = startup.readiness()
+    return JSONResponse(body, status)
 
 
 @health_router.get("/metrics")
@@ -210,12 +222,15 @@ def create_app(settings: InferenceSettings | None = None, loaded: LoadedModel | 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The port opens at once: the model loads (or the bootstrap model trains) in the background.
         service = InferenceService(settings, loaded)
-        service.load()
-        app.state.service = service
+        startup = Startup(service)
+        app.state.service, app.state.startup = service, startup
+        startup.start()
         try:
             yield
         finally:
+            startup.stop()  # a bootstrap in progress stops at its next step; never waits for it to finish
             service.close()
 
     app = FastAPI(title="cppforge inference", version="0.1.0", lifespan=lifespan,

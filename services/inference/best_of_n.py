@@ -6,7 +6,9 @@ passes, not its log-probability (TGI ranks by log-prob; vLLM V1 dropped best_of)
     P * COMPILE_REWARD (a candidate function without tests earns 0.3 when it compiles);
   * `CompileRanker` (dev tier): the real verifier over HTTP, all candidates in parallel, within
     the request's deadline; whatever has not come back by then is ranked by the proxy, and the
-    metrics say which candidates were verified.
+    metrics say which candidates were verified. When no candidate got a verdict (the verifier
+    unreachable or failing, or nothing back by the deadline) the ranking is the proxy's alone, and
+    the metrics say so: `scorer: "proxy"` with `fallback` naming why, never "compile".
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal, Protocol
 
 from ..lm.ranking import rank
 from ..lm.sampling import Sample, SamplingParams, SamplingStats, sample_n
@@ -23,6 +25,9 @@ from ..lm.sampling import Sample, SamplingParams, SamplingStats, sample_n
 # compute_reward of a compiling candidate with no main and no tests (verifier reward.COMPILED; kept
 # here so that serving code does not import the verifier's core; tests/inference/test_best_of_n.py checks it)
 COMPILE_REWARD = 0.3
+# Why the compile ranker has no verdict for a candidate, most telling first (the fallback names the first seen).
+Fallback = Literal["verifier_unreachable", "verifier_error", "verifier_deadline"]
+FALLBACKS: tuple[Fallback, ...] = ("verifier_unreachable", "verifier_error", "verifier_deadline")
 
 
 @dataclass
@@ -32,6 +37,7 @@ class CandidateScore:
     compile_ok: bool | None = None
     ran: bool = False
     error_class: str | None = None  # an ErrorClass value (a str) when the verifier judged it
+    unverified: Fallback | None = None  # the compile ranker's reason when the verifier gave no verdict
 
 
 class Ranker(Protocol):
@@ -57,6 +63,7 @@ class BestOfNMetrics:
     seeds: list[int] = field(default_factory=list)
     order: list[int] = field(default_factory=list)  # candidate indices, best first
     stopped_by: list[str] = field(default_factory=list)
+    fallback: Fallback | None = None  # scorer "proxy" in place of "compile": why no candidate was verified
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,10 +84,19 @@ class CompileRanker:
 
     name = "compile"
 
-    def __init__(self, verifier_url: str, fallback: ProxyRanker, request_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        verifier_url: str,
+        fallback: ProxyRanker,
+        request_timeout_s: float = 10.0,
+        reachable: Callable[[], bool] | None = None,
+    ) -> None:
         self.verifier_url = verifier_url
         self.fallback = fallback
         self.request_timeout_s = request_timeout_s
+        # The verifier monitor's view: when it saw the verifier down, the proxy answers at once rather than
+        # every request waiting out a connection that will not come (a black-holed host takes the whole budget).
+        self.reachable = reachable
 
     def score(self, codes: list[str], deadline: float) -> list[CandidateScore]:
         """Blocking; call it off the event loop (generation already runs in a worker thread)."""
@@ -89,6 +105,9 @@ class CompileRanker:
     async def score_async(self, codes: list[str], deadline: float) -> list[CandidateScore]:
         from ..verifier.client import AsyncVerifierClient
 
+        if self.reachable is not None and not self.reachable():
+            estimates = self.fallback.score(codes, deadline)
+            return [replace(e, unverified="verifier_unreachable") for e in estimates]
         remaining = max(0.0, deadline - time.monotonic())
         # No retries: a 429 inside a 5 s budget is better answered by the proxy than by waiting.
         client = AsyncVerifierClient(self.verifier_url, timeout_s=max(0.1, remaining), max_retries=0)
@@ -108,7 +127,7 @@ class CompileRanker:
             ok = task.done() and not task.cancelled() and task.exception() is None
             answer = task.result() if ok else None
             if answer is None or answer.reward is None:
-                out.append(estimate)
+                out.append(replace(estimate, unverified=_no_verdict(task)))
                 continue
             out.append(
                 CandidateScore(
@@ -120,6 +139,30 @@ class CompileRanker:
                 )
             )
         return out
+
+
+def _no_verdict(task: asyncio.Future[Any]) -> Fallback:
+    """Why a verification task gave no reward: the verifier unreachable (no connection), failing
+    (an error answer or a result without a reward), or still out at the deadline."""
+    import httpx
+
+    if not task.done() or task.cancelled():
+        return "verifier_deadline"
+    exc = task.exception()
+    cause = exc.__cause__ if exc is not None else None
+    if isinstance(cause, httpx.TimeoutException):
+        return "verifier_deadline"
+    if isinstance(cause, httpx.TransportError):
+        return "verifier_unreachable"
+    return "verifier_error"
+
+
+def _fallback(scores: list[CandidateScore]) -> Fallback | None:
+    """The reason to report when no candidate was verified (None: some were, or nothing was tried)."""
+    if any(s.verified for s in scores):
+        return None
+    reasons = {s.unverified for s in scores}
+    return next((r for r in FALLBACKS if r in reasons), None)
 
 
 def best_of_n_generate(
@@ -162,11 +205,15 @@ def rank_samples(
     else:
         scores = scorer.score(codes, deadline)
         scorer_name = scorer.name
+    fallback = _fallback(scores)
+    if fallback is not None:  # not one verdict: the order is the proxy's, whatever the tier asked for
+        scorer_name = "proxy"
     scored = time.monotonic()
     rewards = [s.reward for s in scores]
     order = rank(rewards, codes) if scorer is not None and n > 1 else list(range(n))
     metrics = _metrics(samples, scores, rewards, order[0], scorer_name, stats.prompt_tokens, stats.completion_tokens)
     metrics.order = order
+    metrics.fallback = fallback
     metrics.timings = {
         "generate_s": generated - started,
         "score_s": scored - generated,

@@ -1,4 +1,4 @@
-"""FastAPI dependencies the inference routers share: the service object and the caller (key, tier)."""
+"""FastAPI dependencies the inference routers share: the service object, the caller (key, tier), readiness."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from .service import InferenceService
+from .startup import Startup
 from .tiers import Tier
 
 
@@ -23,3 +24,9 @@ def caller(service: Service, authorization: Annotated[str | None, Header()] = No
 
 
 Caller = Annotated[tuple[str, Tier], Depends(caller)]
+
+
+def require_ready(request: Request) -> None:
+    """Every /v1 endpoint: 503 `model_loading` (Retry-After) until the background load is done (startup.py)."""
+    startup: Startup = request.app.state.startup
+    startup.require_ready()

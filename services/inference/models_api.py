@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from .deps import Caller, Service
+from .deps import Caller, Service, require_ready
 from .errors import BadRequestError, ModelNotFoundError
 from .protocol import AdapterList, AdapterRequest, AdapterResponse, ErrorResponse, ModelCard, ModelList
 from .service import ServedModel
 
-router = APIRouter(prefix="/v1")
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409)}
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_ready)])
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 503)}
 
 
 def _card(m: ServedModel) -> ModelCard:

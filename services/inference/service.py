@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,11 +130,13 @@ class InferenceService:
         self._base_stamp: dict[str, dict[str, int]] | None = None  # the base's files as they were when loaded
         self._registry_loaded: dict[str, str] = {}  # name -> adapter sha256 of adapters loaded from the registry
         self.registry_active: str | None = None  # the registry adapter loaded as the default at start-up
+        self.verifier_reachable: Callable[[], bool] | None = None  # the verifier monitor's view (startup.py)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def load(self) -> None:
+    def load(self, model_path: str | None = None) -> None:
+        """`model_path`: the model dir when the caller resolved it (startup.py builds the bootstrap model)."""
         if self.loaded is None:
-            path = self.settings.model
+            path = model_path or self.settings.model
             if path is None:
                 from ..lm.bootstrap import ensure_bootstrap_model
 
@@ -204,7 +206,7 @@ class InferenceService:
 
     def ranker_for(self, tier: Tier) -> Ranker:
         if tier.scorer == "compile":
-            return CompileRanker(self.settings.verifier_url, self._proxy_ranker())
+            return CompileRanker(self.settings.verifier_url, self._proxy_ranker(), reachable=self.verifier_reachable)
         return self._proxy_ranker()
 
     # -- generation ------------------------------------------------------------------------

@@ -80,16 +80,8 @@ class TokenBucket:
 
 
 def parse_rate_limits(spec: str | None) -> dict[str, int]:
-    """ "free:2,pro:60" -> requests per minute by tier name."""
-    limits: dict[str, int] = {}
-    for item in (spec or "").split(","):
-        if not item.strip():
-            continue
-        name, _, value = item.strip().partition(":")
-        if name not in TIERS or not value.isdigit() or int(value) < 1:
-            raise ValueError(f"bad CPPFORGE_RATE_LIMITS entry {item.strip()!r}: expected tier:requests_per_minute")
-        limits[name] = int(value)
-    return limits
+    """ "free:2,pro:60" -> requests per minute by tier name (services/common/auth.py parses and checks it)."""
+    return auth.parse_rate_limits(spec, TIERS)
 
 
 class Gatekeeper:

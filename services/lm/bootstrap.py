@@ -48,6 +48,8 @@ DEFAULT_THREADS = 1
 # not make it the better model. Its hidden size stays 128 so its blocks can be matched by the cosine
 # feature loss of distillation without a projection.
 TEACHER_STEPS = 2000
+# on_step(step, max_steps): max_steps None under a time budget.
+StepCallback = Callable[[int, int | None], None]
 
 
 def log_to_stderr(message: str) -> None:
@@ -228,6 +230,7 @@ def bootstrap_model(
     log: Callable[[str], None] = log_to_stderr,
     progress: TextIO | None = sys.stderr,
     tokenizer_dir: Path | None = None,
+    on_step: StepCallback | None = None,
 ) -> BootstrapReport:
     """Train the tokenizer and the tiny Llama on `n_tasks` generated tasks and save both to `out_dir`.
 
@@ -237,6 +240,8 @@ def bootstrap_model(
     for a wall-clock budget: explicitly non-deterministic, a busy machine gets fewer steps. The
     learning-rate schedule follows whichever bound applies. Progress goes to `progress` (stderr).
     With `tokenizer_dir` the tokenizer saved there is reused instead of trained (the teacher preset).
+    `on_step(step, max_steps)` is called with step 0 once the corpus is ready, then after every step (a
+    service's readiness reads it); an exception it raises stops the build (a cooperative cancel).
     """
     import torch
 
@@ -251,7 +256,8 @@ def bootstrap_model(
     if num_threads < 1:
         raise ValueError("num_threads must be at least 1")
     plan = _Plan(max_steps=max_steps, train_seconds=train_seconds, num_threads=num_threads,
-                 tokenizer_dir=Path(tokenizer_dir) if tokenizer_dir is not None else None)  # fmt: skip
+                 tokenizer_dir=Path(tokenizer_dir) if tokenizer_dir is not None else None,
+                 on_step=on_step)  # fmt: skip
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:
@@ -266,6 +272,7 @@ class _Plan:
     train_seconds: float | None
     num_threads: int
     tokenizer_dir: Path | None = None
+    on_step: StepCallback | None = None
 
 
 def _bootstrap(
@@ -312,6 +319,8 @@ def _bootstrap(
     losses: list[float] = []
     step = 0
     bar = Progress(total=max_steps, budget_s=budget, stream=progress)
+    if plan.on_step is not None:
+        plan.on_step(0, max_steps)
     t0 = time.perf_counter()
     while True:
         if max_steps is not None:
@@ -332,6 +341,8 @@ def _bootstrap(
         step += 1
         losses.append(float(out.loss.detach()))
         bar.update(step, losses[-1])
+        if plan.on_step is not None:
+            plan.on_step(step, max_steps)
     bar.close()
     spent = time.perf_counter() - t0
     model.eval()
@@ -409,12 +420,13 @@ def ensure_bootstrap_model(
     log: Callable[[str], None] = log_to_stderr,
     config: BootstrapConfig | None = None,
     tokenizer_dir: Path | None = None,
+    on_step: StepCallback | None = None,
 ) -> Path:
     """The bootstrap model's directory, built on first use (once, even with concurrent callers).
 
     The model is trained into a temporary sibling directory and renamed into place, so a
     directory at `path` with a marker of this BOOTSTRAP_VERSION is always complete; anything else
-    there (a crashed build, an older version's model) is replaced.
+    there (a crashed build, an older version's model) is replaced. `on_step`: as for `bootstrap_model`.
     """
     path = Path(path) if path is not None else default_model_dir()
     if is_built(path):
@@ -429,6 +441,8 @@ def ensure_bootstrap_model(
             preset: dict[str, Any] = {"config": config} if config is not None else {}
             if tokenizer_dir is not None:
                 preset["tokenizer_dir"] = tokenizer_dir
+            if on_step is not None:
+                preset["on_step"] = on_step
             bootstrap_model(staging, seed=seed, max_steps=max_steps, num_threads=num_threads, log=log, **preset)
             _publish(staging, path)  # replaces an incomplete or outdated earlier build
         finally:

@@ -1,4 +1,8 @@
-"""Run a real uvicorn server for an app on a free loopback port, in a background thread."""
+"""Run a real uvicorn server for an app on a free loopback port, in a background thread.
+
+The inference service opens its port before its model is loaded (/readyz 503 with a `phase` meanwhile):
+`serve` waits for that phase to end, so tests start against a loaded model.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import uvicorn
+
+LOADING_PHASES = ("loading", "bootstrapping")
 
 
 def free_port() -> int:
@@ -20,7 +27,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(app: Any, startup_timeout_s: float = 60.0) -> Iterator[str]:
+def serve(app: Any, startup_timeout_s: float = 60.0, *, wait_ready: bool = True) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
@@ -33,8 +40,22 @@ def serve(app: Any, startup_timeout_s: float = 60.0) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        while wait_ready and _loading(url):
+            if time.monotonic() > deadline:
+                raise RuntimeError("test server did not finish loading")
+            time.sleep(0.05)
+        yield url
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def _loading(url: str) -> bool:
+    """The inference service still loading its model (any other app: never)."""
+    answer = httpx.get(url + "/readyz", timeout=10)
+    if answer.status_code != 503 or "json" not in answer.headers.get("content-type", ""):
+        return False
+    body = answer.json()
+    return isinstance(body, dict) and body.get("phase") in LOADING_PHASES

@@ -134,7 +134,18 @@ def test_dev_tier_without_verifier_still_answers_ranked_by_proxy(keyed_url: str)
     )  # fmt: skip
     assert r.status_code == 200
     m = r.json()["metrics"]
-    assert m["scorer"] == "compile" and m["verified"] == [False] * 4 and m["timings"]["total_s"] < 6
+    # Not one candidate compiled: the ranking is the proxy's, and the metrics say so and why.
+    assert m["scorer"] == "proxy" and m["fallback"] == "verifier_unreachable"
+    assert m["verified"] == [False] * 4 and m["timings"]["total_s"] < 6
+    ready = httpx.get(keyed_url + "/readyz")  # ready, but degraded: the dev tier cannot compile
+    assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+    assert ready.json()["verifier"]["url"] == "http://127.0.0.1:1" and ready.json()["verifier"]["reachable"] is False
+
+
+def test_no_tier_in_use_compiles_so_the_verifier_is_not_watched(open_url: str) -> None:
+    assert httpx.get(open_url + "/readyz").json() == {"status": "ready", "phase": "ready"}  # the pro tier only
+    health = httpx.get(open_url + "/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok" and health.json()["phase"] == "ready"
 
 
 def test_adapter_loading(open_url: str, tiny_model_dir: Path, tmp_path: Path) -> None:

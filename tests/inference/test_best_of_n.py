@@ -24,6 +24,8 @@ from services.lm.prompts import encode_prompt
 from services.lm.sampling import SamplingParams
 from services.verifier.app import create_app
 from services.verifier.core import reward
+from services.verifier.core.verify import VerifyResult
+from services.verifier.protocol import VerifyResponse
 from tests.helpers.servers import serve
 
 PROMPT = "#include <vector>\nusing namespace std;\n// return the largest element of v\nint largest(vector<int> v) {"
@@ -89,15 +91,22 @@ def test_compile_ranker_verifies_for_real(verifier_url: str, tiny_proxy_dir: Pat
     assert [s.reward for s in scores] == [pytest.approx(0.3), 0.0]
 
 
-def slow_verifier_app(delay_s: float) -> FastAPI:
+def slow_verifier_app(delay_s: float, fast_first: int = 0) -> FastAPI:
+    """Answers after `delay_s`, except the first `fast_first` requests, answered at once."""
     app = FastAPI()
+    calls = 0
 
     @app.post("/v1/verify")
     async def verify() -> dict[str, object]:
         import asyncio
 
-        await asyncio.sleep(delay_s)
-        return {"reward": 1.0, "compile_ok": True, "ran": False}
+        nonlocal calls
+        calls += 1
+        if calls > fast_first:
+            await asyncio.sleep(delay_s)
+        result = VerifyResult(compile_ok=True, warnings=0, warning_lines=[], run_ok=False, stdout="", stderr="",
+                              returncode=None, tests_passed=0, tests_total=0)  # fmt: skip
+        return VerifyResponse.from_result(result, reward=reward.COMPILED).model_dump(mode="json")
 
     return app
 
@@ -117,11 +126,34 @@ def test_dev_mode_deadline_falls_back_to_the_proxy(tiny_model: LoadedModel, tiny
     assert elapsed < max(2.0, m.timings["generate_s"]) + 1.5, m.timings
     assert m.verified == [False] * 4
     assert m.compile_count == 0
+    # Not one verdict: the order is the proxy's alone, and the metrics say so, and why.
+    assert m.scorer == "proxy" and m.fallback == "verifier_deadline"
     expected = [
         p * 0.3 for p in clf.score_many([PROMPT + c + s for c, s in zip(m.candidates, m.stopped_by, strict=True)])
     ]
     assert m.rewards == pytest.approx(expected)
     assert best == m.candidates[m.best_index]
+
+
+def test_a_deadline_hit_on_some_candidates_keeps_the_compile_label(
+    tiny_model: LoadedModel, tiny_proxy_dir: Path
+) -> None:
+    clf = ProxyClassifier.load(tiny_proxy_dir)
+    with serve(slow_verifier_app(delay_s=30, fast_first=1)) as url:
+        ranker = CompileRanker(url, ProxyRanker(clf.score_many))
+        params = SamplingParams(max_tokens=8, seed=5)
+        _, m = best_of_n_generate(
+            tiny_model.model, ids(tiny_model), tiny_model.tokenizer, 3, params, ranker, PROMPT, budget_s=1.5
+        )
+    assert sorted(m.verified) == [False, False, True]  # partial: which ones were compiled is per candidate
+    assert m.scorer == "compile" and m.fallback is None
+
+
+def test_a_verifier_known_down_is_not_called(tiny_proxy_dir: Path) -> None:
+    clf = ProxyClassifier.load(tiny_proxy_dir)
+    ranker = CompileRanker("http://127.0.0.1:1", ProxyRanker(clf.score_many), reachable=lambda: False)
+    scores = ranker.score(["int f() { return 1; }\n"], deadline=time.monotonic() + 5)
+    assert [(s.verified, s.unverified) for s in scores] == [(False, "verifier_unreachable")]
 
 
 def test_proxy_expected_reward_uses_the_verifier_schedule() -> None:
