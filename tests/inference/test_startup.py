@@ -19,6 +19,7 @@ from tests.helpers.servers import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "int add(int a, int b) {"
+BODY = {"model": "cppforge-bootstrap", "prompt": PROMPT, "max_tokens": 2}
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
@@ -49,7 +50,7 @@ def test_serve_from_an_empty_home_answers_at_once_and_reports_the_bootstrap(tmp_
             if "progress" in body:
                 seen.append(body["progress"])
             if early is None:  # a generation request meanwhile: an answer at once, never a hang
-                early = httpx.post(url + "/v1/completions", json={"prompt": PROMPT, "max_tokens": 2},
+                early = httpx.post(url + "/v1/completions", json=BODY,
                                    headers={"Authorization": "Bearer k2"}, timeout=5)  # fmt: skip
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
@@ -61,7 +62,7 @@ def test_serve_from_an_empty_home_answers_at_once_and_reports_the_bootstrap(tmp_
         assert early.json()["error"]["code"] == "model_loading" and set(early.json()["error"]) == {
             "message", "type", "param", "code"
         }  # fmt: skip
-        done = httpx.post(url + "/v1/completions", json={"prompt": PROMPT, "max_tokens": 2},
+        done = httpx.post(url + "/v1/completions", json=BODY,
                           headers={"Authorization": "Bearer k2"}, timeout=60)  # fmt: skip
         assert done.status_code == 200, done.text
         proc.send_signal(signal.SIGTERM)
@@ -135,7 +136,7 @@ def test_a_failed_load_is_not_ready_with_the_reason(tmp_path: Path) -> None:
         assert body["error"].startswith(f"CPPFORGE_MODEL={str(tmp_path / 'missing')!r} is not a local directory")
         health = httpx.get(url + "/healthz")  # liveness stays up: a restart would fail the same way
         assert health.status_code == 200 and health.json()["phase"] == "failed"
-        refused = httpx.post(url + "/v1/completions", json={"prompt": PROMPT})
+        refused = httpx.post(url + "/v1/completions", json={"model": "cppforge-bootstrap", "prompt": PROMPT})
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "model_unavailable"
         assert "Retry-After" not in refused.headers
 
@@ -168,5 +169,10 @@ def test_a_model_handed_in_loaded_is_served_without_a_bootstrap(tmp_path: Path, 
     app = create_app(InferenceSettings(home=tmp_path, open_tier="pro"), loaded=tiny_model)
     with serve(app) as url:
         assert httpx.get(url + "/readyz").json() == {"status": "ready", "phase": "ready"}
-        assert httpx.post(url + "/v1/completions", json={"prompt": PROMPT, "max_tokens": 2}).status_code == 200
+        assert (
+            httpx.post(
+                url + "/v1/completions", json={"model": "cppforge-bootstrap", "prompt": PROMPT, "max_tokens": 2}
+            ).status_code
+            == 200
+        )
     assert not (tmp_path / "models").exists()
