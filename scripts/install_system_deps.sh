@@ -14,7 +14,8 @@ command -v objcopy >/dev/null 2>&1 || need+=(binutils)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 # clang's sanitizer runtime (ASan/UBSan for clang builds); g++'s own comes with gcc.
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a >/dev/null 2>&1 || need+=(libclang-rt-14-dev)
-python3 -c 'import venv' >/dev/null 2>&1 || need+=(python3-venv)
+# venv alone ships in libpython3-stdlib on Debian; `python3 -m venv` also needs ensurepip (python3-venv)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 # Headers HumanEval-X's C++ problems include (CPP/22 and CPP/137: boost/any.hpp; CPP/162: openssl/md5.h).
 [ -e /usr/include/boost/any.hpp ] || need+=(libboost-dev)
 [ -e /usr/include/openssl/md5.h ] || need+=(libssl-dev)
