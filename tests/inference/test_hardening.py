@@ -211,3 +211,28 @@ def test_an_adapter_unloaded_while_queued_is_404_for_its_requests(app_url: tuple
     assert error["code"] == "model_not_found" and error["param"] == "model"
     ask(BASE)  # the base still serves
     assert answers[BASE].status_code == 200
+
+
+def test_tokenizing_a_huge_streamed_prompt_leaves_the_event_loop_free(tiny_model_dir: Path, adapter_root: Path) -> None:
+    """A ~1 MB prompt takes the tokenizer a second or more: /healthz must answer meanwhile (the encode
+    runs in a worker thread), and the prompt is then refused for its length."""
+    settings = InferenceSettings(model=str(tiny_model_dir), proxy_path=adapter_root / "no-proxy", api_keys=None)
+    huge = "int x = 1; // abc\n" * 60000
+    answers: list[httpx.Response] = []
+
+    def ask(url: str) -> None:
+        body = {"model": BASE, "prompt": huge, "max_tokens": 4, "stream": True}
+        answers.append(httpx.post(url + "/v1/completions", json=body, timeout=120))
+
+    with serve(create_app(settings)) as url:
+        thread = threading.Thread(target=ask, args=(url,))
+        thread.start()
+        waits = []
+        while thread.is_alive():
+            started = time.monotonic()
+            assert httpx.get(url + "/healthz", timeout=10).status_code == 200
+            waits.append(time.monotonic() - started)
+            time.sleep(0.02)
+        thread.join()
+    assert _error(answers[0], 400)["code"] == "context_length_exceeded"
+    assert len(waits) >= 5 and max(waits) < 0.5, waits
