@@ -203,6 +203,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     else:  # argparse restricts the choices
         raise CliError(f"unknown service {args.service!r}")
     _serve_logging()
+    if args.service == "inference":
+        import logging
+
+        from .inference.exposure import warn_if_exposed
+
+        warn_if_exposed(logging.getLogger("services.inference"), host, inference.api_keys, inference.admin_keys)
     uvicorn.run(app, host=host, port=port, log_level="info")
     return EXIT_OK
 

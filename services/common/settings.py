@@ -144,6 +144,11 @@ class InferenceSettings(CppforgeSettings):
     verifier_probe_interval_s: float = Field(
         default=10.0, gt=0, description="How often the dev tier's verifier is probed (GET /healthz)."
     )
+    max_request_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted (bytes); a larger one is refused with 413 before it is read.",
+    )
 
     @field_validator("api_keys")
     @classmethod

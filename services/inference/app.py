@@ -2,10 +2,11 @@
 
 Thin: parse, authenticate and check the tier, call InferenceService, answer (models and adapters:
 models_api.py). Errors use OpenAI's shape {"error": {"message", "type", "param", "code"}}: 400 an
-invalid request (not JSON, a bad or unsupported field: params.py), 401 bad key, 403 over the tier or
-an adapter change without an admin key (admin_key_required) or from outside the adapter dirs
-(adapter_path_not_allowed), 404 unknown `model` (model_not_found), adapter (adapter_not_found) or
-route (not_found), 405 wrong method, 409 a registry adapter of another base model
+invalid request (not JSON, a bad or unsupported field: params.py; a prompt over the model's context:
+context_length_exceeded, context.py), 413 a body over CPPFORGE_MAX_REQUEST_BYTES (request_too_large),
+401 bad key, 403 over the tier or an adapter change without an admin key (admin_key_required) or from
+outside the adapter dirs (adapter_path_not_allowed), 404 unknown `model` (model_not_found), adapter
+(adapter_not_found) or route (not_found), 405 wrong method, 409 a registry adapter of another base model
 (base_model_mismatch), with damaged files (adapter_corrupt) or on a base whose files changed since
 the service loaded it (base_model_changed), or a directory under a registry name
 (registry_name_taken), 429 rate limited (Retry-After), 500 an unreadable registry
@@ -28,12 +29,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..common.asgi import CountRequests
+from ..common.asgi import CountRequests, LimitBody
 from ..common.openai_errors import install_error_handlers
 from ..common.settings import InferenceSettings
 from ..lm.model import LoadedModel
 from ..lm.sampling import SamplingParams
 from . import models_api
+from .context import encode_checked
 from .deps import Caller, Service, require_ready
 from .errors import BadRequestError
 from .logprobs import TokenLogprob, chat_logprobs, completion_logprobs, sample_logprobs
@@ -104,6 +106,12 @@ def _prepare(
     return model, candidates, params
 
 
+async def _encode(service: InferenceService, prompt: str, params: SamplingParams, param: str) -> list[int]:
+    """The prompt's ids, checked against the model's context (400 context_length_exceeded), off the event loop."""
+    assert service.loaded is not None
+    return await asyncio.to_thread(encode_checked, service.loaded, prompt, params.max_tokens, param)
+
+
 def _include_usage(req: CompletionRequest | ChatCompletionRequest) -> bool:
     return req.stream_options is not None and req.stream_options.include_usage
 
@@ -124,10 +132,13 @@ async def completions(req: CompletionRequest, service: Service, who: Caller) -> 
     except ValueError as exc:
         raise BadRequestError(str(exc), "prompt") from None
     model, candidates, params = _prepare(service, who, req=req, best_of=req.best_of, max_tokens=None)
+    ids = await _encode(service, prompt, params, "prompt")
     if req.stream:
-        stream = GenerationStream(service, prompt, n=req.n, params=params, model=model)
+        stream = GenerationStream(service, ids, n=req.n, params=params, model=model)
         return stream_completions(stream, echo=prompt if req.echo else None, include_usage=_include_usage(req))
-    gen = await service.generate(prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model)
+    gen = await service.generate(
+        prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model, prompt_ids=ids
+    )
     lps = [completion_logprobs(e) for e in await _logprobs(service, gen)] if req.logprobs is not None else None
     choices = [
         CompletionChoice(
@@ -151,14 +162,18 @@ async def chat_completions(
 ) -> ChatCompletionResponse | Response:
     if req.top_logprobs is not None and not req.logprobs:
         raise BadRequestError("top_logprobs needs logprobs=true", "top_logprobs")
-    prompt = service.chat_prompt([{"role": m.role, "content": m.content or ""} for m in req.messages])
+    messages = [{"role": m.role, "content": m.content or ""} for m in req.messages]
+    prompt = await asyncio.to_thread(service.chat_prompt, messages)  # a template over a long chat: off the loop
     model, candidates, params = _prepare(
         service, who, req=req, best_of=req.best_of, max_tokens=req.max_completion_tokens
     )
+    ids = await _encode(service, prompt, params, "messages")
     if req.stream:
-        stream = GenerationStream(service, prompt, n=req.n, params=params, model=model)
+        stream = GenerationStream(service, ids, n=req.n, params=params, model=model)
         return stream_chat(stream, include_usage=_include_usage(req))
-    gen = await service.generate(prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model)
+    gen = await service.generate(
+        prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model, prompt_ids=ids
+    )
     lps = [chat_logprobs(e) for e in await _logprobs(service, gen)] if req.logprobs else None
     choices = [
         ChatChoice(
@@ -180,8 +195,10 @@ async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestO
     key, tier = who
     model = service.resolve_model(req.model)
     candidates = service.gate.check_limits(key, tier, 1, req.n)
+    params = req.sampling_params()
+    ids = await _encode(service, req.prompt, params, "prompt")
     gen = await service.generate(
-        req.prompt, candidates=candidates, n_return=1, params=req.sampling_params(), tier=tier, model=model
+        req.prompt, candidates=candidates, n_return=1, params=params, tier=tier, model=model, prompt_ids=ids
     )
     return BestOfNResponse(
         best=gen.choices[0][0], best_index=gen.metrics.best_index, metrics=gen.metrics.to_dict(), model=gen.model
@@ -246,5 +263,11 @@ def create_app(settings: InferenceSettings | None = None, loaded: LoadedModel | 
         if service is not None:
             service.metrics.requests.labels(path, str(status)).inc()
 
+    # Before auth and parsing: a huge body is refused unread (413, OpenAI's shape); counted (outer middleware).
+    app.add_middleware(LimitBody, limit=settings.max_request_bytes, error_body=_too_large)
     app.add_middleware(CountRequests, record=record)
     return app
+
+
+def _too_large(message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "request_too_large"}}

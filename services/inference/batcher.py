@@ -9,16 +9,21 @@ batch holds the oldest waiting request, no request waits for more batches than t
 queued ahead of it (no starvation). A request alone decodes exactly as `sample_n` does.
 Streaming callers `enqueue` a request that carries its own step listener and cancel event
 (SampleRequest); one cancelled before its decode starts is dropped from the queue.
+
+A merged decode that fails is retried one request at a time, so an error (one tenant's bad request)
+reaches only the request that raises it alone; a request whose listener already saw tokens of the
+failed decode cannot be replayed and gets the error too.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..lm.sampling import Sample, SampleRequest, SamplingStats
+from ..lm.sampling import Sample, SampleRequest, SamplingStats, TokenEvent
 
 Result = tuple[list[Sample], SamplingStats]
 # decode(adapter, requests): one batched decode of `requests` with `adapter` selected (None: the base)
@@ -95,19 +100,53 @@ class GenerationBatcher:
             batch = self._take()
             if not batch:
                 return  # closed and drained
-            try:
-                with self.lock:
-                    results = self.decode(batch[0].adapter, [p.request for p in batch])
-            except BaseException as exc:  # hand the error to every waiting caller
-                for pending in batch:
-                    pending.future.set_exception(exc)
+            if len(batch) == 1:
+                self._run(batch)
                 continue
-            self.batches += 1
-            self.merged_requests += len(batch)
-            for pending, result in zip(batch, results, strict=True):
-                pending.future.set_result(result)
+            heard = [False] * len(batch)  # which requests' listeners got events of the merged decode
+            requests = [_watched(p.request, heard, i) for i, p in enumerate(batch)]
+            exc = self._run(batch, requests)
+            if exc is None:
+                continue
+            for i, pending in enumerate(batch):
+                if heard[i]:  # its caller already has tokens of the failed decode: no clean replay
+                    pending.future.set_exception(exc)
+                elif not (pending.request.cancel is not None and pending.request.cancel.is_set()):
+                    self._run([pending])  # alone: only a request that fails by itself gets an error
+                else:
+                    pending.future.cancel()
+
+    def _run(self, batch: list[_Pending], requests: list[SampleRequest] | None = None) -> BaseException | None:
+        """Decode `batch`, resolving its futures; on failure leave them unresolved when several
+        requests were merged (the caller retries them alone) and return the error."""
+        try:
+            with self.lock:
+                results = self.decode(batch[0].adapter, requests or [p.request for p in batch])
+        except BaseException as exc:
+            if len(batch) > 1:
+                return exc
+            batch[0].future.set_exception(exc)
+            return None
+        self.batches += 1
+        self.merged_requests += len(batch)
+        for pending, result in zip(batch, results, strict=True):
+            pending.future.set_result(result)
+        return None
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+def _watched(request: SampleRequest, heard: list[bool], i: int) -> SampleRequest:
+    """`request` with its listener wrapped to note (heard[i]) that it got events."""
+    listener = request.on_step
+    if listener is None:
+        return request
+
+    def on_step(events: list[TokenEvent]) -> None:
+        heard[i] = True
+        listener(events)
+
+    return dataclasses.replace(request, on_step=on_step)

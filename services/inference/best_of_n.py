@@ -3,12 +3,14 @@
 Ranking is (reward desc, code length desc): what matters for code is whether it compiles and
 passes, not its log-probability (TGI ranks by log-prob; vLLM V1 dropped best_of). Scorers:
   * `ProxyRanker`: the learned compile-ability proxy, P(compiles) -> expected reward
-    P * COMPILE_REWARD (a candidate function without tests earns 0.3 when it compiles);
+    P * COMPILE_REWARD (a candidate function without tests earns 0.3 when it compiles); with no
+    proxy loaded every estimate is 0.0 and the scorer is named "length" (the tie-break ranks);
   * `CompileRanker` (dev tier): the real verifier over HTTP, all candidates in parallel, within
     the request's deadline; whatever has not come back by then is ranked by the proxy, and the
     metrics say which candidates were verified. When no candidate got a verdict (the verifier
     unreachable or failing, or nothing back by the deadline) the ranking is the proxy's alone, and
-    the metrics say so: `scorer: "proxy"` with `fallback` naming why, never "compile".
+    the metrics say so: `scorer: "proxy"` (`"length"` when no proxy is loaded) with `fallback` naming
+    why, never "compile".
 """
 
 from __future__ import annotations
@@ -70,10 +72,12 @@ class BestOfNMetrics:
 
 
 class ProxyRanker:
-    name = "proxy"
+    """The proxy's estimates; without a proxy (every estimate 0.0) it is named "length": the order is the
+    tie-break's alone (code length), and the metrics must not claim a proxy ranked it."""
 
-    def __init__(self, proxy_score: Callable[[list[str]], list[float]]) -> None:
+    def __init__(self, proxy_score: Callable[[list[str]], list[float]], name: str = "proxy") -> None:
         self.proxy_score = proxy_score
+        self.name = name
 
     def score(self, codes: list[str], deadline: float) -> list[CandidateScore]:
         return [CandidateScore(p * COMPILE_REWARD, verified=False) for p in self.proxy_score(codes)]
@@ -206,8 +210,8 @@ def rank_samples(
         scores = scorer.score(codes, deadline)
         scorer_name = scorer.name
     fallback = _fallback(scores)
-    if fallback is not None:  # not one verdict: the order is the proxy's, whatever the tier asked for
-        scorer_name = "proxy"
+    if fallback is not None:  # not one verdict: the order is the fallback's (proxy or length), whatever the tier asked
+        scorer_name = scorer.fallback.name if isinstance(scorer, CompileRanker) else "proxy"
     scored = time.monotonic()
     rewards = [s.reward for s in scores]
     order = rank(rewards, codes) if scorer is not None and n > 1 else list(range(n))

@@ -1,7 +1,8 @@
 """The served models and adapters: `GET /v1/models[/{id}]` (any key) and `/v1/adapters`.
 
 Loading, activating and unloading adapters is an operator's action: once the service has any key,
-it needs one from CPPFORGE_ADMIN_KEYS (403 `admin_key_required`); `path` loads must resolve inside
+it needs one from CPPFORGE_ADMIN_KEYS (403 `admin_key_required`), and an open service takes them from
+loopback clients only (exposure.py); `path` loads must resolve inside
 CPPFORGE_ADAPTER_DIRS (403 `adapter_path_not_allowed`). Serving a loaded adapter (`model=<name>`)
 and listing them stay open to every key.
 """
@@ -11,10 +12,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from .deps import Caller, Service, require_ready
 from .errors import BadRequestError, ModelNotFoundError
+from .exposure import require_admin
 from .protocol import AdapterList, AdapterRequest, AdapterResponse, ErrorResponse, ModelCard, ModelList
 from .service import ServedModel
 
@@ -47,8 +49,8 @@ async def list_adapters(service: Service, who: Caller) -> AdapterList:
 
 
 @router.post("/adapters", response_model=AdapterResponse, responses=_ERRORS, tags=["cppforge"])
-async def load_adapter(req: AdapterRequest, service: Service, who: Caller) -> AdapterResponse:
-    service.gate.require_admin(who[0])
+async def load_adapter(req: AdapterRequest, request: Request, service: Service, who: Caller) -> AdapterResponse:
+    require_admin(service.gate, who[0], request.client.host if request.client else None)
     # Off the event loop: the load waits for the decode in progress (the batcher's lock) and may hash the base.
     try:
         if req.registry is not None:
@@ -66,8 +68,8 @@ async def load_adapter(req: AdapterRequest, service: Service, who: Caller) -> Ad
 
 
 @router.delete("/adapters/{name}", response_model=AdapterList, responses=_ERRORS, tags=["cppforge"])
-async def unload_adapter(name: str, service: Service, who: Caller) -> AdapterList:
+async def unload_adapter(name: str, request: Request, service: Service, who: Caller) -> AdapterList:
     """Unload adapter `name`: requests naming it 404 from then on; the base is the default if it was active."""
-    service.gate.require_admin(who[0])
+    require_admin(service.gate, who[0], request.client.host if request.client else None)
     done = await asyncio.to_thread(service.unload_adapter, name)
     return AdapterList(loaded=done.loaded, active=done.active)

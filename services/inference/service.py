@@ -202,7 +202,7 @@ class InferenceService:
     def _proxy_ranker(self) -> ProxyRanker:
         if self.proxy is not None:
             return ProxyRanker(self.proxy.score_many)
-        return ProxyRanker(lambda codes: [0.0] * len(codes))
+        return ProxyRanker(lambda codes: [0.0] * len(codes), name="length")  # no proxy: the length tie-break ranks
 
     def ranker_for(self, tier: Tier) -> Ranker:
         if tier.scorer == "compile":
@@ -227,6 +227,8 @@ class InferenceService:
     def _decode(self, adapter: str | None, requests: Sequence[SampleRequest]) -> list[Result]:
         """The batcher's decode, called under its lock: select the adapter, then one batched decode."""
         assert self.loaded is not None
+        if adapter is not None and adapter not in self.loaded.adapters:  # unloaded while the request was queued
+            raise ModelNotFoundError(adapter, [m.id for m in self.served_models()])
         with use_adapter(self.loaded, adapter) as model:
             return sample_batch(model, self.loaded.tokenizer, requests)
 
@@ -239,15 +241,17 @@ class InferenceService:
         params: SamplingParams,
         tier: Tier,
         model: ModelChoice | None = None,
+        prompt_ids: Sequence[int] | None = None,
     ) -> Generation:
-        """`model`: from resolve_model (None: the default). Candidates are ranked only when some must be
-        left out (candidates > n_return); otherwise every one returns, in sample order."""
+        """`model`: from resolve_model (None: the default); `prompt_ids`: the prompt already encoded
+        (context.encode_checked). Candidates are ranked only when some must be left out
+        (candidates > n_return); otherwise every one returns, in sample order."""
         assert self.loaded is not None and self.batcher is not None
         started = time.monotonic()
         choice = model or self.resolve_model(None)
         ranked = candidates > n_return
         ranker = self.ranker_for(tier) if ranked else None
-        ids = self.encode(prompt)
+        ids = list(prompt_ids) if prompt_ids is not None else self.encode(prompt)
         samples, stats = self.batcher.submit(SampleRequest(ids, candidates, params), choice.adapter)
         _, metrics = rank_samples(samples, stats, prompt, ranker, started, tier.budget_s)
         chosen = metrics.order[:n_return]
@@ -274,6 +278,7 @@ class InferenceService:
         params: SamplingParams,
         tier: Tier,
         model: ModelChoice | None = None,
+        prompt_ids: Sequence[int] | None = None,
     ) -> Generation:
         return await asyncio.to_thread(
             self.generate_blocking,
@@ -283,6 +288,7 @@ class InferenceService:
             params=params,
             tier=tier,
             model=model,
+            prompt_ids=prompt_ids,
         )
 
     # -- adapters --------------------------------------------------------------------------

@@ -111,7 +111,13 @@ class GenerationStream:
     """One streamed request: queued on the batcher at construction (on the event loop); iterate `deltas()`."""
 
     def __init__(
-        self, service: InferenceService, prompt: str, *, n: int, params: SamplingParams, model: ModelChoice
+        self,
+        service: InferenceService,
+        prompt_ids: Sequence[int],
+        *,
+        n: int,
+        params: SamplingParams,
+        model: ModelChoice,
     ) -> None:
         assert service.loaded is not None and service.batcher is not None
         self.service = service
@@ -124,10 +130,9 @@ class GenerationStream:
         texts = TokenTexts(tokenizer)
         wants = params.logprobs is not None
         self.choices = [ChoiceStream(i, tokenizer, texts, params.stop, logprobs=wants) for i in range(n)]
-        ids = service.encode(prompt)
-        self.prompt_tokens = len(ids)
+        self.prompt_tokens = len(prompt_ids)  # encoded off the event loop (context.encode_checked)
         self.completion_tokens = 0
-        request = SampleRequest(ids, n, params, on_step=self._on_step, cancel=self._cancel)
+        request = SampleRequest(prompt_ids, n, params, on_step=self._on_step, cancel=self._cancel)
         self._future = service.batcher.enqueue(request, model.adapter)
         self._future.add_done_callback(self._on_done)
 
@@ -143,7 +148,19 @@ class GenerationStream:
             self._post(events)
 
     def _on_done(self, future: concurrent.futures.Future[Result]) -> None:
+        self._count(future)
         self._post(None)
+
+    def _count(self, future: concurrent.futures.Future[Result]) -> None:
+        """Metrics of what was generated, here and not in `deltas()`: a caller that hung up stops
+        reading, but its rows decoded up to the cancel (a request dropped from the queue: nothing)."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        _samples, stats = future.result()
+        metrics = self.service.metrics
+        metrics.candidates.labels("none").inc(len(self.choices))
+        metrics.tokens.inc(stats.completion_tokens)
+        metrics.latency.observe(time.monotonic() - self._started)
 
     # -- the event loop's side --------------------------------------------------------------
     def cancel(self) -> None:
@@ -158,9 +175,5 @@ class GenerationStream:
                     yield pieces
             _samples, stats = self._future.result()  # the decode's exception, if it failed
             self.completion_tokens = stats.completion_tokens
-            metrics = self.service.metrics
-            metrics.candidates.labels("none").inc(len(self.choices))
-            metrics.tokens.inc(stats.completion_tokens)
-            metrics.latency.observe(time.monotonic() - self._started)
         finally:
             self._cancel.set()  # the caller stopped reading (or all is done): end the rows left

@@ -165,7 +165,14 @@ def _check(req: SampleRequest) -> None:
         raise ValueError("the prompt is empty")
 
 
-_STOP_WINDOW = 16  # tokens; every token decodes to at least one character here
+_STOP_WINDOW = 16  # tokens: the least tail decoded per step when a row has stop sequences
+
+
+def stop_window(stops: Sequence[str]) -> int:
+    """Tokens of a row's tail to decode each step so its longest stop sequence fits in it: every token
+    decodes to at least one character here, so len(longest) tokens hold it, +1 for a token whose text
+    only partly belongs to it; never under _STOP_WINDOW."""
+    return max(_STOP_WINDOW, max((len(s) for s in stops), default=0) + 1)
 
 
 def _text_of(row: _Row, tokenizer: Any) -> str:
@@ -216,7 +223,7 @@ def _advance(row: _Row, tok: int, eos: int | None, tokenizer: Any) -> None:
     if row.params.stop:
         # Decode only a tail window each step (decoding everything each step is quadratic); a stop
         # sequence that just completed lies inside it. Only then decode all and cut exactly.
-        tail = tokenizer.decode(row.tokens[-_STOP_WINDOW:], skip_special_tokens=True)
+        tail = tokenizer.decode(row.tokens[-stop_window(row.params.stop) :], skip_special_tokens=True)
         if find_stop(tail, row.params.stop) is not None:
             text, stopped_by = trim_at_stop(tokenizer.decode(row.tokens, skip_special_tokens=True), row.params.stop)
             if stopped_by:

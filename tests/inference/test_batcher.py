@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
+
+import pytest
 
 from services.inference.batcher import GenerationBatcher, Result
-from services.lm.sampling import Sample, SampleRequest, SamplingParams, SamplingStats
+from services.lm.sampling import Sample, SampleRequest, SamplingParams, SamplingStats, sample_batch
 
 
 def _request(tag: int, n: int = 1) -> SampleRequest:
@@ -106,5 +109,32 @@ def test_a_request_cancelled_while_queued_is_never_decoded() -> None:
         assert kept.result(5)[0][0].text == "None:2" and first.result(5)[0][0].text == "None:0"
         assert gone.cancelled()
         assert decode.calls == [(None, [0]), (None, [2])]
+    finally:
+        batcher.close()
+
+
+def test_a_failing_request_merged_with_a_good_one_fails_alone(tiny_model: Any) -> None:
+    """One tenant's bad request (an empty prompt: sample_batch raises) merged into a decode with
+    another's: the merged decode fails, each is retried alone, and only the bad one gets the error."""
+
+    def decode(adapter: str | None, requests: Sequence[SampleRequest]) -> list[Result]:
+        return sample_batch(tiny_model.model, tiny_model.tokenizer, requests)
+
+    batcher = GenerationBatcher(decode)
+    params = SamplingParams(max_tokens=2, seed=1)
+    try:
+        with batcher.lock:  # the worker takes `first` and waits here while the other two queue up
+            first = batcher.enqueue(SampleRequest([5, 6, 7], 1, params))
+            deadline = time.monotonic() + 5
+            while batcher._queue and time.monotonic() < deadline:
+                time.sleep(0.001)
+            bad = batcher.enqueue(SampleRequest([], 1, params))
+            good = batcher.enqueue(SampleRequest([5, 6, 7, 8], 2, params))
+        samples, _ = good.result(timeout=30)
+        assert len(samples) == 2 and all(s.token_ids for s in samples)
+        with pytest.raises(ValueError, match="the prompt is empty"):
+            bad.result(timeout=30)
+        assert first.result(timeout=30)[0]
+        assert batcher.batches == 2 and batcher.merged_requests == 2  # `first`, then `good` alone
     finally:
         batcher.close()
