@@ -114,7 +114,13 @@ def test_chat_message_fields_and_text_parts(url: str) -> None:
         messages=[{"role": "user", "name": "ann", "content": [{"type": "text", "text": PROMPT}]}],
     )  # fmt: skip
     assert parts.choices[0].message.content == plain.choices[0].message.content  # name: not in the prompt
-    neutral = {"role": "assistant", "content": "x", "tool_calls": [], "function_call": None, "refusal": None}
+    neutral: dict[str, Any] = {
+        "role": "assistant",
+        "content": "x",
+        "tool_calls": [],
+        "function_call": None,
+        "refusal": None,
+    }
     assert _post(url, "/v1/chat/completions", CHAT | {"messages": [neutral, *CHAT["messages"]]}).status_code == 200
     image = {"type": "image_url", "image_url": {"url": "http://x/y.png"}}
     r = _post(url, "/v1/chat/completions", CHAT | {"messages": [{"role": "user", "content": [{"type": "text",
