@@ -44,6 +44,8 @@ class CppforgeSettings(BaseSettings):
     @field_validator("verifier_url", "inference_url")
     @classmethod
     def _url(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "verifier_url" and value == "local":  # the verl/TRL adapters verify in-process
+            return value
         return check_http_url(value, f"CPPFORGE_{str(info.field_name).upper()}")
 
     @model_validator(mode="after")

@@ -172,6 +172,11 @@ def test_serve_inference_with_a_bad_setting_is_one_line_exit_2(
     assert not (tmp_path / "home" / "models").exists()  # refused before anything was built or loaded
 
 
+def test_the_verifier_url_may_be_local_for_the_in_process_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CPPFORGE_VERIFIER_URL", "local")  # the verl/TRL reward adapters' in-process mode
+    assert InferenceSettings().verifier_url == "local"
+
+
 def test_a_model_handed_in_loaded_is_served_without_a_bootstrap(tmp_path: Path, tiny_model: Any) -> None:
     app = create_app(InferenceSettings(home=tmp_path, open_tier="pro"), loaded=tiny_model)
     with serve(app) as url:
