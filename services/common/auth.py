@@ -36,6 +36,11 @@ def parse_api_keys(spec: str | None, tiers: Collection[str] = TIER_NAMES) -> dic
             raise ValueError(
                 f"bad CPPFORGE_API_KEYS entry {item.strip()!r}: expected key:tier, tier in {sorted(tiers)}"
             )
+        if key in keys:  # never echo the key: it is a secret
+            raise ValueError(
+                f"CPPFORGE_API_KEYS lists one key twice (entry {len(keys) + 1} repeats an earlier one): give each "
+                "key once, with one tier"
+            )
         keys[key] = tier
     return keys
 

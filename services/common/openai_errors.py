@@ -58,6 +58,8 @@ def validation_error(issues: list[Any]) -> tuple[str, str | None, str | None]:
         reason = (first.get("ctx") or {}).get("error", "malformed JSON")
         return f"the request body is not valid JSON: {reason} (at character {offset})", None, None
     param = ".".join(str(p) for p in first["loc"][1:]) or None
+    if param is None and kind in ("model_attributes_type", "dict_type", "missing"):  # no body, an array, text
+        return "the request body must be a JSON object (Content-Type: application/json)", None, None
     if kind == "extra_forbidden":
         return f"unsupported parameter: {param}", param, "unsupported_parameter"
     # A pydantic custom error (params.py) carries its own OpenAI-style code as its type.

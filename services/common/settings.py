@@ -11,10 +11,11 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .auth import parse_api_keys, parse_rate_limits
+from .auth import TIER_NAMES, parse_api_keys, parse_rate_limits
+from .setting_checks import check_device, check_dtype, check_http_url, check_tier
 
 
 def default_home() -> Path:
@@ -39,6 +40,13 @@ class CppforgeSettings(BaseSettings):
     registry_dir: Path | None = Field(
         default=None, description="Adapter registry (default $CPPFORGE_HOME/registry); trainer and inference share it."
     )
+
+    @field_validator("verifier_url", "inference_url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "verifier_url" and value == "local":  # the verl/TRL adapters verify in-process
+            return value
+        return check_http_url(value, f"CPPFORGE_{str(info.field_name).upper()}")
 
     @model_validator(mode="after")
     def _normalise(self) -> CppforgeSettings:
@@ -127,8 +135,8 @@ class InferenceSettings(CppforgeSettings):
     )
     open_tier: str = Field(default="dev", description="Tier of every caller when no API keys are set.")
     rate_limits: str | None = Field(default=None, description='Override requests/minute per tier: "free:2,pro:60".')
-    device: str = Field(default="auto")
-    dtype: str = Field(default="auto")
+    device: str = Field(default="auto", description="auto (cuda when available, else cpu), cpu, cuda, cuda:N or mps.")
+    dtype: str = Field(default="auto", description="auto (bfloat16 on CUDA, else float32), float32, bfloat16, float16.")
     max_tokens_default: int = Field(default=128, ge=1, le=2048)
     serve_registry_active: bool = Field(
         default=False,
@@ -142,7 +150,7 @@ class InferenceSettings(CppforgeSettings):
         "another count builds under models/bootstrap-<N>steps, never in place of the real model.",
     )
     verifier_probe_interval_s: float = Field(
-        default=10.0, gt=0, description="How often the dev tier's verifier is probed (GET /healthz)."
+        default=10.0, ge=0.5, description="How often the dev tier's verifier is probed (GET /healthz)."
     )
     max_request_bytes: int = Field(
         default=4 * 1024 * 1024,
@@ -161,6 +169,21 @@ class InferenceSettings(CppforgeSettings):
     def _rate_limits(cls, value: str | None) -> str | None:
         parse_rate_limits(value)
         return value
+
+    @field_validator("open_tier")
+    @classmethod
+    def _open_tier(cls, value: str) -> str:
+        return check_tier(value, TIER_NAMES, "CPPFORGE_OPEN_TIER")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        return check_device(value)
+
+    @field_validator("dtype")
+    @classmethod
+    def _dtype(cls, value: str) -> str:
+        return check_dtype(value)
 
     @property
     def adapter_roots(self) -> list[Path]:

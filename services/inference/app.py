@@ -128,7 +128,8 @@ async def completions(req: CompletionRequest, service: Service, who: Caller) -> 
     if req.echo and req.logprobs is not None:
         raise BadRequestError("echo with logprobs (the prompt's logprobs) is not supported", "echo")
     try:
-        prompt = req.prompt_text()
+        assert service.loaded is not None  # require_ready
+        prompt = req.prompt_text(service.loaded.tokenizer)
     except ValueError as exc:
         raise BadRequestError(str(exc), "prompt") from None
     model, candidates, params = _prepare(service, who, req=req, best_of=req.best_of, max_tokens=None)
@@ -162,7 +163,7 @@ async def chat_completions(
 ) -> ChatCompletionResponse | Response:
     if req.top_logprobs is not None and not req.logprobs:
         raise BadRequestError("top_logprobs needs logprobs=true", "top_logprobs")
-    messages = [{"role": m.role, "content": m.content or ""} for m in req.messages]
+    messages = [{"role": m.role, "content": m.text()} for m in req.messages]
     prompt = await asyncio.to_thread(service.chat_prompt, messages)  # a template over a long chat: off the loop
     model, candidates, params = _prepare(
         service, who, req=req, best_of=req.best_of, max_tokens=req.max_completion_tokens
@@ -200,9 +201,10 @@ async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestO
     gen = await service.generate(
         req.prompt, candidates=candidates, n_return=1, params=params, tier=tier, model=model, prompt_ids=ids
     )
-    return BestOfNResponse(
-        best=gen.choices[0][0], best_index=gen.metrics.best_index, metrics=gen.metrics.to_dict(), model=gen.model
-    )
+    metrics = gen.metrics.to_dict()
+    if "stopped_by" in metrics:  # null, not "", where EOS or the token budget ended a candidate
+        metrics["stopped_by"] = [s or None for s in metrics["stopped_by"]]
+    return BestOfNResponse(best=gen.choices[0][0], best_index=gen.metrics.best_index, metrics=metrics, model=gen.model)
 
 
 health_router = APIRouter(tags=["health"])

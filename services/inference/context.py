@@ -15,6 +15,7 @@ from typing import Any
 from ..lm.model import LoadedModel
 from ..lm.prompts import encode_prompt
 from .errors import InferenceError
+from .prompt_ids import TokenPrompt
 
 _SANE_MAX_LENGTH = 1_000_000_000
 
@@ -45,7 +46,8 @@ def context_length(loaded: LoadedModel) -> int | None:
 def encode_checked(loaded: LoadedModel, prompt: str, max_tokens: int, param: str) -> list[int]:
     """The prompt's ids, or ContextLengthExceededError (`param`: the field holding the prompt) when
     they and `max_tokens` do not fit the model's context. Blocking: call it off the event loop."""
-    ids = encode_prompt(loaded.tokenizer, prompt)
+    # A prompt given as token ids is used as given (its decode need not re-encode to the same ids).
+    ids = list(prompt.ids) if isinstance(prompt, TokenPrompt) else encode_prompt(loaded.tokenizer, prompt)
     limit = context_length(loaded)
     if limit is not None and len(ids) + max_tokens > limit:
         raise ContextLengthExceededError(

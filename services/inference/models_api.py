@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 
 from .deps import Caller, Service, require_ready
 from .errors import BadRequestError, ModelNotFoundError
@@ -35,6 +35,8 @@ async def models(service: Service, who: Caller) -> ModelList:
 
 @router.get("/models/{model_id:path}", response_model=ModelCard, responses=_ERRORS, tags=["openai"])
 async def model(model_id: str, service: Service, who: Caller) -> ModelCard:
+    if not model_id:  # `GET /v1/models/`: no id is no model (a route-style 404, as for any unknown path)
+        raise HTTPException(404)
     served = service.served_models()
     for m in served:
         if m.id == model_id:

@@ -5,13 +5,26 @@ Extensions are marked as such: `best_of` on chat, `stop` up to 4 strings, and `/
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from ..common.openai_errors import ErrorBody, ErrorResponse  # noqa: F401  (the shared error shape, re-exported)
 from ..lm.sampling import SamplingParams
+from .chat_messages import ChatMessage
 from .params import ChatExtras, CompletionExtras
+from .prompt_ids import token_prompt
 from .protocol_logprobs import ChatLogprobs, CompletionLogprobs
 
 DEFAULT_MAX_TOKENS = 128
@@ -19,12 +32,26 @@ MODEL_HELP = (
     "Model id (see GET /v1/models): a loaded adapter's name runs exactly that adapter; the base model id "
     "runs the default (the active adapter if one was activated, else the base). Unknown: 404."
 )
+# Candidate i draws with seed + i (n and best_of are at most 16): the headroom keeps seed + i a valid
+# torch seed (torch takes -2**63 .. 2**64-1), so every seed that passes here runs.
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1 - 16
+# Strict where a coerced value would change meaning ("false" is not false, 1.0 is not a count); a number
+# may be an int, never a string.
+Seed = Annotated[StrictInt, Field(ge=SEED_MIN, le=SEED_MAX)]
+Number = Annotated[float, Field(strict=True)]
+
+
+def _null_is_default(model: type[BaseModel], data: Any) -> Any:
+    """OpenAI lets a client send null for an optional field: it means the default (drops those keys)."""
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if v is not None or k not in model.model_fields}
+    return data
 
 
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
-    include_usage: bool = Field(False, description="A last chunk with `usage` (and `choices: []`) before [DONE].")
+    include_usage: StrictBool = Field(False, description="A last chunk with `usage` (and `choices: []`) before [DONE].")
 
 
 class _Sampling(BaseModel):
@@ -33,17 +60,24 @@ class _Sampling(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(..., description=MODEL_HELP + " Required, as in OpenAI.")
-    max_tokens: int | None = Field(None, ge=1, le=2048, description="Tokens to generate per candidate.")
-    temperature: float = Field(1.0, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    n: int = Field(1, ge=1, le=16, description="Choices to return.")
-    seed: int | None = Field(None, description="Candidate i is drawn with seed + i (reproducible alone).")
+    max_tokens: StrictInt | None = Field(None, ge=1, le=2048, description="Tokens to generate per candidate.")
+    temperature: Number = Field(1.0, ge=0.0, le=2.0)
+    top_p: Number = Field(1.0, gt=0.0, le=1.0)
+    n: StrictInt = Field(1, ge=1, le=16, description="Choices to return.")
+    seed: Seed | None = Field(
+        None, description="Candidate i is drawn with seed + i (reproducible alone); -2**63 .. 2**63 - 17."
+    )
     stop: str | list[str] | None = Field(None, description="Up to 4 stop sequences.")
-    stream: bool = Field(
+    stream: StrictBool = Field(
         False, description="Server-sent events, one chunk per decoded piece, then `data: [DONE]`. Not with best_of > n."
     )
     stream_options: StreamOptions | None = Field(None, description="Only with stream=true.")
     user: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        return _null_is_default(cls, data)
 
     @field_validator("stop")
     @classmethod
@@ -69,37 +103,63 @@ class _Sampling(BaseModel):
 
 
 class CompletionRequest(_Sampling, CompletionExtras):
-    prompt: str | list[str] = Field(..., description="One prompt (a list of one is accepted).")
-    best_of: int | None = Field(None, ge=1, le=16, description="Candidates generated server-side; the best n return.")
-    echo: bool = False
-    logprobs: int | None = Field(
+    prompt: str | list[Any] = Field(
+        ...,
+        description="One prompt: a string, or token ids (used as given; each must be in the vocabulary). A list "
+        "of one string is accepted; several prompts (a batch) are not: send one request each.",
+    )
+    best_of: StrictInt | None = Field(
+        None, ge=1, le=16, description="Candidates generated server-side; the best n return."
+    )
+    echo: StrictBool = False
+    logprobs: StrictInt | None = Field(
         None, ge=0, le=5, description="Per token: its logprob and the `logprobs` most likely tokens (legacy shape)."
     )
+
+    @field_validator("prompt", mode="before")  # before the union: its errors would name `prompt.str`
+    @classmethod
+    def _one_prompt(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and value and all(type(t) is int for t in value):  # token ids (no bools)
+            return value
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+            return value
+        raise PydanticCustomError(
+            "one_prompt",
+            "one prompt per request: a string or a list of token ids (a list of one string is accepted); "
+            "a batch of several prompts is not supported, send one request each",
+        )
 
     def logprobs_count(self) -> int | None:
         return self.logprobs
 
-    def prompt_text(self) -> str:
-        if isinstance(self.prompt, list):
-            if len(self.prompt) != 1:
-                raise ValueError("exactly one prompt per request is supported")
-            return self.prompt[0]
-        return self.prompt
-
-
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    role: Literal["system", "user", "assistant", "developer", "tool"]
-    content: str | None = ""
+    def prompt_text(self, tokenizer: Any) -> str:
+        """The prompt's text; token ids come back as a TokenPrompt (ValueError: an id outside the vocabulary)."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        if isinstance(self.prompt[0], str):
+            return str(self.prompt[0])
+        return token_prompt(self.prompt, tokenizer)
 
 
 class ChatCompletionRequest(_Sampling, ChatExtras):
     messages: list[ChatMessage] = Field(..., min_length=1)
-    best_of: int | None = Field(None, ge=1, le=16, description="Extension: candidates generated server-side.")
-    max_completion_tokens: int | None = Field(None, ge=1, le=2048)
-    logprobs: bool = Field(False, description="Per token of the content: its logprob (raw, temperature 1).")
-    top_logprobs: int | None = Field(None, ge=0, le=20, description="With logprobs: that many most likely tokens.")
+    best_of: StrictInt | None = Field(None, ge=1, le=16, description="Extension: candidates generated server-side.")
+    max_completion_tokens: StrictInt | None = Field(
+        None, ge=1, le=2048, description="OpenAI's newer name of max_tokens; give one of the two."
+    )
+    logprobs: StrictBool = Field(False, description="Per token of the content: its logprob (raw, temperature 1).")
+    top_logprobs: StrictInt | None = Field(
+        None, ge=0, le=20, description="With logprobs: that many most likely tokens."
+    )
+
+    @field_validator("max_completion_tokens")
+    @classmethod
+    def _one_budget(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("max_tokens") is not None:
+            raise ValueError("give max_tokens or max_completion_tokens, not both")
+        return value
 
     def logprobs_count(self) -> int | None:
         return (self.top_logprobs or 0) if self.logprobs else None
@@ -109,13 +169,18 @@ class BestOfNRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(..., description="The code prompt (e.g. includes + comment + signature).")
-    n: int = Field(4, ge=1, le=16, description="Candidates to generate and rank.")
-    max_tokens: int = Field(DEFAULT_MAX_TOKENS, ge=1, le=2048)
-    temperature: float = Field(1.0, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    seed: int | None = None
+    n: StrictInt = Field(4, ge=1, le=16, description="Candidates to generate and rank.")
+    max_tokens: StrictInt = Field(DEFAULT_MAX_TOKENS, ge=1, le=2048)
+    temperature: Number = Field(1.0, ge=0.0, le=2.0)
+    top_p: Number = Field(1.0, gt=0.0, le=1.0)
+    seed: Seed | None = Field(None, description="Candidate i is drawn with seed + i; -2**63 .. 2**63 - 17.")
     stop: list[str] = Field(default_factory=list, max_length=4)
     model: str | None = Field(None, description=MODEL_HELP + " Optional here: none runs the default.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        return _null_is_default(cls, data)
 
     def sampling_params(self) -> SamplingParams:
         return SamplingParams(
@@ -127,7 +192,21 @@ class BestOfNRequest(BaseModel):
         )
 
 
-ADAPTER_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+# No ".": PEFT refuses a module name with a dot, so such an adapter could never be loaded or served.
+ADAPTER_NAME = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def _adapter_name(value: str | None, info: ValidationInfo) -> str | None:
+    if value is None:
+        return value
+    if "." in value:
+        raise ValueError(
+            f"{info.field_name} {value!r}: adapter names may not contain '.' (PEFT cannot load an adapter under "
+            "such a name, so it could never be served)"
+        )
+    if not re.fullmatch(ADAPTER_NAME, value):
+        raise ValueError(f"{info.field_name} {value!r}: expected 1-64 characters of A-Z a-z 0-9 _ -")
+    return value
 
 
 class AdapterRequest(BaseModel):
@@ -140,7 +219,6 @@ class AdapterRequest(BaseModel):
     )
     registry: str | None = Field(
         None,
-        pattern=ADAPTER_NAME,
         description="A name in the adapter registry (`cppforge registry list`), loaded under that name. The "
         "artifact's files are checked against its manifest and its base model's content hash against the served "
         "model's: 409 `base_model_mismatch` (naming both) or `adapter_corrupt`; an unknown name: 404 "
@@ -149,7 +227,6 @@ class AdapterRequest(BaseModel):
     )
     name: str | None = Field(
         None,
-        pattern=ADAPTER_NAME,
         description="Name to load it under (the model id requests use). Default: the registry name with "
         "`registry` (which it must then equal), `default` with `path`.",
     )
@@ -157,6 +234,11 @@ class AdapterRequest(BaseModel):
     replace: bool = Field(
         True, description="Under a name already loaded, replace its weights (a trainer's weight sync); false: 400."
     )
+
+    @field_validator("registry", "name")
+    @classmethod
+    def _name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _adapter_name(value, info)
 
     @model_validator(mode="after")
     def _one_source(self) -> AdapterRequest:

@@ -47,6 +47,7 @@ from .errors import (
     ModelNotFoundError,
     RegistryUnavailableError,
 )
+from .prompt_ids import TokenPrompt
 from .tiers import Gatekeeper, Tier, parse_admin_keys, parse_api_keys, parse_rate_limits
 
 log = logging.getLogger(__name__)
@@ -212,6 +213,8 @@ class InferenceService:
     # -- generation ------------------------------------------------------------------------
     def encode(self, prompt: str) -> list[int]:
         assert self.loaded is not None
+        if isinstance(prompt, TokenPrompt):  # a completions prompt given as token ids: used as given
+            return list(prompt.ids)
         return encode_prompt(self.loaded.tokenizer, prompt)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:

@@ -284,6 +284,7 @@ class Startup:
 def log_serving_summary(service: InferenceService) -> None:
     """A few INFO lines: what this process serves and to whom (key counts per tier, never the keys)."""
     from .service import default_proxy_path
+    from .tiers import parse_api_keys
 
     loaded, settings = service.loaded, service.settings
     assert loaded is not None
@@ -295,8 +296,13 @@ def log_serving_summary(service: InferenceService) -> None:
     if gate.open:
         auth = f"open (no API keys): every caller on the {gate.open_tier.name} tier"
     else:
-        counts = Counter(t.name for t in gate.keys.values())
-        auth = f"{len(gate.keys)} API key(s): " + ", ".join(f"{n} {tier}" for tier, n in sorted(counts.items()))
+        # An admin key that is no API key generates on the train tier, but is counted as what it is.
+        api = parse_api_keys(settings.api_keys)
+        counts = Counter(t.name for t in api.values())
+        parts = ", ".join(f"{n} {tier}" for tier, n in sorted(counts.items()))
+        auth = f"{len(api)} API key(s)" + (f": {parts}" if parts else "")
+        if gate.admin_keys:
+            auth += f"; {len(gate.admin_keys)} admin key(s) (may change adapters; one not an API key: train tier)"
     compile_tiers = tiers_needing_verifier(gate)
     verifier = (
         f"verifier {settings.verifier_url} for the {'/'.join(compile_tiers)} tier (probed every "

@@ -139,7 +139,8 @@ class Gatekeeper:
         if candidates > tier.max_candidates:
             param = "best_of" if best_of is not None and best_of >= n else "n"
             raise TierLimitError(
-                f"the {tier.name} tier allows at most {tier.max_candidates} candidates per request; "
+                f"the {tier.name} tier allows at most {tier.max_candidates} "
+                f"candidate{'s' if tier.max_candidates != 1 else ''} per request; "
                 f"asked for {candidates}",
                 param,
             )

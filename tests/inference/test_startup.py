@@ -149,6 +149,13 @@ def test_a_failed_load_is_not_ready_with_the_reason(tmp_path: Path) -> None:
         ({"CPPFORGE_API_KEYS": "k1:dev,oops"}, "bad CPPFORGE_API_KEYS entry 'oops'"),
         ({"CPPFORGE_RATE_LIMITS": "free:lots"}, "bad CPPFORGE_RATE_LIMITS entry 'free:lots'"),
         ({"CPPFORGE_INFERENCE_PORT": "abc"}, "CPPFORGE_INFERENCE_PORT='abc': input should be a valid integer"),
+        ({"CPPFORGE_OPEN_TIER": "gold"}, "CPPFORGE_OPEN_TIER='gold': expected one of free, pro, dev, train"),
+        ({"CPPFORGE_API_KEYS": "a:free,a:pro"}, "CPPFORGE_API_KEYS lists one key twice"),
+        ({"CPPFORGE_VERIFIER_PROBE_INTERVAL_S": "0.1"}, "CPPFORGE_VERIFIER_PROBE_INTERVAL_S='0.1': input should be"),
+        ({"CPPFORGE_DEVICE": "gpu"}, "CPPFORGE_DEVICE='gpu': expected auto, cpu, cuda, cuda:N or mps"),
+        ({"CPPFORGE_DTYPE": "int8"}, "CPPFORGE_DTYPE='int8': expected auto or one of float32"),
+        ({"CPPFORGE_VERIFIER_URL": "localhost:8001"}, "CPPFORGE_VERIFIER_URL='localhost:8001': expected an http"),
+        ({"CPPFORGE_INFERENCE_URL": "ftp://x"}, "CPPFORGE_INFERENCE_URL='ftp://x': expected an http"),
     ],
 )
 def test_serve_inference_with_a_bad_setting_is_one_line_exit_2(
@@ -163,6 +170,11 @@ def test_serve_inference_with_a_bad_setting_is_one_line_exit_2(
     assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
     assert lines[0].startswith("cppforge: error: bad inference settings: ") and needle in lines[0]
     assert not (tmp_path / "home" / "models").exists()  # refused before anything was built or loaded
+
+
+def test_the_verifier_url_may_be_local_for_the_in_process_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CPPFORGE_VERIFIER_URL", "local")  # the verl/TRL reward adapters' in-process mode
+    assert InferenceSettings().verifier_url == "local"
 
 
 def test_a_model_handed_in_loaded_is_served_without_a_bootstrap(tmp_path: Path, tiny_model: Any) -> None:

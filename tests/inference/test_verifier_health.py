@@ -87,7 +87,7 @@ def test_the_monitor_sees_the_verifier_come_and_go(
     port = free_port()
     settings = InferenceSettings(
         model=str(tiny_model_dir), proxy_path=tiny_proxy_dir, api_keys=None, open_tier="dev",
-        verifier_url=f"http://127.0.0.1:{port}", verifier_probe_interval_s=0.2,
+        verifier_url=f"http://127.0.0.1:{port}", verifier_probe_interval_s=0.5,  # the least the setting allows
     )  # fmt: skip
     caplog.set_level(logging.INFO, logger="services.inference.verifier_health")
     with serve(create_app(settings)) as url:

@@ -35,6 +35,7 @@ from .index import (
     MANIFEST_FILE,
     artifact_dir,
     check_name,
+    check_new_name,
     default_root,
     finite_json,
     locked,
@@ -172,7 +173,7 @@ def save_adapter_artifact(
 ) -> Artifact:
     """Copy the PEFT adapter at `adapter_dir` into the registry as draft `name` (a name already taken: refused)."""
     root = root or default_root()
-    check_name(name)
+    check_new_name(name)
     if training_method not in TRAINING_METHODS:
         raise InvalidArtifactError(
             f"training_method must be one of {', '.join(TRAINING_METHODS)}, not {training_method!r}"

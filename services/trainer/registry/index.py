@@ -51,6 +51,18 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_new_name(name: str) -> str:
+    """A name for a new artifact: check_name's rules and no "." (PEFT refuses a module name with a dot, so the
+    inference service could never serve it). Reads keep check_name: an older dotted artifact stays removable."""
+    check_name(name)
+    if "." in name:
+        raise InvalidArtifactError(
+            f"bad adapter name {name!r}: no '.' in a new adapter's name (PEFT cannot load an adapter under such a "
+            "name, so the inference service could never serve it)"
+        )
+    return name
+
+
 def artifact_dir(root: Path, name: str) -> Path:
     return root / ADAPTERS_DIR / check_name(name)
 
