@@ -187,16 +187,12 @@ def test_serve_trainer_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
 
     import httpx
 
-    from tests.helpers.servers import free_port
+    from tests.helpers.servers import free_port, spawn_serve
 
     port, log = free_port(), tmp_path / "serve.log"
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     env["CPPFORGE_HOME"] = str(tmp_path / "home")
-    with open(log, "wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", "trainer", "--port", str(port)],
-            cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    proc = spawn_serve("trainer", port, env=env, log=log, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -59,3 +62,12 @@ def _loading(url: str) -> bool:
         return False
     body = answer.json()
     return isinstance(body, dict) and body.get("phase") in LOADING_PHASES
+
+
+def spawn_serve(service: str, port: int, *, env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    """`cppforge serve SERVICE --port PORT` as a real process, its output (both streams) into `log`."""
+    with open(log, "wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", service, "--port", str(port)],
+            cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip

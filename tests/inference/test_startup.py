@@ -15,7 +15,7 @@ import pytest
 
 from services.common.settings import InferenceSettings
 from services.inference.app import create_app
-from tests.helpers.servers import free_port, serve
+from tests.helpers.servers import free_port, serve, spawn_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "int add(int a, int b) {"
@@ -32,11 +32,7 @@ def test_serve_from_an_empty_home_answers_at_once_and_reports_the_bootstrap(tmp_
     env = _env(tmp_path / "home", CPPFORGE_BOOTSTRAP_STEPS="20", CPPFORGE_VERIFIER_URL="http://127.0.0.1:1",
                CPPFORGE_API_KEYS="k1:dev,k2:pro,k3:pro")  # fmt: skip
     started = time.monotonic()
-    with open(log, "wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", "inference", "--port", str(port)],
-            cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    proc = spawn_serve("inference", port, env=env, log=log, cwd=tmp_path)
     try:
         health = _first_answer(url + "/healthz", proc, log, within_s=5.0)
         assert health.status_code == 200 and health.json()["phase"] in ("loading", "bootstrapping")
