@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -14,12 +14,23 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ErrorBody = Callable[[str], dict[str, Any]]
 
 
-def route_label(scope: Scope) -> str:
+def route_label(scope: Scope, routes: Sequence[Any] = ()) -> str:
     """The matched route's template (`/v1/models/{model_id}`), or "unmatched": a metrics label that
     never takes a raw path, so a scan of made-up URLs adds no new series. Read after the app ran
-    (the router sets scope["route"], also for a wrong method on a known path)."""
+    (the router sets scope["route"], also for a wrong method on a known path); a request refused
+    before routing (a 413 from LimitBody) is matched against `routes` (the app's routers' routes)."""
     path = getattr(scope.get("route"), "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    if isinstance(path, str):
+        return path
+    for route in routes:
+        template = getattr(route, "path", None)
+        try:
+            match = route.matches(scope)[0]
+        except Exception:  # a label must never break the answer it counts
+            continue
+        if isinstance(template, str) and getattr(match, "value", 0) != 0:  # Starlette's Match.NONE is 0
+            return template
+    return "unmatched"
 
 
 class CountRequests:
@@ -27,9 +38,10 @@ class CountRequests:
     an exception that escapes the app before any response counts as a 500 (the server's error
     handler answers it)."""
 
-    def __init__(self, app: ASGIApp, record: Callable[[Scope, str, int], None]) -> None:
+    def __init__(self, app: ASGIApp, record: Callable[[Scope, str, int], None], routes: Sequence[Any] = ()) -> None:
         self.app = app
         self.record = record
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,14 +53,14 @@ class CountRequests:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                self.record(scope, route_label(scope), int(message["status"]))
+                self.record(scope, route_label(scope, self.routes), int(message["status"]))
             await send(message)
 
         try:
             await self.app(scope, receive, counting_send)
         except Exception:
             if not started:
-                self.record(scope, route_label(scope), 500)
+                self.record(scope, route_label(scope, self.routes), 500)
             raise
 
 

@@ -57,6 +57,8 @@ def parse_rate_limits(spec: str | None, tiers: Collection[str] = TIER_NAMES) -> 
                 f"bad CPPFORGE_RATE_LIMITS entry {item.strip()!r}: expected tier:requests_per_minute, "
                 f"tier in {sorted(tiers)}"
             )
+        if name in limits:  # two limits for one tier: which was meant is anyone's guess
+            raise ValueError(f"CPPFORGE_RATE_LIMITS gives the {name} tier twice; give each tier once")
         limits[name] = int(value)
     return limits
 
@@ -76,4 +78,4 @@ def bearer_key(authorization: str | None, known: Mapping[str, object]) -> str:
 def warn_if_open(log: logging.Logger, service: str, keys: Mapping[str, object], detail: str = "") -> None:
     """The start-up line every service prints when it runs without keys."""
     if not keys:
-        log.warning("no CPPFORGE_API_KEYS set: %s serving open (local use)%s", service, detail)
+        log.warning("no CPPFORGE_API_KEYS set: %s serving open (meant for local use)%s", service, detail)

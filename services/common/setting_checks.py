@@ -37,8 +37,12 @@ def check_dtype(value: str) -> str:
 
 def check_http_url(value: str, env: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{env}={value!r}: expected an http:// or https:// URL with a host")
+    try:
+        parts.port  # noqa: B018  (a port out of 0..65535 or not a number raises here)
+    except ValueError:
+        raise ValueError(f"{env}={value!r}: the port is not a number in 1..65535") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValueError(f"{env}={value!r}: expected an http:// or https:// URL with a host (no spaces)")
     return value
 
 

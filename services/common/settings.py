@@ -150,7 +150,10 @@ class InferenceSettings(CppforgeSettings):
         "another count builds under models/bootstrap-<N>steps, never in place of the real model.",
     )
     verifier_probe_interval_s: float = Field(
-        default=10.0, ge=0.5, description="How often the dev tier's verifier is probed (GET /healthz)."
+        default=10.0,
+        ge=0.5,
+        allow_inf_nan=False,
+        description="How often the dev tier's verifier is probed (GET /healthz).",
     )
     max_request_bytes: int = Field(
         default=4 * 1024 * 1024,
@@ -162,6 +165,14 @@ class InferenceSettings(CppforgeSettings):
     @classmethod
     def _keys(cls, value: str | None) -> str | None:
         parse_api_keys(value)  # a bad entry stops the service at start-up, naming it
+        return value
+
+    @field_validator("adapter_dirs")
+    @classmethod
+    def _adapter_dirs(cls, value: str | None) -> str | None:
+        for entry in (value or "").split(os.pathsep):
+            if entry.strip() and not Path(entry.strip()).expanduser().is_absolute():  # never the server's cwd
+                raise ValueError(f"CPPFORGE_ADAPTER_DIRS entry {entry.strip()!r} is relative: give absolute paths")
         return value
 
     @field_validator("rate_limits")
@@ -188,7 +199,7 @@ class InferenceSettings(CppforgeSettings):
     @property
     def adapter_roots(self) -> list[Path]:
         """Where `path` adapter loads may come from (symlinks resolved): CPPFORGE_ADAPTER_DIRS, else home."""
-        dirs = [d for d in (self.adapter_dirs or "").split(os.pathsep) if d.strip()]
+        dirs = [d.strip() for d in (self.adapter_dirs or "").split(os.pathsep) if d.strip()]
         return [Path(d).expanduser().resolve() for d in dirs] or [self.home]
 
 

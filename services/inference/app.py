@@ -267,7 +267,9 @@ def create_app(settings: InferenceSettings | None = None, loaded: LoadedModel | 
 
     # Before auth and parsing: a huge body is refused unread (413, OpenAI's shape); counted (outer middleware).
     app.add_middleware(LimitBody, limit=settings.max_request_bytes, error_body=_too_large)
-    app.add_middleware(CountRequests, record=record)
+    app.add_middleware(
+        CountRequests, record=record, routes=(*router.routes, *models_api.router.routes, *health_router.routes)
+    )
     return app
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -58,6 +58,20 @@ class ChatMessage(BaseModel):
                 "role 'tool' is not supported: no tools are offered, so there is no tool call to answer",
             )
         return value
+
+    @field_validator("content", mode="before")  # before the union: its errors would name `content.str`
+    @classmethod
+    def _content_shape(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or isinstance(value, str | list):
+            return value
+        raise PydanticCustomError("content", "content is a string or a list of text parts")
+
+    @model_validator(mode="after")
+    def _has_content(self) -> ChatMessage:
+        # OpenAI: only an assistant message (one that made tool calls) may come without content.
+        if self.content is None and self.role != "assistant":
+            raise PydanticCustomError("content", "a {role} message needs content", {"role": self.role})
+        return self
 
     @field_validator("content")
     @classmethod

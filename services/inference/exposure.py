@@ -31,8 +31,9 @@ def require_admin(gate: Gatekeeper, key: str, client_host: str | None) -> None:
     """AdminKeyRequiredError unless this caller may load, activate or unload adapters."""
     if gate.open and not is_loopback(client_host):
         raise AdminKeyRequiredError(
-            f"this service runs open (no keys): adapters change only from the server's own host, not from "
-            f"{client_host}; set CPPFORGE_ADMIN_KEYS (and CPPFORGE_API_KEYS) to change them remotely with an admin key"
+            "this service runs open (no keys): adapters change only from a loopback address (127.0.0.0/8, ::1), "
+            f"not from {client_host}; set CPPFORGE_ADMIN_KEYS (and CPPFORGE_API_KEYS) to change them remotely "
+            "with an admin key"
         )
     gate.require_admin(key)
 

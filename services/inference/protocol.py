@@ -38,7 +38,7 @@ SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1 - 16
 # Strict where a coerced value would change meaning ("false" is not false, 1.0 is not a count); a number
 # may be an int, never a string.
 Seed = Annotated[StrictInt, Field(ge=SEED_MIN, le=SEED_MAX)]
-Number = Annotated[float, Field(strict=True)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
 def _null_is_default(model: type[BaseModel], data: Any) -> Any:
@@ -125,10 +125,14 @@ class CompletionRequest(_Sampling, CompletionExtras):
             return value
         if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
             return value
+        if isinstance(value, list) and len(value) > 1 and all(isinstance(p, str | list) for p in value):
+            raise PydanticCustomError(
+                "one_prompt", "a batch of several prompts is not supported: send one request per prompt"
+            )
+        if isinstance(value, list) and not value:
+            raise PydanticCustomError("one_prompt", "the prompt is empty")
         raise PydanticCustomError(
-            "one_prompt",
-            "one prompt per request: a string or a list of token ids (a list of one string is accepted); "
-            "a batch of several prompts is not supported, send one request each",
+            "one_prompt", "a prompt is a string or a list of token ids (integers; a list of one string is accepted)"
         )
 
     def logprobs_count(self) -> int | None:

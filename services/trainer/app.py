@@ -123,6 +123,6 @@ def create_app(settings: TrainerServiceSettings | None = None, *, command: Seque
             # `path` is the route's template (/v1/jobs/{job_id}), not one series per job id
             service.metrics.requests.labels(path, str(status)).inc()
 
-    app.add_middleware(CountRequests, record=record)
+    app.add_middleware(CountRequests, record=record, routes=(*router.routes, *health_router.routes))
     app.add_middleware(LimitBody, limit=MAX_BODY_BYTES, error_body=error_body)
     return app

@@ -197,7 +197,7 @@ def create_app(settings: VerifierServiceSettings | None = None, config: Verifier
         if service is not None:
             service.metrics.requests.labels(path, str(status)).inc()
 
-    app.add_middleware(CountRequests, record=record)
+    app.add_middleware(CountRequests, record=record, routes=(*router.routes, *health_router.routes))
     # A batch carries up to max_batch sources; the per-field check gives the precise 413.
     app.add_middleware(LimitBody, limit=settings.max_source_bytes * 4 + settings.max_batch * 64 * 1024)
     return app

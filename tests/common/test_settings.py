@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,23 @@ def test_trainer_service_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setenv("CPPFORGE_TRAINER_PORT", "9003")
     s = TrainerServiceSettings()
     assert (s.trainer_port, s.jobs_root) == (9003, tmp_path / "jobs")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("rate_limits", "free:5,free:6", "twice"),
+        ("verifier_url", "http://h:99999", "port"),
+        ("verifier_url", "http://h/ path", "no spaces"),
+        ("verifier_probe_interval_s", float("inf"), "finite"),
+        ("adapter_dirs", "/abs:rel/dir", "relative"),
+    ],
+)
+def test_inference_settings_refuse_ambiguous_values(field: str, value: object, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        InferenceSettings(**{field: value})
+
+
+def test_adapter_dir_entries_are_trimmed(tmp_path: Path) -> None:
+    spec = f" {tmp_path / 'a'} {os.pathsep}{tmp_path / 'b'}/ "
+    assert InferenceSettings(adapter_dirs=spec).adapter_roots == [tmp_path / "a", tmp_path / "b"]

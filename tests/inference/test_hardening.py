@@ -92,6 +92,8 @@ def test_a_body_over_the_limit_is_413_in_openai_shape(url: str) -> None:
     r = httpx.post(url + "/v1/completions", content=body, headers={"content-type": "application/json"}, timeout=30)
     error = _error(r, 413)
     assert error["code"] == "request_too_large" and str(LIMIT) in error["message"]
+    metrics = httpx.get(url + "/metrics").text  # refused before routing, still counted under its route
+    assert 'endpoint="/v1/completions",status="413"' in metrics
     assert InferenceSettings().max_request_bytes == 4 * 1024 * 1024
 
 

@@ -145,9 +145,8 @@ def test_a_token_id_prompt_is_used_as_given(url: str, tiny_model: Any) -> None:
     r = _post(url, "/v1/completions", COMPLETION | {"prompt": [PROMPT, PROMPT]})
     assert "a batch of several prompts is not supported" in _error(r, "prompt")
     for prompt in ([[1, 2], [3]], 5, [], [1, True]):
-        assert "one prompt per request" in _error(
-            _post(url, "/v1/completions", COMPLETION | {"prompt": prompt}), "prompt"
-        )
+        message = _error(_post(url, "/v1/completions", COMPLETION | {"prompt": prompt}), "prompt")
+        assert any(s in message for s in ("several prompts", "token ids", "empty")), message
     assert _post(url, "/v1/completions", COMPLETION | {"prompt": [PROMPT]}).status_code == 200
 
 
@@ -178,3 +177,20 @@ def test_start_up_log_counts_admin_keys_as_admin(tiny_model: Any, tmp_path: Path
     with serve(create_app(InferenceSettings(home=tmp_path, admin_keys="kadmin"), loaded=tiny_model)) as served:
         assert httpx.get(served + "/readyz").status_code == 200
     assert "inference: tiers: 0 API key(s); 1 admin key(s)" in caplog.text
+
+
+def test_prompt_and_content_shapes_say_what_is_wrong(url: str) -> None:
+    assert "several prompts" in _error(_post(url, "/v1/completions", COMPLETION | {"prompt": ["a", "b"]}), "prompt")
+    assert "empty" in _error(_post(url, "/v1/completions", COMPLETION | {"prompt": []}), "prompt")
+    for bad in ([True, 5], [5.0, 6], [[5, 6]]):
+        assert "token ids" in _error(_post(url, "/v1/completions", COMPLETION | {"prompt": bad}), "prompt")
+    for content in ({"type": "text", "text": "x"}, 5):
+        r = _post(url, "/v1/chat/completions", CHAT | {"messages": [{"role": "user", "content": content}]})
+        assert "string or a list of text parts" in _error(r, "messages.0.content")  # not `content.str`
+    r = _post(url, "/v1/chat/completions", CHAT | {"messages": [{"role": "user", "content": None}]})
+    assert "needs content" in _error(r, "messages.0")
+    ok = CHAT | {"messages": [{"role": "assistant", "content": None}, *CHAT["messages"]]}
+    assert _post(url, "/v1/chat/completions", ok).status_code == 200  # an assistant's content may be null
+    nan = f'{{"model": "{BASE}", "prompt": "x", "max_tokens": 1, "temperature": NaN}}'
+    r = httpx.post(url + "/v1/completions", content=nan, headers=PRO | {"content-type": "application/json"})
+    assert "finite" in _error(r, "temperature")
