@@ -35,7 +35,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from ..common.auth import warn_if_open
 from ..common.settings import InferenceSettings, get_verifier_settings
 from ..lm.model import LoadedModel, load_adapter, load_model, unload_adapter, use_adapter
-from ..lm.prompts import encode_prompt, plain_chat_prompt
+from ..lm.prompts import TemplatedPrompt, encode_prompt, plain_chat_prompt
 from ..lm.sampling import Sample, SampleRequest, SamplingParams, sample_batch
 from .adapter_paths import allowed_adapter_path
 from .batcher import GenerationBatcher, Result
@@ -219,13 +219,13 @@ class InferenceService:
         return encode_prompt(self.loaded.tokenizer, prompt)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        """The chat template when the tokenizer has one; else a code prompt: the last user message
-        after the system/developer messages as `//` comments (`plain_chat_prompt`)."""
+        """The chat template when the tokenizer has one (a TemplatedPrompt: encoded adding no BOS of
+        its own); else a code prompt: the last user message after the system/developer messages as
+        `//` comments (`plain_chat_prompt`)."""
         assert self.loaded is not None
         tok = self.loaded.tokenizer
         if getattr(tok, "chat_template", None):
-            text: str = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            return text
+            return TemplatedPrompt(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
         return plain_chat_prompt(messages)
 
     def _decode(self, adapter: str | None, requests: Sequence[SampleRequest]) -> list[Result]:
