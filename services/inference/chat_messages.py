@@ -10,10 +10,12 @@ could answer no call: a 400, as OpenAI refuses a tool message without a precedin
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from .text_checks import UNICODE_ONLY, Text
 
 
 def _text_of(part: Any, index: int) -> str:
@@ -41,8 +43,10 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["system", "user", "assistant", "developer", "tool"]
-    content: str | list[Any] | None = Field("", description="A string, or text parts joined with a newline.")
-    name: str | None = Field(None, description="Accepted; not part of the prompt.")
+    content: Annotated[str | list[Any] | None, UNICODE_ONLY] = Field(
+        "", description="A string, or text parts joined with a newline."
+    )
+    name: Text | None = Field(None, description="Accepted; not part of the prompt.")
     tool_calls: list[Any] | None = Field(None, description="Not supported: null or [] only.")
     function_call: dict[str, Any] | None = Field(None, description="Not supported: null only.")
     tool_call_id: str | None = Field(None, description="Not supported: null only (no tools are offered).")

@@ -11,6 +11,7 @@ from ..common.errors import RequestRefusedError, ServiceError, UnavailableError
 
 __all__ = [
     "AdapterConflictError",
+    "AdapterInvalidError",
     "AdapterNotFoundError",
     "AdapterPathNotAllowedError",
     "AdminKeyRequiredError",
@@ -102,6 +103,13 @@ class AdapterNotFoundError(InferenceError):
 
     def __init__(self, message: str, param: str = "registry") -> None:
         super().__init__(message, param=param)
+
+
+class AdapterInvalidError(BadRequestError):
+    """The adapter's files do not load (truncated weights, a malformed config) (400 `adapter_invalid`);
+    a name already loaded keeps its old weights."""
+
+    code = "adapter_invalid"
 
 
 class AdapterConflictError(InferenceError):

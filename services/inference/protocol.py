@@ -26,6 +26,7 @@ from .chat_messages import ChatMessage
 from .params import ChatExtras, CompletionExtras
 from .prompt_ids import token_prompt
 from .protocol_logprobs import ChatLogprobs, CompletionLogprobs
+from .text_checks import UNICODE_ONLY, Text
 
 DEFAULT_MAX_TOKENS = 128
 MODEL_HELP = (
@@ -59,7 +60,7 @@ class _Sampling(BaseModel):
     # declares OpenAI's fields the service does not implement, accepted at their neutral value only.
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(..., description=MODEL_HELP + " Required, as in OpenAI.")
+    model: Text = Field(..., description=MODEL_HELP + " Required, as in OpenAI.")
     max_tokens: StrictInt | None = Field(None, ge=1, le=2048, description="Tokens to generate per candidate.")
     temperature: Number = Field(1.0, ge=0.0, le=2.0)
     top_p: Number = Field(1.0, gt=0.0, le=1.0)
@@ -67,12 +68,12 @@ class _Sampling(BaseModel):
     seed: Seed | None = Field(
         None, description="Candidate i is drawn with seed + i (reproducible alone); -2**63 .. 2**63 - 17."
     )
-    stop: str | list[str] | None = Field(None, description="Up to 4 stop sequences.")
+    stop: Annotated[str | list[str] | None, UNICODE_ONLY] = Field(None, description="Up to 4 stop sequences.")
     stream: StrictBool = Field(
         False, description="Server-sent events, one chunk per decoded piece, then `data: [DONE]`. Not with best_of > n."
     )
     stream_options: StreamOptions | None = Field(None, description="Only with stream=true.")
-    user: str | None = None
+    user: Text | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -103,7 +104,7 @@ class _Sampling(BaseModel):
 
 
 class CompletionRequest(_Sampling, CompletionExtras):
-    prompt: str | list[Any] = Field(
+    prompt: Annotated[str | list[Any], UNICODE_ONLY] = Field(
         ...,
         description="One prompt: a string, or token ids (used as given; each must be in the vocabulary). A list "
         "of one string is accepted; several prompts (a batch) are not: send one request each.",
@@ -172,14 +173,14 @@ class ChatCompletionRequest(_Sampling, ChatExtras):
 class BestOfNRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(..., description="The code prompt (e.g. includes + comment + signature).")
+    prompt: Text = Field(..., description="The code prompt (e.g. includes + comment + signature).")
     n: StrictInt = Field(4, ge=1, le=16, description="Candidates to generate and rank.")
     max_tokens: StrictInt = Field(DEFAULT_MAX_TOKENS, ge=1, le=2048)
     temperature: Number = Field(1.0, ge=0.0, le=2.0)
     top_p: Number = Field(1.0, gt=0.0, le=1.0)
     seed: Seed | None = Field(None, description="Candidate i is drawn with seed + i; -2**63 .. 2**63 - 17.")
-    stop: list[str] = Field(default_factory=list, max_length=4)
-    model: str | None = Field(None, description=MODEL_HELP + " Optional here: none runs the default.")
+    stop: list[Text] = Field(default_factory=list, max_length=4)
+    model: Text | None = Field(None, description=MODEL_HELP + " Optional here: none runs the default.")
 
     @model_validator(mode="before")
     @classmethod
@@ -218,7 +219,7 @@ class AdapterRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str | None = Field(
+    path: Text | None = Field(
         None, description="Local directory of a PEFT LoRA adapter. Give `path` or `registry`, not both."
     )
     registry: str | None = Field(

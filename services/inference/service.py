@@ -35,13 +35,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from ..common.auth import warn_if_open
 from ..common.settings import InferenceSettings, get_verifier_settings
 from ..lm.model import LoadedModel, load_adapter, load_model, unload_adapter, use_adapter
-from ..lm.prompts import encode_prompt, plain_chat_prompt
+from ..lm.prompts import TemplatedPrompt, encode_prompt, plain_chat_prompt
 from ..lm.sampling import Sample, SampleRequest, SamplingParams, sample_batch
 from .adapter_paths import allowed_adapter_path
 from .batcher import GenerationBatcher, Result
 from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
 from .errors import (
     AdapterConflictError,
+    AdapterInvalidError,
     AdapterNotFoundError,
     BadRequestError,
     ModelNotFoundError,
@@ -218,13 +219,13 @@ class InferenceService:
         return encode_prompt(self.loaded.tokenizer, prompt)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        """The chat template when the tokenizer has one; else a code prompt: the last user message
-        after the system/developer messages as `//` comments (`plain_chat_prompt`)."""
+        """The chat template when the tokenizer has one (a TemplatedPrompt: encoded adding no BOS of
+        its own); else a code prompt: the last user message after the system/developer messages as
+        `//` comments (`plain_chat_prompt`)."""
         assert self.loaded is not None
         tok = self.loaded.tokenizer
         if getattr(tok, "chat_template", None):
-            text: str = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            return text
+            return TemplatedPrompt(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
         return plain_chat_prompt(messages)
 
     def _decode(self, adapter: str | None, requests: Sequence[SampleRequest]) -> list[Result]:
@@ -306,15 +307,26 @@ class InferenceService:
             raise BadRequestError(f"{name!r} is the base model's id; give the adapter another name", "name")
         real = allowed_adapter_path(path, self.settings.adapter_roots)  # 403 outside CPPFORGE_ADAPTER_DIRS
         self._refuse_registry_name(name)
-        return self._load(str(real), name, activate=activate, replace=replace)
+        return self._load(str(real), name, activate=activate, replace=replace, param="path")
 
-    def _load(self, path: str, name: str, *, activate: bool, replace: bool) -> AdapterLoad:
+    def _load(self, path: str, name: str, *, activate: bool, replace: bool, param: str) -> AdapterLoad:
+        """AdapterInvalidError (400, naming `param`) when the files do not load: the adapter that
+        held `name` before, if any, still serves with its old weights (model.load_adapter)."""
         assert self.loaded is not None and self.batcher is not None
         with self.batcher.lock:
             replaced = name in self.loaded.adapters
             if replaced and not replace:
                 raise BadRequestError(f"an adapter named {name!r} is already loaded (replace=false)", "name")
-            load_adapter(self.loaded, path, name, activate=activate, replace=True)
+            try:
+                load_adapter(self.loaded, path, name, activate=activate, replace=True)
+            except FileNotFoundError:
+                raise
+            except Exception as exc:  # safetensors, PEFT, a config's TypeError: the files' fault
+                log.warning("adapter %r from %s did not load", name, path, exc_info=True)
+                kept = f"; adapter {name!r} keeps its previous weights" if replaced else ""
+                raise AdapterInvalidError(
+                    f"the adapter at {path} could not be loaded ({type(exc).__name__}: {exc}){kept}", param
+                ) from None
             self._loaded_at[name] = int(time.time())
         return AdapterLoad(loaded=self.adapters, active=self.loaded.active_adapter, replaced=replaced)
 
@@ -409,7 +421,7 @@ class InferenceService:
                         f"(sha256 {served[:12]})",
                         "base_model_mismatch",
                     )
-                done = self._load(str(artifact.path), name, activate=activate, replace=replace)
+                done = self._load(str(artifact.path), name, activate=activate, replace=replace, param="registry")
                 self.loaded.adapter_paths[name] = artifact_dir_of(self.settings.registry_root, name)
                 self._registry_loaded[name] = artifact.adapter_sha256
         except ArtifactNotFoundError as exc:

@@ -26,6 +26,9 @@ class LoadedModel:
     adapters: list[str] = field(default_factory=list)  # load order
     active_adapter: str | None = None  # what a plain forward runs; None: the base (adapter layers off)
     adapter_paths: dict[str, Path] = field(default_factory=dict)  # name -> where it was loaded from
+    # name -> its adapter's name inside PEFT, where they differ: a replacement loads under a fresh
+    # PEFT name (PEFT cannot rename), so the old weights serve until the new ones are known good.
+    peft_names: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_device(device: str = "auto") -> Any:
@@ -103,10 +106,12 @@ def load_adapter(
     """Attach the PEFT (LoRA) adapter saved at `adapter_path` under `name`; activate it unless told not to.
 
     The first adapter wraps the model in a `peft.PeftModel`; later ones are added to it. A name that
-    is already loaded is refused unless `replace`: then the old adapter is deleted before the new
-    one loads under the same name, so repeated reloads (a trainer's weight sync) never accumulate
-    adapters. If the new weights fail to load, no adapter of that name remains (never half-loaded
-    weights). Not thread-safe: callers that decode concurrently hold their own lock around it.
+    is already loaded is refused unless `replace`: then the new weights load beside the old ones
+    (under a fresh PEFT name) and only once they loaded is the old adapter deleted, so repeated
+    reloads (a trainer's weight sync) never accumulate adapters, and a replacement that fails to
+    load (a half-written push) leaves the old weights serving, unchanged and as active as before.
+    A failed first load of a name leaves no trace of it (never half-loaded weights). Not
+    thread-safe: callers that decode concurrently hold their own lock around it.
     """
     path = _check_adapter_dir(adapter_path)
     if not name:
@@ -116,13 +121,21 @@ def load_adapter(
     if name in loaded.adapters:
         # The name stays listed (and in its place) while its weights change: a concurrent reader
         # that resolves names without the caller's lock never sees it vanish for a moment.
-        loaded.model.delete_adapter(name)
-    try:
-        _attach(loaded, path, name)
-    except BaseException:
-        _forget(loaded, name)  # a half-loaded adapter must never serve
-        raise
-    if name not in loaded.adapters:
+        staged = _fresh_peft_name(loaded, name)
+        try:
+            _attach(loaded, path, staged)
+        except BaseException:
+            _drop_peft(loaded, staged)  # the half-loaded new weights go; the old ones stay
+            _sync(loaded)
+            raise
+        loaded.model.delete_adapter(_peft_name(loaded, name))
+        loaded.peft_names[name] = staged
+    else:
+        try:
+            _attach(loaded, path, name)
+        except BaseException:
+            _forget(loaded, name)  # a half-loaded adapter must never serve
+            raise
         loaded.adapters.append(name)
     loaded.adapter_paths[name] = path
     if activate:
@@ -153,10 +166,29 @@ def _attach(loaded: LoadedModel, path: Path, name: str) -> None:
     loaded.model.eval()
 
 
+def _peft_name(loaded: LoadedModel, name: str) -> str:
+    return loaded.peft_names.get(name, name)
+
+
+def _fresh_peft_name(loaded: LoadedModel, name: str) -> str:
+    """A PEFT adapter name for `name`'s replacement weights: `name~k`, unused (`~` is in no served name)."""
+    taken = set(getattr(loaded.model, "peft_config", {})) | set(loaded.adapters)
+    k = 1
+    while f"{name}~{k}" in taken:
+        k += 1
+    return f"{name}~{k}"
+
+
+def _drop_peft(loaded: LoadedModel, peft_name: str) -> None:
+    """Delete PEFT's adapter `peft_name` if a (failed) load got as far as injecting it."""
+    if peft_name in getattr(loaded.model, "peft_config", {}):
+        loaded.model.delete_adapter(peft_name)
+
+
 def _forget(loaded: LoadedModel, name: str) -> None:
-    """Drop every trace of adapter `name` after a failed load (PEFT may have injected it already)."""
-    if name in getattr(loaded.model, "peft_config", {}):
-        loaded.model.delete_adapter(name)
+    """Drop every trace of adapter `name` (after a failed first load PEFT may have injected it already)."""
+    _drop_peft(loaded, _peft_name(loaded, name))
+    loaded.peft_names.pop(name, None)
     if name in loaded.adapters:
         loaded.adapters.remove(name)
     loaded.adapter_paths.pop(name, None)
@@ -184,19 +216,20 @@ def set_active_adapter(loaded: LoadedModel, name: str | None) -> None:
     _sync(loaded)
 
 
-def _select(model: Any, name: str | None) -> None:
+def _select(loaded: LoadedModel, name: str | None) -> None:
     """Point the PEFT model's LoRA layers at adapter `name`, or switch them all off for None."""
+    model = loaded.model
     if name is None:
         model.base_model.disable_adapter_layers()
     else:
         model.base_model.enable_adapter_layers()  # (this marks the active adapter trainable again...)
-        model.set_adapter(name, inference_mode=True)  # (...and inference_mode freezes it)
+        model.set_adapter(_peft_name(loaded, name), inference_mode=True)  # (...and inference_mode freezes it)
 
 
 def _sync(loaded: LoadedModel) -> None:
     """Make a plain forward of `loaded.model` match `loaded.active_adapter` (the invariant callers rely on)."""
     if loaded.adapters:
-        _select(loaded.model, loaded.active_adapter)
+        _select(loaded, loaded.active_adapter)
 
 
 @contextmanager
@@ -212,7 +245,7 @@ def use_adapter(loaded: LoadedModel, name: str | None) -> Iterator[Any]:
     if name == loaded.active_adapter or not loaded.adapters:
         yield _runnable(loaded)
         return
-    _select(loaded.model, name)
+    _select(loaded, name)
     try:
         yield loaded.model
     finally:
@@ -220,7 +253,7 @@ def use_adapter(loaded: LoadedModel, name: str | None) -> Iterator[Any]:
 
 
 def _runnable(loaded: LoadedModel) -> Any:
-    # A PeftModel left with no adapter at all (a failed replace of the only one) cannot forward;
+    # A PeftModel left with no adapter at all (the last one unloaded) cannot forward;
     # its inner model, whose LoRA layers are empty, computes the base.
     if not loaded.adapters and getattr(loaded.model, "peft_config", None) is not None:
         return loaded.model.base_model.model  # (get_base_model() needs an active adapter config)

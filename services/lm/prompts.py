@@ -46,8 +46,17 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], *, eos: bool = False) -> 
     return [[*head, *ids, *tail] for ids in encoded]
 
 
+class TemplatedPrompt(str):
+    """A chat rendered by the tokenizer's chat template. The template writes the special tokens it
+    wants (most start with the BOS), so its text is encoded adding none: `[<s>] ids` would give
+    [bos, bos, ...] (vLLM encodes a rendered chat with add_special_tokens=False too)."""
+
+
 def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
-    """The ids a completion continues: `[<s>] ids` (no EOS)."""
+    """The ids a completion continues: `[<s>] ids` (no EOS); a TemplatedPrompt's ids alone."""
+    if isinstance(prompt, TemplatedPrompt):
+        ids: list[int] = tokenizer(str(prompt), add_special_tokens=False)["input_ids"]
+        return ids
     return encode_texts(tokenizer, [prompt])[0]
 
 

@@ -8,6 +8,8 @@ library gives with that adapter active.
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,3 +168,39 @@ def test_activated_adapter_becomes_the_default(
         assert _text(client, "policy") == (reference["first"], "policy")
     health = httpx.get(url + "/healthz").json()
     assert health["adapters"] == ["policy"] and health["active_adapter"] == "policy"
+
+
+def _broken_copies(good: Path) -> dict[str, Path]:
+    """Copies of `good` as a trainer's half-written push leaves them (inside the adapter dirs)."""
+    truncated = good.parent / "truncated"
+    shutil.copytree(good, truncated, dirs_exist_ok=True)
+    weights = truncated / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    garbage = good.parent / "garbage-config"
+    shutil.copytree(good, garbage, dirs_exist_ok=True)
+    config = json.loads((garbage / "adapter_config.json").read_text())
+    (garbage / "adapter_config.json").write_text(json.dumps({**config, "r": "x"}))
+    return {"SafetensorError": truncated, "TypeError": garbage}
+
+
+def test_a_failed_replacement_keeps_the_old_adapter_serving(
+    url: str, adapters: tuple[Path, Path], reference: dict[str, str]
+) -> None:
+    first, _ = adapters
+    with InferenceClient(url) as client:
+        assert client.load_adapter(str(first), "policy").active == "policy"
+        for reason, broken in _broken_copies(first).items():
+            for name in ("policy", "fresh"):  # a replacement, and a first load of a new name
+                r = httpx.post(url + "/v1/adapters", json={"path": str(broken), "name": name}, timeout=60)
+                assert r.status_code == 400, (reason, name, r.text)
+                error = r.json()["error"]
+                assert error["param"] == "path" and error["code"] == "adapter_invalid", error
+                assert reason in error["message"] and str(broken) in error["message"]
+                health = httpx.get(url + "/healthz").json()
+                assert health["adapters"] == ["policy"] and health["active_adapter"] == "policy", (reason, name)
+                assert _text(client, "policy") == (reference["first"], "policy")  # the old weights
+                assert _text(client, BASE) == (reference["first"], "policy")  # still the default
+        assert [c.id for c in client.models().data] == [BASE, "policy"]
+        # and the name still takes good weights afterwards
+        assert client.load_adapter(str(adapters[1]), "policy").replaced
+        assert _text(client, "policy") == (reference["second"], "policy")
