@@ -2,7 +2,8 @@
 
 A prompt is encoded the way training samples begin: `<s>` (when the tokenizer has one) and then
 the text's own tokens, never the tokenizer's post-processor, so a tokenizer that adds no BOS or
-adds it twice cannot silently shift prompts off the training distribution. Stop sequences end a
+adds it twice cannot silently shift prompts off the training distribution; a chat the tokenizer's
+own template rendered (TemplatedPrompt) is encoded as rendered, adding nothing. Stop sequences end a
 completion as in OpenAI's API: the text up to the earliest stop, the stop itself reported apart.
 """
 
