@@ -257,7 +257,10 @@ class InferenceService:
         ranker = self.ranker_for(tier) if ranked else None
         ids = list(prompt_ids) if prompt_ids is not None else self.encode(prompt)
         samples, stats = self.batcher.submit(SampleRequest(ids, candidates, params), choice.adapter)
-        _, metrics = rank_samples(samples, stats, prompt, ranker, started, tier.budget_s)
+        # Rankers score the program prompt + completion; a chat rendered by a template is role markup, not
+        # code, so there the completion alone is the candidate program.
+        code_prompt = "" if isinstance(prompt, TemplatedPrompt) else prompt
+        _, metrics = rank_samples(samples, stats, code_prompt, ranker, started, tier.budget_s)
         chosen = metrics.order[:n_return]
         self.metrics.candidates.labels(metrics.scorer).inc(candidates)
         self.metrics.verified.inc(sum(metrics.verified))

@@ -164,6 +164,37 @@ def _attach(loaded: LoadedModel, path: Path, name: str) -> None:
         loaded.model = PeftModel.from_pretrained(loaded.model, str(path), adapter_name=name, is_trainable=False)
     loaded.model.to(loaded.device)
     loaded.model.eval()
+    _check_complete(loaded, path, name)
+
+
+class IncompleteAdapterError(ValueError):
+    """A saved adapter whose weights file lacks some of the LoRA weights its config asks for."""
+
+
+def _check_complete(loaded: LoadedModel, path: Path, name: str) -> None:
+    """PEFT fills LoRA weights missing from the file with fresh initial values (zeros, or random ones)
+    without a word: a partial or empty save would then serve as if it were the trained adapter."""
+    from peft import get_peft_model_state_dict
+
+    expected = set(get_peft_model_state_dict(loaded.model, adapter_name=name))
+    missing = sorted(expected - _saved_keys(path))
+    if missing:
+        raise IncompleteAdapterError(
+            f"the adapter at {path} lacks {len(missing)} of its {len(expected)} LoRA weights (e.g. {missing[0]}): "
+            "an incomplete save"
+        )
+
+
+def _saved_keys(path: Path) -> set[str]:
+    if (path / "adapter_model.safetensors").is_file():
+        from safetensors import safe_open
+
+        with safe_open(str(path / "adapter_model.safetensors"), framework="pt") as f:
+            return set(f.keys())
+    import torch
+
+    state = torch.load(path / "adapter_model.bin", map_location="cpu", weights_only=True)
+    return set(state)
 
 
 def _peft_name(loaded: LoadedModel, name: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from safetensors.torch import save_file
 
 from services.common.settings import InferenceSettings
 from services.inference.app import create_app
@@ -180,7 +181,10 @@ def _broken_copies(good: Path) -> dict[str, Path]:
     shutil.copytree(good, garbage, dirs_exist_ok=True)
     config = json.loads((garbage / "adapter_config.json").read_text())
     (garbage / "adapter_config.json").write_text(json.dumps({**config, "r": "x"}))
-    return {"SafetensorError": truncated, "TypeError": garbage}
+    empty = good.parent / "empty-weights"  # a valid file with no tensors: PEFT would fill in zeros silently
+    shutil.copytree(good, empty, dirs_exist_ok=True)
+    save_file({}, empty / "adapter_model.safetensors")
+    return {"SafetensorError": truncated, "TypeError": garbage, "IncompleteAdapterError": empty}
 
 
 def test_a_failed_replacement_keeps_the_old_adapter_serving(

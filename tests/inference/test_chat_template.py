@@ -74,3 +74,29 @@ def test_chat_completion_counts_and_continues_the_single_bos_prompt(url: str, te
     )
     assert r.usage is not None and r.usage.prompt_tokens == len(ids)
     assert r.choices[0].message.content == expected[0][0].text
+
+
+class _CapturingProxy:
+    """Records the programs the best-of ranker is asked to score."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def score_many(self, codes: list[str]) -> list[float]:
+        self.seen += codes
+        return [0.0] * len(codes)
+
+
+def test_best_of_on_a_templated_chat_ranks_the_completion_not_the_markup(templated_dir: Path) -> None:
+    settings = InferenceSettings(model=str(templated_dir), api_keys=None, open_tier="pro")
+    app = create_app(settings)
+    with serve(app) as served:
+        proxy = _CapturingProxy()
+        app.state.service.proxy = proxy
+        client = openai.OpenAI(base_url=served + "/v1", api_key="unused", max_retries=0)
+        r = client.chat.completions.create(
+            model="cppforge-bootstrap", messages=MESSAGES, max_tokens=6, n=1, seed=3,  # type: ignore[arg-type]
+            extra_body={"best_of": 2},
+        )  # fmt: skip
+    assert len(proxy.seen) == 2 and r.choices[0].message.content in proxy.seen[0] + proxy.seen[1]
+    assert not any("<s>" in code or "// user:" in code for code in proxy.seen), proxy.seen
