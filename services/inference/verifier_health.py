@@ -119,5 +119,5 @@ class VerifierMonitor:
             log.info("verifier at %s %s: the %s tier ranks by real compiles", self.url,
                      "reachable" if before is None else "reachable again", tiers)  # fmt: skip
         else:
-            log.warning("verifier at %s NOT reachable (%s): the %s tier ranks by the proxy until it is",
-                        self.url, error, tiers)  # fmt: skip
+            log.warning("verifier at %s NOT reachable (%s): the %s tier ranks without compiling (by the proxy, "
+                        "or by length without one) until it is", self.url, error, tiers)  # fmt: skip

@@ -108,5 +108,7 @@ def test_the_monitor_sees_the_verifier_come_and_go(
         _until(_readyz(url, "degraded"))  # gone again
     lines = [r.getMessage() for r in caplog.records if r.name == "services.inference.verifier_health"]
     assert [line.split(" ")[3] for line in lines] == ["NOT", "reachable", "NOT"], lines
-    assert lines[0].endswith("the dev tier ranks by the proxy until it is")
+    assert lines[0].endswith(
+        "the dev tier ranks without compiling (by the proxy, or by length without one) until it is"
+    )
     assert lines[1].startswith(f"verifier at http://127.0.0.1:{port} reachable again")
