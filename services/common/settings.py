@@ -138,6 +138,14 @@ class InferenceSettings(CppforgeSettings):
     device: str = Field(default="auto", description="auto (cuda when available, else cpu), cpu, cuda, cuda:N or mps.")
     dtype: str = Field(default="auto", description="auto (bfloat16 on CUDA, else float32), float32, bfloat16, float16.")
     max_tokens_default: int = Field(default=128, ge=1, le=2048)
+    prefill_chunk_tokens: int = Field(
+        default=128, ge=1, le=65536,
+        description="Prompt tokens per row prefilled in one step (a long prompt yields to others between chunks).",
+    )  # fmt: skip
+    max_sessions: int = Field(
+        default=8, ge=1, le=256,
+        description="Decode sessions open at once, interleaved step by step (requests beyond them queue).",
+    )  # fmt: skip
     serve_registry_active: bool = Field(
         default=False,
         description="At start-up, load the registry's active adapter for the served base model (by its content "

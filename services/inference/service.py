@@ -1,8 +1,8 @@
 """The inference service object (no FastAPI import): model, proxy, tiers, generation, metrics.
 
-Generation runs in the GenerationBatcher's worker thread (one model, one decode at a time);
-requests arriving while it is busy are merged into its next batch when they use the same adapter,
-and the N candidates of a request always go through one batched decode. Scoring and ranking run
+Generation runs in the GenerationBatcher's worker thread (one model): requests waiting together
+for the same adapter share one batched decode session, several sessions interleave step by step
+(batcher.py), and the N candidates of a request always go through one session. Scoring and ranking run
 in the caller's thread.
 
 Models served: the base model under `settings.model_name` and every loaded LoRA adapter under its
@@ -34,11 +34,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 
 from ..common.auth import warn_if_open
 from ..common.settings import InferenceSettings, get_verifier_settings
+from ..lm.decode_session import DecodeSession, Outcome
 from ..lm.model import LoadedModel, load_adapter, load_model, unload_adapter, use_adapter
 from ..lm.prompts import TemplatedPrompt, encode_prompt, plain_chat_prompt
-from ..lm.sampling import Sample, SampleRequest, SamplingParams, sample_batch
+from ..lm.sampling import Sample, SampleRequest, SamplingParams
 from .adapter_paths import allowed_adapter_path
-from .batcher import GenerationBatcher, Result
+from .batcher import GenerationBatcher
 from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
 from .errors import (
     AdapterConflictError,
@@ -64,6 +65,29 @@ class ModelChoice:
 
     id: str  # reported back in the response: the adapter's name, or the base model id
     adapter: str | None  # the adapter that decodes; None: the base with adapters off
+
+
+@dataclass
+class AdapterSession:
+    """A DecodeSession whose every step runs with `adapter` selected (sessions of other adapters
+    interleave with it: the selection is made again at each step)."""
+
+    loaded: LoadedModel
+    adapter: str | None
+    session: DecodeSession
+
+    def step(self) -> bool:
+        with use_adapter(self.loaded, self.adapter) as model:
+            return self.session.step(model)
+
+    def take_finished(self) -> list[tuple[int, Outcome]]:
+        return self.session.take_finished()
+
+    def absorb(self, other: Any) -> bool:
+        """Join `other` (another AdapterSession of this model and adapter) into this decode."""
+        if not isinstance(other, AdapterSession) or other.loaded is not self.loaded or other.adapter != self.adapter:
+            return False
+        return self.session.absorb(other.session)
 
 
 @dataclass(frozen=True)
@@ -146,7 +170,7 @@ class InferenceService:
             self._base_stamp = _stamp(path)  # before loading: files changed after this no longer describe it
             self.loaded = load_model(path, dtype=self.settings.dtype, device=self.settings.device)
             self.created = int(time.time())
-        self.batcher = GenerationBatcher(self._decode)
+        self.batcher = GenerationBatcher(self._open_session, max_sessions=self.settings.max_sessions)
         proxy_path = self.settings.proxy_path or default_proxy_path()
         if proxy_path.exists():
             from .proxy import ProxyClassifier, ProxyModelMismatchError
@@ -228,13 +252,13 @@ class InferenceService:
             return TemplatedPrompt(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
         return plain_chat_prompt(messages)
 
-    def _decode(self, adapter: str | None, requests: Sequence[SampleRequest]) -> list[Result]:
-        """The batcher's decode, called under its lock: select the adapter, then one batched decode."""
+    def _open_session(self, adapter: str | None, requests: Sequence[SampleRequest]) -> AdapterSession:
+        """The batcher's session opener: a decode of `requests` with `adapter` selected at each step."""
         assert self.loaded is not None
         if adapter is not None and adapter not in self.loaded.adapters:  # unloaded while the request was queued
             raise ModelNotFoundError(adapter, [m.id for m in self.served_models()])
-        with use_adapter(self.loaded, adapter) as model:
-            return sample_batch(model, self.loaded.tokenizer, requests)
+        session = DecodeSession(self.loaded.tokenizer, requests, prefill_chunk=self.settings.prefill_chunk_tokens)
+        return AdapterSession(self.loaded, adapter, session)
 
     def generate_blocking(
         self,
@@ -302,8 +326,8 @@ class InferenceService:
     def load_adapter(self, path: str, name: str, *, activate: bool, replace: bool = True) -> AdapterLoad:
         """Load (or, under a name already loaded and with `replace`, reload) a LoRA adapter.
 
-        Under the batcher's lock: no decode runs while the old weights go and the new ones come.
-        Blocking (it waits for the decode in progress): call it off the event loop.
+        With the model alone (batcher.exclusive()): no decode runs while the old weights go and the new
+        ones come. Blocking (it waits for the open decodes to finish): call it off the event loop.
         """
         assert self.loaded is not None and self.batcher is not None
         if name == self.model_id:
@@ -316,7 +340,7 @@ class InferenceService:
         """AdapterInvalidError (400, naming `param`) when the files do not load: the adapter that
         held `name` before, if any, still serves with its old weights (model.load_adapter)."""
         assert self.loaded is not None and self.batcher is not None
-        with self.batcher.lock:
+        with self.batcher.exclusive():
             replaced = name in self.loaded.adapters
             if replaced and not replace:
                 raise BadRequestError(f"an adapter named {name!r} is already loaded (replace=false)", "name")
@@ -335,9 +359,9 @@ class InferenceService:
 
     def unload_adapter(self, name: str) -> AdapterLoad:
         """Delete a loaded adapter (its name then 404s); the base becomes the default if it was active.
-        AdapterNotFoundError for a name not loaded. Blocking (waits for the decode in progress)."""
+        AdapterNotFoundError for a name not loaded. Blocking (waits for the open decodes to finish)."""
         assert self.loaded is not None and self.batcher is not None
-        with self.batcher.lock:
+        with self.batcher.exclusive():
             if name not in self.loaded.adapters:
                 known = ", ".join(self.adapters) or "none"
                 raise AdapterNotFoundError(f"no adapter {name!r} is loaded (loaded: {known})", param="name")

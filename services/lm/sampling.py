@@ -4,7 +4,8 @@ transformers' `generate` draws every row from one global RNG, so the i-th of N c
 be re-drawn by itself. Here each row has its own `torch.Generator` seeded `seed + i`: a request
 with n=1 and seed `seed + i` draws the same tokens (the logits of a row do not depend on the other
 rows up to float rounding, which moves a draw only if it lands within ~1e-6 of a CDF boundary).
-One batched forward per decoding step over a KV cache, under `torch.inference_mode`.
+One batched forward per decoding step over a KV cache, under `torch.inference_mode`: a decode is a
+decode_session.DecodeSession advanced step by step, which this module's row logic (`_draw_step`) drives.
 
 Log-probabilities, when a request asks (`SamplingParams.logprobs`), are vLLM's default "raw" ones:
 the log-softmax of the model's logits at temperature 1, before top_p, so they describe the model and
@@ -15,7 +16,6 @@ what streaming uses) and stop them early (`SampleRequest.cancel`).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -207,13 +207,6 @@ def _cancel_rows(rows: Sequence[_Row], requests: Sequence[SampleRequest]) -> Non
             row.finish = "length"
 
 
-def _notify(requests: Sequence[SampleRequest], events: dict[int, list[TokenEvent]]) -> None:
-    for r, mine in events.items():
-        listener = requests[r].on_step
-        if listener is not None and mine:
-            listener(mine)
-
-
 def _advance(row: _Row, tok: int, eos: int | None, tokenizer: Any) -> None:
     """Record one drawn token for `row` and decide whether the row is finished."""
     if eos is not None and tok == eos:
@@ -239,12 +232,14 @@ def _draw_step(
     logits: torch.Tensor,
     tokenizer: Any,
     events: dict[int, list[TokenEvent]],
+    fail: Callable[[int, BaseException], None],
     *,
     eos: int | None,
     pad: int,
 ) -> list[int]:
     """One token for every row from `logits` (B, V): the ids to feed next (finished rows get padding).
-    Records logprobs where asked, and an event per row for the requests in `events`."""
+    Records logprobs where asked, and an event per row for the requests in `events`. A row whose draw
+    raises ends its request through `fail(request, error)`; the other rows draw on."""
     # One softmax over all rows (each row at its own temperature); the draw stays per row,
     # from the row's own generator.
     temps = torch.tensor([row.params.temperature or 1.0 for row in rows]).unsqueeze(-1)  # (B, 1)
@@ -255,107 +250,38 @@ def _draw_step(
         if row.finish is not None:
             next_ids.append(eos if eos is not None else pad)
             continue
-        tok = _draw_from(logits[b], probs[b], row.params, row.generator)
-        next_ids.append(tok)
-        kept = eos is None or tok != eos  # EOS ends the row and is not part of it
-        logprob, top = step_logprobs.of(b, row, tok)
-        if logprob is not None and kept:
-            row.token_logprobs.append(logprob)
-            row.top_logprobs.append(top)
-        _advance(row, tok, eos, tokenizer)
-        if row.request in events:
+        try:
+            tok = _draw_from(logits[b], probs[b], row.params, row.generator)
+            kept = eos is None or tok != eos  # EOS ends the row and is not part of it
+            logprob, top = step_logprobs.of(b, row, tok)
+            if logprob is not None and kept:
+                row.token_logprobs.append(logprob)
+                row.top_logprobs.append(top)
+            _advance(row, tok, eos, tokenizer)
             done = row.finish is not None
-            events[row.request].append(
-                TokenEvent(index=row.index, token=tok if kept else None, logprob=logprob if kept else None,
-                           top=top if kept else [], finish=row.finish,
-                           text=_text_of(row, tokenizer) if done else None, stopped_by=row.stopped_by)
+            event = TokenEvent(
+                index=row.index, token=tok if kept else None, logprob=logprob if kept else None,
+                top=top if kept else [], finish=row.finish,
+                text=_text_of(row, tokenizer) if done else None, stopped_by=row.stopped_by,
             )  # fmt: skip
+        except Exception as exc:  # (one tenant's row: its request fails, the batch goes on)
+            fail(row.request, exc)
+            next_ids.append(eos if eos is not None else pad)
+            continue
+        next_ids.append(tok)
+        if row.request in events:
+            events[row.request].append(event)
     return next_ids
 
 
 def sample_batch(
-    model: Any, tokenizer: Any, requests: Sequence[SampleRequest]
+    model: Any, tokenizer: Any, requests: Sequence[SampleRequest], *, prefill_chunk: int | None = None
 ) -> list[tuple[list[Sample], SamplingStats]]:
-    """Candidates for several requests in ONE batched decode (requests from different callers).
+    """Candidates for several requests in ONE batched decode (decode_session.DecodeSession run to its
+    end); raises the first failed request's error, if any."""
+    from .decode_session import run_batch  # (decode_session builds on this module)
 
-    Prompts of different lengths are left-padded with an attention mask and explicit position
-    ids; when every prompt has the same length (one request) no mask is passed at all, so a
-    request alone decodes exactly as `sample_n` always did. Each row keeps its own params,
-    stop sequences, token budget and generator (seed of its request + its index).
-    """
-    for req in requests:
-        _check(req)
-    device = next(model.parameters()).device
-    rows: list[_Row] = []
-    for r, req in enumerate(requests):
-        base = req.params.seed if req.params.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
-        for i in range(req.n):
-            gen = torch.Generator(device="cpu").manual_seed(base + i)
-            rows.append(_Row(request=r, index=i, params=req.params, seed=base + i, generator=gen))
-    eos = tokenizer.eos_token_id
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or 0)
-    lengths = [len(requests[row.request].prompt_ids) for row in rows]
-    width = max(lengths)
-    padded = any(length != width for length in lengths)
-    started = time.perf_counter()
-    steps = 0
-    cache_arg = _cache_kwarg(model)
-    with torch.inference_mode():
-        ids = [
-            [pad] * (width - n) + list(requests[row.request].prompt_ids) for row, n in zip(rows, lengths, strict=True)
-        ]
-        input_ids = torch.tensor(ids, dtype=torch.long, device=device)  # (B, P)
-        extra: dict[str, Any] = {}
-        if padded:
-            mask = torch.tensor([[0] * (width - n) + [1] * n for n in lengths], dtype=torch.long, device=device)
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, P)
-            extra = {"attention_mask": mask, "position_ids": positions}
-        out = model(input_ids=input_ids, use_cache=True, **extra)
-        past = _cache_of(out)
-        logits = out.logits[:, -1, :].float().cpu()  # (B, V)
-        budget = max(row.params.max_tokens for row in rows)
-        watched = {r for r, req in enumerate(requests) if req.on_step is not None}
-        for _ in range(budget):
-            _cancel_rows(rows, requests)
-            if all(row.finish is not None for row in rows):
-                break  # every row was cancelled
-            steps += 1
-            events: dict[int, list[TokenEvent]] = {r: [] for r in watched}
-            next_ids = _draw_step(rows, logits, tokenizer, events, eos=eos, pad=pad)
-            _notify(requests, events)
-            if all(row.finish is not None for row in rows):
-                break
-            step_ids = torch.tensor(next_ids, dtype=torch.long, device=device)[:, None]  # (B, 1)
-            if padded:
-                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)  # (B, P + t)
-                positions = positions[:, -1:] + 1  # (B, 1)
-                extra = {"attention_mask": mask, "position_ids": positions}
-            out = model(input_ids=step_ids, use_cache=True, **{cache_arg: past}, **extra)
-            past = _cache_of(out)
-            logits = out.logits[:, -1, :].float().cpu()
-    seconds = time.perf_counter() - started
-    results: list[tuple[list[Sample], SamplingStats]] = []
-    for r, req in enumerate(requests):
-        mine = [row for row in rows if row.request == r]
-        samples = [
-            Sample(
-                index=row.index,
-                text=_text_of(row, tokenizer),
-                token_ids=row.tokens,
-                finish_reason=row.finish or "length",
-                seed=row.seed,
-                stopped_by=row.stopped_by,
-                token_logprobs=row.token_logprobs,
-                top_logprobs=row.top_logprobs,
-            )
-            for row in mine
-        ]
-        completion = sum(len(row.tokens) for row in mine)
-        stats = SamplingStats(
-            prompt_tokens=len(req.prompt_ids), completion_tokens=completion, steps=steps, seconds=seconds
-        )
-        results.append((samples, stats))
-    return results
+    return run_batch(model, tokenizer, requests, prefill_chunk=prefill_chunk)
 
 
 def sample_n(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.inference.batcher import GenerationBatcher, Result
+from services.inference.batcher import GenerationBatcher, Result, whole_decode
 from services.lm.sampling import Sample, SampleRequest, SamplingParams, SamplingStats, sample_batch
 
 
@@ -78,7 +78,7 @@ def _run(
 
 def test_requests_for_different_adapters_never_share_a_decode() -> None:
     decode = Recorder()
-    batcher = GenerationBatcher(decode)
+    batcher = GenerationBatcher(whole_decode(decode))
     results = _run(batcher, decode, (0, None, 1), [(1, "a", 1), (2, None, 1), (3, "a", 1), (4, "b", 1), (5, None, 1)])
     # oldest waiting first, each batch takes the later requests for its adapter, none starves
     assert decode.calls == [(None, [0]), ("a", [1, 3]), (None, [2, 5]), ("b", [4])]
@@ -88,7 +88,7 @@ def test_requests_for_different_adapters_never_share_a_decode() -> None:
 
 def test_rows_stay_capped_and_fifo_holds_within_an_adapter() -> None:
     decode = Recorder()
-    batcher = GenerationBatcher(decode, max_rows=4)
+    batcher = GenerationBatcher(whole_decode(decode), max_rows=4)
     # a: 3 rows + 2 rows would exceed 4, so tag 2 waits, and tag 3 (1 row) may not overtake it
     results = _run(batcher, decode, (0, "a", 1), [(1, "a", 3), (2, "a", 2), (3, "a", 1), (4, "b", 4)])
     assert decode.calls == [("a", [0]), ("a", [1]), ("a", [2, 3]), ("b", [4])]
@@ -97,7 +97,7 @@ def test_rows_stay_capped_and_fifo_holds_within_an_adapter() -> None:
 
 def test_a_request_cancelled_while_queued_is_never_decoded() -> None:
     decode = Recorder()
-    batcher = GenerationBatcher(decode)
+    batcher = GenerationBatcher(whole_decode(decode))
     try:
         first = batcher.enqueue(_request(0))
         assert decode.started.wait(5)  # held in its decode while the others queue
@@ -120,7 +120,7 @@ def test_a_failing_request_merged_with_a_good_one_fails_alone(tiny_model: Any) -
     def decode(adapter: str | None, requests: Sequence[SampleRequest]) -> list[Result]:
         return sample_batch(tiny_model.model, tiny_model.tokenizer, requests)
 
-    batcher = GenerationBatcher(decode)
+    batcher = GenerationBatcher(whole_decode(decode))
     params = SamplingParams(max_tokens=2, seed=1)
     try:
         with batcher.lock:  # the worker takes `first` and waits here while the other two queue up

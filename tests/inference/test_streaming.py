@@ -140,13 +140,13 @@ def _inject(service: InferenceService, on_step: Any) -> Any:
     """Fault injection: wrap each decoded request's step listener (the real decode still runs)."""
     batcher = service.batcher
     assert batcher is not None
-    real = batcher.decode
+    real = batcher.open_session
 
-    def decode(adapter: str | None, requests: Sequence[SampleRequest]) -> Any:
+    def open_session(adapter: str | None, requests: Sequence[SampleRequest]) -> Any:
         wrapped = [dataclasses.replace(r, on_step=on_step(r.on_step)) if r.on_step is not None else r for r in requests]
         return real(adapter, wrapped)
 
-    batcher.decode = decode
+    batcher.open_session = open_session
     return real
 
 
@@ -173,7 +173,7 @@ def test_a_failure_mid_stream_ends_it_with_an_error_event(served: tuple[str, Fas
         assert caught.value.body["type"] == "server_error"  # type: ignore[index]
         assert "RuntimeError" in caught.value.message
     finally:
-        service.batcher.decode = real  # type: ignore[union-attr]
+        service.batcher.open_session = real  # type: ignore[union-attr]
     assert client.completions.create(model=MODEL, prompt=PROMPT, max_tokens=2).choices  # the service lives on
 
 
@@ -201,5 +201,5 @@ def test_a_client_gone_mid_stream_stops_the_decode(served: tuple[str, FastAPI], 
             time.sleep(0.01)
         assert not service.batcher.lock.locked()  # type: ignore[union-attr]
     finally:
-        service.batcher.decode = real  # type: ignore[union-attr]
+        service.batcher.open_session = real  # type: ignore[union-attr]
     assert 0 < len(tokens) < 50  # it stopped soon after the hang-up

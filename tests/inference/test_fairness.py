@@ -1,0 +1,97 @@
+"""Over real HTTP: a short dev-tier request is answered while a free-tier request with a context-filling
+prompt is still decoding (it neither waits for it nor fails with it). Order, not timing, is asserted."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.common.settings import InferenceSettings
+from services.inference.app import create_app
+from services.lm.sampling import SampleRequest, TokenEvent
+from tests.helpers.servers import serve
+
+FREE, DEV = "Bearer kf", "Bearer kd"
+MODEL = "cppforge-bootstrap"
+
+
+@pytest.fixture(scope="module")
+def served(tiny_model_dir: Path, tiny_proxy_dir: Path) -> Iterator[tuple[str, FastAPI]]:
+    settings = InferenceSettings(
+        model=str(tiny_model_dir), proxy_path=tiny_proxy_dir, api_keys="kf:free,kd:dev",
+        rate_limits="free:6000,dev:6000", prefill_chunk_tokens=64,
+    )  # fmt: skip
+    app = create_app(settings)
+    with serve(app) as url:
+        yield url, app
+
+
+def _slow_streams(app: FastAPI) -> Any:
+    """Every streamed request's steps take 20 ms longer (its listener sleeps in the decode thread): a
+    slow model, for the streamed request only."""
+    batcher = app.state.service.batcher
+    real = batcher.open_session
+
+    def slowed(listener: Any) -> Any:
+        def on_step(events: list[TokenEvent]) -> None:
+            time.sleep(0.02)
+            listener(events)
+
+        return on_step
+
+    def open_session(adapter: str | None, requests: Sequence[SampleRequest]) -> Any:
+        wrapped = [dataclasses.replace(r, on_step=slowed(r.on_step)) if r.on_step else r for r in requests]
+        return real(adapter, wrapped)
+
+    batcher.open_session = open_session
+    return real
+
+
+def test_a_short_request_is_answered_while_a_long_one_decodes(served: tuple[str, FastAPI]) -> None:
+    url, app = served
+    context = app.state.service.loaded.model.config.max_position_embeddings
+    long_prompt = [(7 * i) % 400 + 20 for i in range(context - 160)]  # token ids: the context minus the completion
+    long_body = {"model": MODEL, "prompt": long_prompt, "max_tokens": 150, "seed": 2, "stream": True}
+    chunks: list[float] = []  # arrival times of the long stream's pieces
+    usage: dict[str, Any] = {}
+
+    def read_long() -> None:
+        body = long_body | {"stream_options": {"include_usage": True}}
+        with httpx.stream(
+            "POST", url + "/v1/completions", json=body, headers={"Authorization": FREE}, timeout=120
+        ) as r:
+            assert r.status_code == 200
+            for line in r.iter_lines():
+                if line.startswith("data: {"):
+                    chunk = json.loads(line[6:])
+                    chunks.append(time.monotonic())
+                    usage.update(chunk.get("usage") or {})
+
+    real = _slow_streams(app)
+    try:
+        reader = threading.Thread(target=read_long)
+        reader.start()
+        deadline = time.monotonic() + 60
+        while len(chunks) < 3:  # the long one is decoding
+            assert time.monotonic() < deadline and reader.is_alive()
+            time.sleep(0.01)
+        short = {"model": MODEL, "prompt": "int add(int a, int b) {", "max_tokens": 8, "temperature": 0}
+        r = httpx.post(url + "/v1/completions", json=short, headers={"Authorization": DEV}, timeout=60)
+        answered = time.monotonic()
+        assert r.status_code == 200 and r.json()["choices"][0]["text"] is not None
+        reader.join(120)
+    finally:
+        app.state.service.batcher.open_session = real
+    assert usage["prompt_tokens"] == context - 160
+    assert usage["completion_tokens"] > 20, "the long request ended too early to tell anything"
+    later = [t for t in chunks if t > answered]
+    assert len(later) >= 5, "the short request waited for the long one to finish"
