@@ -20,7 +20,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +118,10 @@ class GenerationStream:
         n: int,
         params: SamplingParams,
         model: ModelChoice,
+        on_done: Callable[[], None] | None = None,
     ) -> None:
+        """`on_done`: called once the decode has ended (finished, failed, or dropped or cut short after
+        the caller went away), from the batcher's thread, before the stream's last event is posted."""
         assert service.loaded is not None and service.batcher is not None
         self.service = service
         self.model = model.id
@@ -132,6 +135,7 @@ class GenerationStream:
         self.choices = [ChoiceStream(i, tokenizer, texts, params.stop, logprobs=wants) for i in range(n)]
         self.prompt_tokens = len(prompt_ids)  # encoded off the event loop (context.encode_checked)
         self.completion_tokens = 0
+        self._on_decode_end = on_done
         request = SampleRequest(prompt_ids, n, params, on_step=self._on_step, cancel=self._cancel)
         self._future = service.batcher.enqueue(request, model.adapter)
         self._future.add_done_callback(self._on_done)
@@ -148,8 +152,12 @@ class GenerationStream:
             self._post(events)
 
     def _on_done(self, future: concurrent.futures.Future[Result]) -> None:
-        self._count(future)
-        self._post(None)
+        try:
+            self._count(future)
+        finally:
+            if self._on_decode_end is not None:  # before the last event: a caller that read to the end finds it done
+                self._on_decode_end()
+            self._post(None)
 
     def _count(self, future: concurrent.futures.Future[Result]) -> None:
         """Metrics of what was generated, here and not in `deltas()`: a caller that hung up stops
