@@ -155,7 +155,7 @@ class Admission:
             if pool.rows + rows > tier.max_sequences or pool.tokens + tokens > tier.max_queued_tokens:
                 raise ConcurrencyLimitError(
                     f"the {tier.name} tier is at its limit ({pool.rows}/{tier.max_sequences} sequences, "
-                    f"{pool.tokens}/{tier.max_queued_tokens} tokens in flight; this request needs {rows} and {tokens})",
+                    f"{pool.tokens}/{tier.max_queued_tokens} tokens in flight; this request adds {rows} and {tokens})",
                     self._retry_after(tier.name, pool, now),
                 )
             share_rows, share_tokens = self.key_share(tier)
@@ -166,7 +166,7 @@ class Admission:
             ):
                 raise ConcurrencyLimitError(
                     f"this key holds its share of the {tier.name} tier ({mine.rows}/{share_rows} sequences, "
-                    f"{mine.tokens}/{share_tokens} tokens in flight; this request needs {rows} and {tokens})",
+                    f"{mine.tokens}/{share_tokens} tokens in flight; this request adds {rows} and {tokens})",
                     self._retry_after(tier.name, mine, now),
                 )
             self._next_id += 1

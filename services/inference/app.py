@@ -132,9 +132,9 @@ def _admit(
 def _stream(
     service: InferenceService, ticket: Ticket, ids: list[int], *, n: int, params: SamplingParams, model: ModelChoice
 ) -> GenerationStream:
-    """A queued stream that releases `ticket` when its decode ends: finished, failed, or dropped or cut
-    short once the caller disconnects (a caller that stops reading does not hold the pool: the decode
-    runs on and ends)."""
+    """A queued stream that releases `ticket` when its decode ends (finished or failed) or its caller goes
+    away (its rows are then dropped from the queue or end at the next step). A caller that stops reading
+    holds nothing once its decode has ended: the decode never waits for the reader."""
     try:
         return GenerationStream(service, ids, n=n, params=params, model=model, on_done=ticket.release)
     except BaseException:
