@@ -3,7 +3,7 @@
 Every service reads the same variable the same way: a key maps to a tier name, and a request
 carries its key as `Authorization: Bearer <key>`. With no keys set a service runs open (local use
 on 127.0.0.1) and says so at start-up. What a tier allows is each service's business (inference:
-candidates and rate limits; the trainer: any valid key may submit jobs).
+candidates, rate limits and work in flight; the trainer: any valid key may submit jobs).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 `CPPFORGE_API_KEYS="key1:free,key2:pro,key3:dev"`, parsed and checked by services/common/auth.py
 (shared with the trainer; its TIER_NAMES are the keys of TIERS). With no keys configured the
 service runs open (local use on 127.0.0.1) and every caller gets the `open_tier` (dev by default),
-which the service says at start-up.
+which the service says at start-up. Per tier: candidates per request, requests per minute
+(CPPFORGE_RATE_LIMITS), and the sequences and tokens its requests may have in flight
+(CPPFORGE_MAX_SEQUENCES, CPPFORGE_MAX_QUEUED_TOKENS; enforced by admission.py).
 
 Admin keys (`CPPFORGE_ADMIN_KEYS="k1,k2"`) may also change the served adapters (load, activate,
 unload): once any key is configured that is an operator's action, refused to every other key. An
