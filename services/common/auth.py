@@ -3,7 +3,7 @@
 Every service reads the same variable the same way: a key maps to a tier name, and a request
 carries its key as `Authorization: Bearer <key>`. With no keys set a service runs open (local use
 on 127.0.0.1) and says so at start-up. What a tier allows is each service's business (inference:
-candidates and rate limits; the trainer: any valid key may submit jobs).
+candidates, rate limits and work in flight; the trainer: any valid key may submit jobs).
 """
 
 from __future__ import annotations
@@ -47,20 +47,25 @@ def parse_api_keys(spec: str | None, tiers: Collection[str] = TIER_NAMES) -> dic
 
 def parse_rate_limits(spec: str | None, tiers: Collection[str] = TIER_NAMES) -> dict[str, int]:
     """ "free:2,pro:60" -> requests per minute by tier name; ValueError on a bad entry."""
-    limits: dict[str, int] = {}
+    return parse_tier_counts(spec, tiers, env="CPPFORGE_RATE_LIMITS", unit="requests_per_minute")
+
+
+def parse_tier_counts(spec: str | None, tiers: Collection[str] = TIER_NAMES, *, env: str, unit: str) -> dict[str, int]:
+    """ "free:2,pro:60" -> a positive count by tier name (the per-tier overrides: CPPFORGE_RATE_LIMITS,
+    CPPFORGE_MAX_SEQUENCES, CPPFORGE_MAX_QUEUED_TOKENS); ValueError naming `env` on a bad entry."""
+    counts: dict[str, int] = {}
     for item in (spec or "").split(","):
         if not item.strip():
             continue
         name, _, value = item.strip().partition(":")
-        if name not in tiers or not value.isdigit() or int(value) < 1:
-            raise ValueError(
-                f"bad CPPFORGE_RATE_LIMITS entry {item.strip()!r}: expected tier:requests_per_minute, "
-                f"tier in {sorted(tiers)}"
-            )
-        if name in limits:  # two limits for one tier: which was meant is anyone's guess
-            raise ValueError(f"CPPFORGE_RATE_LIMITS gives the {name} tier twice; give each tier once")
-        limits[name] = int(value)
-    return limits
+        value = value.strip()
+        # isascii: str.isdigit() also accepts "²", which int() refuses
+        if name not in tiers or not (value.isascii() and value.isdigit()) or int(value) < 1:
+            raise ValueError(f"bad {env} entry {item.strip()!r}: expected tier:{unit}, tier in {sorted(tiers)}")
+        if name in counts:  # two values for one tier: which was meant is anyone's guess
+            raise ValueError(f"{env} gives the {name} tier twice; give each tier once")
+        counts[name] = int(value)
+    return counts
 
 
 def bearer_key(authorization: str | None, known: Mapping[str, object]) -> str:

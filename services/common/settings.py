@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .auth import TIER_NAMES, parse_api_keys, parse_rate_limits
+from .auth import TIER_NAMES, parse_api_keys, parse_rate_limits, parse_tier_counts
 from .setting_checks import check_device, check_dtype, check_http_url, check_tier
 
 
@@ -135,6 +135,15 @@ class InferenceSettings(CppforgeSettings):
     )
     open_tier: str = Field(default="dev", description="Tier of every caller when no API keys are set.")
     rate_limits: str | None = Field(default=None, description='Override requests/minute per tier: "free:2,pro:60".')
+    max_sequences: str | None = Field(
+        default=None,
+        description='Override per tier the sequences (candidate rows) queued or decoding at once: "free:4,dev:16" '
+        "(services/inference/admission.py).",
+    )
+    max_queued_tokens: str | None = Field(
+        default=None,
+        description='Override per tier the tokens (rows x (prompt + max_tokens)) admitted at once: "free:4096".',
+    )
     device: str = Field(default="auto", description="auto (cuda when available, else cpu), cpu, cuda, cuda:N or mps.")
     dtype: str = Field(default="auto", description="auto (bfloat16 on CUDA, else float32), float32, bfloat16, float16.")
     max_tokens_default: int = Field(default=128, ge=1, le=2048)
@@ -187,6 +196,13 @@ class InferenceSettings(CppforgeSettings):
     @classmethod
     def _rate_limits(cls, value: str | None) -> str | None:
         parse_rate_limits(value)
+        return value
+
+    @field_validator("max_sequences", "max_queued_tokens")
+    @classmethod
+    def _admission_limits(cls, value: str | None, info: ValidationInfo) -> str | None:
+        unit = "sequences" if info.field_name == "max_sequences" else "tokens"
+        parse_tier_counts(value, env=f"CPPFORGE_{str(info.field_name).upper()}", unit=unit)
         return value
 
     @field_validator("open_tier")

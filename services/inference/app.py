@@ -4,13 +4,15 @@ Thin: parse, authenticate and check the tier, call InferenceService, answer (mod
 models_api.py). Errors use OpenAI's shape {"error": {"message", "type", "param", "code"}}: 400 an
 invalid request (not JSON, a bad or unsupported field: params.py; a prompt over the model's context:
 context_length_exceeded, context.py), 413 a body over CPPFORGE_MAX_REQUEST_BYTES (request_too_large),
-401 bad key, 403 over the tier or an adapter change without an admin key (admin_key_required) or from
-outside the adapter dirs (adapter_path_not_allowed), 404 unknown `model` (model_not_found), adapter
-(adapter_not_found) or route (not_found), 405 wrong method, 409 a registry adapter of another base model
-(base_model_mismatch), with damaged files (adapter_corrupt) or on a base whose files changed since
-the service loaded it (base_model_changed), or a directory under a registry name
-(registry_name_taken), 429 rate limited (Retry-After), 500 an unreadable registry
-(registry_unreadable) or anything unexpected, 503 while the model is loading (model_loading,
+401 bad key, 403 over the tier (tier_limit_exceeded: more candidates than it allows, or more sequences or
+tokens than its whole admission pool holds: admission.py) or an adapter change without an admin key
+(admin_key_required) or from outside the adapter dirs (adapter_path_not_allowed), 404 unknown `model`
+(model_not_found), adapter (adapter_not_found) or route (not_found), 405 wrong method, 409 a registry
+adapter of another base model (base_model_mismatch), with damaged files (adapter_corrupt) or on a base
+whose files changed since the service loaded it (base_model_changed), or a directory under a registry
+name (registry_name_taken), 429 rate limited (rate_limit_exceeded) or over the sequences or tokens its
+tier, or the key's share of it, may have in flight (concurrency_limit_exceeded), both with Retry-After,
+500 an unreadable registry (registry_unreadable) or anything unexpected, 503 while the model is loading (model_loading,
 Retry-After) or after it failed to load (model_unavailable). Responses name the model that generated: a LoRA
 adapter's name or the base model id (service.py says how a request's `model` picks one). `stream=true` answers
 server-sent events (sse.py) once every check above has passed; a failure after that ends the stream
@@ -35,9 +37,10 @@ from ..common.settings import InferenceSettings
 from ..lm.model import LoadedModel
 from ..lm.sampling import SamplingParams
 from . import models_api
+from .admission import ConcurrencyLimitError, Ticket
 from .context import encode_checked
 from .deps import Caller, Service, require_ready
-from .errors import BadRequestError
+from .errors import BadRequestError, TierLimitError
 from .logprobs import TokenLogprob, chat_logprobs, completion_logprobs, sample_logprobs
 from .protocol import (
     BestOfNRequest,
@@ -106,6 +109,43 @@ def _prepare(
     return model, candidates, params
 
 
+def _admit(
+    service: InferenceService,
+    who: tuple[str, Tier],
+    *,
+    candidates: int,
+    ids: list[int],
+    params: SamplingParams,
+    rows_param: str = "n",
+) -> Ticket:
+    """After the rate limit and the encode: hold the request's rows and tokens in its tier's pool
+    (admission.py; 403 if it could never fit, 429 with Retry-After if not now)."""
+    key, tier = who
+    tokens = candidates * (len(ids) + params.max_tokens)
+    try:
+        return service.admission.admit(key, tier, rows=candidates, tokens=tokens, rows_param=rows_param)
+    except (TierLimitError, ConcurrencyLimitError) as exc:
+        service.metrics.admission_refused.labels(tier.name, str(exc.status)).inc()
+        raise
+
+
+def _stream(
+    service: InferenceService, ticket: Ticket, ids: list[int], *, n: int, params: SamplingParams, model: ModelChoice
+) -> GenerationStream:
+    """A queued stream that releases `ticket` when its decode ends (finished or failed) or its caller goes
+    away (its rows are then dropped from the queue or end at the next step). A caller that stops reading
+    holds nothing once its decode has ended: the decode never waits for the reader."""
+    try:
+        return GenerationStream(service, ids, n=n, params=params, model=model, on_done=ticket.release)
+    except BaseException:
+        ticket.release()  # never queued
+        raise
+
+
+def _rows_param(n: int, best_of: int | None) -> str:
+    return "best_of" if best_of is not None and best_of > n else "n"
+
+
 async def _encode(service: InferenceService, prompt: str, params: SamplingParams, param: str) -> list[int]:
     """The prompt's ids, checked against the model's context (400 context_length_exceeded), off the event loop."""
     assert service.loaded is not None
@@ -134,12 +174,16 @@ async def completions(req: CompletionRequest, service: Service, who: Caller) -> 
         raise BadRequestError(str(exc), "prompt") from None
     model, candidates, params = _prepare(service, who, req=req, best_of=req.best_of, max_tokens=None)
     ids = await _encode(service, prompt, params, "prompt")
-    if req.stream:
-        stream = GenerationStream(service, ids, n=req.n, params=params, model=model)
-        return stream_completions(stream, echo=prompt if req.echo else None, include_usage=_include_usage(req))
-    gen = await service.generate(
-        prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model, prompt_ids=ids
+    ticket = _admit(
+        service, who, candidates=candidates, ids=ids, params=params, rows_param=_rows_param(req.n, req.best_of)
     )
+    if req.stream:
+        stream = _stream(service, ticket, ids, n=req.n, params=params, model=model)
+        return stream_completions(stream, echo=prompt if req.echo else None, include_usage=_include_usage(req))
+    with ticket:
+        gen = await service.generate(
+            prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model, prompt_ids=ids
+        )
     lps = [completion_logprobs(e) for e in await _logprobs(service, gen)] if req.logprobs is not None else None
     choices = [
         CompletionChoice(
@@ -169,12 +213,16 @@ async def chat_completions(
         service, who, req=req, best_of=req.best_of, max_tokens=req.max_completion_tokens
     )
     ids = await _encode(service, prompt, params, "messages")
-    if req.stream:
-        stream = GenerationStream(service, ids, n=req.n, params=params, model=model)
-        return stream_chat(stream, include_usage=_include_usage(req))
-    gen = await service.generate(
-        prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model, prompt_ids=ids
+    ticket = _admit(
+        service, who, candidates=candidates, ids=ids, params=params, rows_param=_rows_param(req.n, req.best_of)
     )
+    if req.stream:
+        stream = _stream(service, ticket, ids, n=req.n, params=params, model=model)
+        return stream_chat(stream, include_usage=_include_usage(req))
+    with ticket:
+        gen = await service.generate(
+            prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model, prompt_ids=ids
+        )
     lps = [chat_logprobs(e) for e in await _logprobs(service, gen)] if req.logprobs else None
     choices = [
         ChatChoice(
@@ -198,9 +246,10 @@ async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestO
     candidates = service.gate.check_limits(key, tier, 1, req.n)
     params = req.sampling_params()
     ids = await _encode(service, req.prompt, params, "prompt")
-    gen = await service.generate(
-        req.prompt, candidates=candidates, n_return=1, params=params, tier=tier, model=model, prompt_ids=ids
-    )
+    with _admit(service, who, candidates=candidates, ids=ids, params=params):
+        gen = await service.generate(
+            req.prompt, candidates=candidates, n_return=1, params=params, tier=tier, model=model, prompt_ids=ids
+        )
     metrics = gen.metrics.to_dict()
     if "stopped_by" in metrics:  # null, not "", where EOS or the token budget ended a candidate
         metrics["stopped_by"] = [s or None for s in metrics["stopped_by"]]
@@ -233,6 +282,7 @@ async def readyz(startup: StartupState) -> JSONResponse:
 
 @health_router.get("/metrics")
 async def metrics(service: Service) -> Response:
+    service.metrics.observe_admission(service.admission.snapshot())
     return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
 

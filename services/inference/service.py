@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from ..common.auth import warn_if_open
 from ..common.settings import InferenceSettings, get_verifier_settings
@@ -39,6 +40,7 @@ from ..lm.model import LoadedModel, load_adapter, load_model, unload_adapter, us
 from ..lm.prompts import TemplatedPrompt, encode_prompt, plain_chat_prompt
 from ..lm.sampling import Sample, SampleRequest, SamplingParams
 from .adapter_paths import allowed_adapter_path
+from .admission import Admission, PoolUse
 from .batcher import GenerationBatcher
 from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
 from .errors import (
@@ -50,7 +52,16 @@ from .errors import (
     RegistryUnavailableError,
 )
 from .prompt_ids import TokenPrompt
-from .tiers import Gatekeeper, Tier, parse_admin_keys, parse_api_keys, parse_rate_limits
+from .tiers import (
+    Gatekeeper,
+    Tier,
+    TierOverrides,
+    parse_admin_keys,
+    parse_api_keys,
+    parse_max_queued_tokens,
+    parse_max_sequences,
+    parse_rate_limits,
+)
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +144,21 @@ class InferenceMetrics:
             "cppforge_inference_request_seconds", "Generation + ranking time per request",
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=r,
         )  # fmt: skip
+        self.inflight_sequences = Gauge(
+            "cppforge_inference_inflight_sequences", "Candidate rows admitted, queued or decoding", ["tier"], registry=r
+        )
+        self.inflight_tokens = Gauge(
+            "cppforge_inference_inflight_tokens", "Tokens admitted: rows x (prompt + max_tokens)", ["tier"], registry=r
+        )
+        self.admission_refused = Counter(
+            "cppforge_inference_admission_refused", "Requests refused by admission control", ["tier", "status"],
+            registry=r,
+        )  # fmt: skip
+
+    def observe_admission(self, pools: dict[str, PoolUse]) -> None:
+        for tier, use in pools.items():
+            self.inflight_sequences.labels(tier).set(use.sequences)
+            self.inflight_tokens.labels(tier).set(use.tokens)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -141,10 +167,16 @@ class InferenceMetrics:
 class InferenceService:
     def __init__(self, settings: InferenceSettings, loaded: LoadedModel | None = None) -> None:
         self.settings = settings
+        overrides = TierOverrides(
+            requests_per_minute=parse_rate_limits(settings.rate_limits),
+            max_sequences=parse_max_sequences(settings.max_sequences),
+            max_queued_tokens=parse_max_queued_tokens(settings.max_queued_tokens),
+        )
         self.gate = Gatekeeper(
-            parse_api_keys(settings.api_keys), settings.open_tier, parse_rate_limits(settings.rate_limits),
-            admin_keys=parse_admin_keys(settings.admin_keys),
+            parse_api_keys(settings.api_keys), settings.open_tier, admin_keys=parse_admin_keys(settings.admin_keys),
+            overrides=overrides,
         )  # fmt: skip
+        self.admission = Admission(self.gate.tiers_in_use(), self.gate.keys_per_tier())
         self.created = int(time.time())  # the base's `created` in /v1/models: set again when load() loads it
         self._loaded_at: dict[str, int] = {}  # adapter name -> when it was (last) loaded
         self.metrics = InferenceMetrics()
@@ -497,6 +529,8 @@ class InferenceService:
             "batches": self.batcher.batches if self.batcher else 0,
             "merged_requests": self.batcher.merged_requests if self.batcher else 0,
             "auth": "open" if self.gate.open else "api_keys",
+            # per tier in use: sequences and tokens admitted (queued or decoding) against the limits
+            "admission": {tier: dataclasses.asdict(use) for tier, use in self.admission.snapshot().items()},
             "registry": {
                 "serve_active": self.settings.serve_registry_active,
                 # the registry's active adapter loaded at start-up, while it is still the default model

@@ -10,7 +10,8 @@ Logprobs follow the text: a piece carries the tokens whose text it completes, th
 of the tokens the non-streamed answer reports (logprobs.py).
 
 The caller going away sets the request's `cancel`: a request still queued is dropped, a decoding
-one ends its rows at the next step (and the decode stops once no row is left).
+one ends its rows at the next step (and the decode stops once no row is left). `on_done` (the
+admission ticket's release, app.py) runs at the first of the decode's end and the caller going away.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +119,11 @@ class GenerationStream:
         n: int,
         params: SamplingParams,
         model: ModelChoice,
+        on_done: Callable[[], None] | None = None,
     ) -> None:
+        """`on_done`: called once, when the decode has ended (finished or failed: from the batcher's thread,
+        before the stream's last event is posted) or when the caller went away (`cancel`: its rows are
+        dropped from the queue or end at the next step), whichever comes first."""
         assert service.loaded is not None and service.batcher is not None
         self.service = service
         self.model = model.id
@@ -132,6 +137,8 @@ class GenerationStream:
         self.choices = [ChoiceStream(i, tokenizer, texts, params.stop, logprobs=wants) for i in range(n)]
         self.prompt_tokens = len(prompt_ids)  # encoded off the event loop (context.encode_checked)
         self.completion_tokens = 0
+        self._on_done_once = on_done
+        self._ended = threading.Lock()  # taken by the first of the decode's end and `cancel`
         request = SampleRequest(prompt_ids, n, params, on_step=self._on_step, cancel=self._cancel)
         self._future = service.batcher.enqueue(request, model.adapter)
         self._future.add_done_callback(self._on_done)
@@ -148,8 +155,15 @@ class GenerationStream:
             self._post(events)
 
     def _on_done(self, future: concurrent.futures.Future[Result]) -> None:
-        self._count(future)
-        self._post(None)
+        try:
+            self._count(future)
+        finally:
+            self._end()  # before the last event: a caller that read to the end finds it done
+            self._post(None)
+
+    def _end(self) -> None:
+        if self._on_done_once is not None and self._ended.acquire(blocking=False):
+            self._on_done_once()
 
     def _count(self, future: concurrent.futures.Future[Result]) -> None:
         """Metrics of what was generated, here and not in `deltas()`: a caller that hung up stops
@@ -164,7 +178,9 @@ class GenerationStream:
 
     # -- the event loop's side --------------------------------------------------------------
     def cancel(self) -> None:
+        """The caller went away (or all is done): end the rows left, and call `on_done` if not yet."""
         self._cancel.set()
+        self._end()
 
     async def deltas(self) -> AsyncIterator[list[ChoiceDelta]]:
         """Each step's pieces, until every choice has finished; raises the decode's error if it fails."""
@@ -176,4 +192,4 @@ class GenerationStream:
             _samples, stats = self._future.result()  # the decode's exception, if it failed
             self.completion_tokens = stats.completion_tokens
         finally:
-            self._cancel.set()  # the caller stopped reading (or all is done): end the rows left
+            self.cancel()  # the caller stopped reading (or all is done): end the rows left

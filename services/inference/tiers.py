@@ -3,7 +3,9 @@
 `CPPFORGE_API_KEYS="key1:free,key2:pro,key3:dev"`, parsed and checked by services/common/auth.py
 (shared with the trainer; its TIER_NAMES are the keys of TIERS). With no keys configured the
 service runs open (local use on 127.0.0.1) and every caller gets the `open_tier` (dev by default),
-which the service says at start-up.
+which the service says at start-up. Per tier: candidates per request, requests per minute
+(CPPFORGE_RATE_LIMITS), and the sequences and tokens its requests may have in flight
+(CPPFORGE_MAX_SEQUENCES, CPPFORGE_MAX_QUEUED_TOKENS; enforced by admission.py).
 
 Admin keys (`CPPFORGE_ADMIN_KEYS="k1,k2"`) may also change the served adapters (load, activate,
 unload): once any key is configured that is an operator's action, refused to every other key. An
@@ -24,7 +26,8 @@ from ..common import auth
 from .errors import AdminKeyRequiredError, AuthError, BadRequestError, RateLimitedError, TierLimitError
 
 __all__ = [
-    "AuthError", "Gatekeeper", "RateLimitedError", "Tier", "TierLimitError", "parse_admin_keys", "parse_api_keys",
+    "AuthError", "Gatekeeper", "RateLimitedError", "Tier", "TierLimitError", "TierOverrides", "parse_admin_keys",
+    "parse_api_keys", "parse_max_queued_tokens", "parse_max_sequences",
 ]  # fmt: skip
 
 ScorerName = Literal["proxy", "compile"]
@@ -37,16 +40,26 @@ class Tier:
     scorer: ScorerName
     requests_per_minute: int
     budget_s: float | None  # whole-request budget (dev: real compiles within 5 s)
+    # Admission (admission.py): candidate rows queued or decoding at once, and their tokens
+    # (rows x (prompt + max_tokens)), over all of the tier's keys.
+    max_sequences: int = 16
+    max_queued_tokens: int = 16384
 
 
+# Token pools: free fits one candidate of a 4k-context model; dev its 4 candidates of 4k; pro two such
+# requests; train four GRPO groups of 16 at 4k each.
 TIERS: dict[str, Tier] = {
-    "free": Tier("free", max_candidates=1, scorer="proxy", requests_per_minute=20, budget_s=None),
-    "pro": Tier("pro", max_candidates=4, scorer="proxy", requests_per_minute=120, budget_s=None),
-    "dev": Tier("dev", max_candidates=4, scorer="compile", requests_per_minute=60, budget_s=5.0),
+    "free": Tier("free", max_candidates=1, scorer="proxy", requests_per_minute=20, budget_s=None,
+                 max_sequences=4, max_queued_tokens=4096),
+    "pro": Tier("pro", max_candidates=4, scorer="proxy", requests_per_minute=120, budget_s=None,
+                max_sequences=16, max_queued_tokens=32768),
+    "dev": Tier("dev", max_candidates=4, scorer="compile", requests_per_minute=60, budget_s=5.0,
+                max_sequences=16, max_queued_tokens=16384),
     # The trainer's rollouts: a whole GRPO group per request (the protocol caps n at 16), many requests
     # a minute; candidates are returned, not picked, so the cheap proxy only orders them.
-    "train": Tier("train", max_candidates=16, scorer="proxy", requests_per_minute=6000, budget_s=None),
-}
+    "train": Tier("train", max_candidates=16, scorer="proxy", requests_per_minute=6000, budget_s=None,
+                  max_sequences=64, max_queued_tokens=262144),
+}  # fmt: skip
 
 
 def parse_api_keys(spec: str | None) -> dict[str, Tier]:
@@ -84,6 +97,34 @@ def parse_rate_limits(spec: str | None) -> dict[str, int]:
     return auth.parse_rate_limits(spec, TIERS)
 
 
+def parse_max_sequences(spec: str | None) -> dict[str, int]:
+    """CPPFORGE_MAX_SEQUENCES "free:4,dev:16" -> sequences by tier name."""
+    return auth.parse_tier_counts(spec, TIERS, env="CPPFORGE_MAX_SEQUENCES", unit="sequences")
+
+
+def parse_max_queued_tokens(spec: str | None) -> dict[str, int]:
+    """CPPFORGE_MAX_QUEUED_TOKENS "free:4096" -> tokens by tier name."""
+    return auth.parse_tier_counts(spec, TIERS, env="CPPFORGE_MAX_QUEUED_TOKENS", unit="tokens")
+
+
+@dataclass(frozen=True)
+class TierOverrides:
+    """Per-tier settings that replace a tier's defaults (by tier name)."""
+
+    requests_per_minute: dict[str, int] = dataclasses.field(default_factory=dict)
+    max_sequences: dict[str, int] = dataclasses.field(default_factory=dict)
+    max_queued_tokens: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def apply(self, tier: Tier) -> Tier:
+        name = tier.name
+        return dataclasses.replace(
+            tier,
+            requests_per_minute=self.requests_per_minute.get(name, tier.requests_per_minute),
+            max_sequences=self.max_sequences.get(name, tier.max_sequences),
+            max_queued_tokens=self.max_queued_tokens.get(name, tier.max_queued_tokens),
+        )
+
+
 class Gatekeeper:
     def __init__(
         self,
@@ -91,23 +132,38 @@ class Gatekeeper:
         open_tier: str = "dev",
         rate_limits: dict[str, int] | None = None,
         admin_keys: frozenset[str] = frozenset(),
+        *,
+        overrides: TierOverrides | None = None,
     ) -> None:
+        """`rate_limits`: requests per minute by tier (kept for callers that set nothing else);
+        `overrides`: every per-tier setting (its rates win over `rate_limits`)."""
         if open_tier not in TIERS:
             raise ValueError(f"unknown open tier {open_tier!r}")
-        overrides = rate_limits or {}
+        given = overrides or TierOverrides()
+        rates = (rate_limits or {}) | given.requests_per_minute
+        over = dataclasses.replace(given, requests_per_minute=rates)
         self.admin_keys = admin_keys
         # An admin key only there generates as the trainer does (tier train); an API key keeps its tier.
-        admins = {k: self._with_rate(TIERS["train"], overrides) for k in admin_keys}
-        self.keys = admins | {k: self._with_rate(t, overrides) for k, t in keys.items()}
-        self.open_tier = self._with_rate(TIERS[open_tier], overrides)
+        admins = {k: over.apply(TIERS["train"]) for k in admin_keys}
+        self.keys = admins | {k: over.apply(t) for k, t in keys.items()}
+        self.open_tier = over.apply(TIERS[open_tier])
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _with_rate(tier: Tier, overrides: dict[str, int]) -> Tier:
-        if tier.name not in overrides:
-            return tier
-        return dataclasses.replace(tier, requests_per_minute=overrides[tier.name])
+    def tiers_in_use(self) -> list[Tier]:
+        """The tiers callers generate with (open: the open tier), with their overrides applied."""
+        if self.open:
+            return [self.open_tier]
+        return list({t.name: t for t in self.keys.values()}.values())
+
+    def keys_per_tier(self) -> dict[str, int]:
+        """How many keys generate with each tier (open: one caller, the open tier)."""
+        if self.open:
+            return {self.open_tier.name: 1}
+        counts: dict[str, int] = {}
+        for tier in self.keys.values():
+            counts[tier.name] = counts.get(tier.name, 0) + 1
+        return counts
 
     @property
     def open(self) -> bool:
