@@ -21,7 +21,9 @@ retried one request at a time in new sessions, except for requests whose listene
 (they cannot be replayed cleanly) and which get the error.
 
 Adapter changes take `exclusive()`: no new session opens, the open ones finish, then the caller holds
-the model alone (a session never mixes two versions of an adapter's weights).
+the model alone (a session never mixes two versions of an adapter's weights). `close()` fails what is
+still queued or decoding after the step in progress and waits for the worker, so no decode runs while
+the process exits.
 """
 
 from __future__ import annotations
@@ -173,14 +175,15 @@ class GenerationBatcher:
         while True:
             with self._cond:
                 while True:
+                    if self._closed:
+                        self._shut_down()
+                        return
                     self._drop_cancelled()
                     if not self._paused:
                         while self._queue and len(self._open) < self.max_sessions:
                             self._start(self._take())
                     if self._open:
                         break
-                    if self._closed and not self._queue:
-                        return
                     self._cond.wait()
                 turn = self._pick()
             self._step(turn)
@@ -289,10 +292,27 @@ class GenerationBatcher:
                 pending.alone = True
                 self._start([pending])
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 10.0) -> None:
+        """Stop: requests still queued or decoding fail with ShuttingDownError (the step in progress
+        ends first); waits up to `wait_s` for the worker, so no decode runs while the process exits."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(wait_s)
+
+    def _shut_down(self) -> None:
+        """Under the lock, once closed: fail every waiting and open request."""
+        gone = ShuttingDownError("the inference service is shutting down")
+        for pending in [*self._queue, *(p for s in self._open for p in s.batch)]:
+            if not pending.future.done():
+                pending.future.set_exception(gone)
+        self._queue, self._open = [], []
+        self._cond.notify_all()  # (exclusive() waiters)
+
+
+class ShuttingDownError(RuntimeError):
+    """A request still queued or decoding when the service stopped."""
 
 
 def _watched(pending: _Pending) -> SampleRequest:

@@ -528,6 +528,7 @@ class InferenceService:
             "active_adapter": self.loaded.active_adapter if self.loaded else None,
             "batches": self.batcher.batches if self.batcher else 0,
             "merged_requests": self.batcher.merged_requests if self.batcher else 0,
+            "open_sessions": self.batcher.open_sessions if self.batcher else 0,  # decodes interleaved right now
             "auth": "open" if self.gate.open else "api_keys",
             # per tier in use: sequences and tokens admitted (queued or decoding) against the limits
             "admission": {tier: dataclasses.asdict(use) for tier, use in self.admission.snapshot().items()},

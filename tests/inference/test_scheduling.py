@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.inference.batcher import GenerationBatcher
+import pytest
+
+from services.inference.batcher import GenerationBatcher, ShuttingDownError
 from services.lm.sampling import Sample, SampleRequest, SamplingParams, SamplingStats
 
 
@@ -164,3 +166,19 @@ def test_exclusive_waits_for_open_sessions_and_opens_none_meanwhile() -> None:
         assert queued.result(10)
     finally:
         batcher.close()
+
+
+def test_close_fails_what_is_queued_or_decoding_and_stops_the_worker() -> None:
+    log: list[list[int]] = []
+    batcher, _ = _batcher(log, max_sessions=1)
+    running = batcher.enqueue(_request(1, 10_000))
+    _wait_for(lambda: len(log) >= 1)
+    queued = batcher.enqueue(_request(2, 3))
+    batcher.close(wait_s=10)
+    assert not batcher._thread.is_alive()
+    for future in (running, queued):
+        with pytest.raises(ShuttingDownError):
+            future.result(1)
+    assert len(log) < 10_000
+    with pytest.raises(RuntimeError, match="closed"):
+        batcher.enqueue(_request(3, 1))
