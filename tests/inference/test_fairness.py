@@ -95,3 +95,42 @@ def test_a_short_request_is_answered_while_a_long_one_decodes(served: tuple[str,
     assert usage["completion_tokens"] > 20, "the long request ended too early to tell anything"
     later = [t for t in chunks if t > answered]
     assert len(later) >= 5, "the short request waited for the long one to finish"
+
+
+def test_a_request_failing_while_sampling_fails_alone(served: tuple[str, FastAPI], monkeypatch: Any) -> None:
+    """Three tenants' requests decode in one merged batch; the free one's draw fails (a fault injected into
+    the sampler for its seed): it alone gets the error, the two dev requests finish with 200."""
+    from services.lm import sampling
+
+    url, app = served
+    real = sampling._draw_from
+
+    def draw(logits: Any, probs: Any, params: Any, generator: Any) -> int:
+        if params.seed == 666:
+            raise RuntimeError("probability tensor contains either inf, nan or element < 0")
+        return real(logits, probs, params, generator)
+
+    monkeypatch.setattr(sampling, "_draw_from", draw)
+    batcher = app.state.service.batcher
+    answers: dict[str, httpx.Response] = {}
+
+    def ask(name: str, key: str, seed: int) -> None:
+        body = {"model": MODEL, "prompt": "int add(int a, int b) {", "max_tokens": 6, "seed": seed}
+        answers[name] = httpx.post(url + "/v1/completions", json=body, headers={"Authorization": key}, timeout=60)
+
+    threads = [threading.Thread(target=ask, args=a) for a in (("bad", FREE, 666), ("dev", DEV, 1), ("dev2", DEV, 2))]
+    with batcher.lock:  # nothing decodes until all three are queued: they open one session together
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(batcher._queue) + sum(len(s.batch) for s in batcher._open) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    for t in threads:
+        t.join(60)
+    assert batcher.merged_requests >= 3
+    error = answers["bad"].json()["error"]
+    assert answers["bad"].status_code == 500 and "RuntimeError" in error["message"]
+    assert error["type"] == "server_error"
+    for name in ("dev", "dev2"):
+        assert answers[name].status_code == 200 and answers[name].json()["usage"]["completion_tokens"] > 0
