@@ -4,8 +4,8 @@ Thin: parse, authenticate and check the tier, call InferenceService, answer (mod
 models_api.py). Errors use OpenAI's shape {"error": {"message", "type", "param", "code"}}: 400 an
 invalid request (not JSON, a bad or unsupported field: params.py; a prompt over the model's context:
 context_length_exceeded, context.py), 413 a body over CPPFORGE_MAX_REQUEST_BYTES (request_too_large),
-401 bad key, 403 over the tier or an adapter change without an admin key (admin_key_required) or from
-outside the adapter dirs (adapter_path_not_allowed), 404 unknown `model` (model_not_found), adapter
+401 bad key, 403 over the tier (tier_limit_exceeded: candidates or max_tokens) or an adapter change
+without an admin key (admin_key_required), 404 unknown `model` (model_not_found), adapter
 (adapter_not_found) or route (not_found), 405 wrong method, 409 a registry adapter of another base model
 (base_model_mismatch), with damaged files (adapter_corrupt) or on a base whose files changed since
 the service loaded it (base_model_changed), or a directory under a registry name
@@ -98,11 +98,10 @@ def _prepare(
         raise BadRequestError("stream_options needs stream=true", "stream_options")
     key, tier = who
     model = service.resolve_model(req.model)  # before the rate limit: a 404 costs no token
+    asked, param = (max_tokens, "max_completion_tokens") if max_tokens is not None else (req.max_tokens, "max_tokens")
+    budget = service.gate.check_max_tokens(tier, asked, default=service.settings.max_tokens_default, param=param)
     candidates = service.gate.check_limits(key, tier, req.n, best_of)
-    params = req.sampling_params(service.settings.max_tokens_default)
-    params = dataclasses.replace(params, logprobs=req.logprobs_count())
-    if max_tokens is not None:
-        params = dataclasses.replace(params, max_tokens=max_tokens)
+    params = dataclasses.replace(req.sampling_params(), max_tokens=budget, logprobs=req.logprobs_count())
     return model, candidates, params
 
 
@@ -195,8 +194,10 @@ async def chat_completions(
 async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestOfNResponse:
     key, tier = who
     model = service.resolve_model(req.model)
+    asked = req.max_tokens if "max_tokens" in req.model_fields_set else None  # its default is clipped, not refused
+    budget = service.gate.check_max_tokens(tier, asked, default=req.max_tokens)
     candidates = service.gate.check_limits(key, tier, 1, req.n)
-    params = req.sampling_params()
+    params = dataclasses.replace(req.sampling_params(), max_tokens=budget)
     ids = await _encode(service, req.prompt, params, "prompt")
     gen = await service.generate(
         req.prompt, candidates=candidates, n_return=1, params=params, tier=tier, model=model, prompt_ids=ids

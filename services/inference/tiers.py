@@ -37,15 +37,16 @@ class Tier:
     scorer: ScorerName
     requests_per_minute: int
     budget_s: float | None  # whole-request budget (dev: real compiles within 5 s)
+    max_tokens: int  # completion tokens per candidate (the protocol's own cap, 2048, holds for every tier)
 
 
 TIERS: dict[str, Tier] = {
-    "free": Tier("free", max_candidates=1, scorer="proxy", requests_per_minute=20, budget_s=None),
-    "pro": Tier("pro", max_candidates=4, scorer="proxy", requests_per_minute=120, budget_s=None),
-    "dev": Tier("dev", max_candidates=4, scorer="compile", requests_per_minute=60, budget_s=5.0),
+    "free": Tier("free", max_candidates=1, scorer="proxy", requests_per_minute=20, budget_s=None, max_tokens=256),
+    "pro": Tier("pro", max_candidates=4, scorer="proxy", requests_per_minute=120, budget_s=None, max_tokens=1024),
+    "dev": Tier("dev", max_candidates=4, scorer="compile", requests_per_minute=60, budget_s=5.0, max_tokens=1024),
     # The trainer's rollouts: a whole GRPO group per request (the protocol caps n at 16), many requests
     # a minute; candidates are returned, not picked, so the cheap proxy only orders them.
-    "train": Tier("train", max_candidates=16, scorer="proxy", requests_per_minute=6000, budget_s=None),
+    "train": Tier("train", max_candidates=16, scorer="proxy", requests_per_minute=6000, budget_s=None, max_tokens=2048),
 }
 
 
@@ -130,6 +131,20 @@ class Gatekeeper:
             )
         if key not in self.admin_keys:
             raise AdminKeyRequiredError("changing adapters needs an admin key: use a key from CPPFORGE_ADMIN_KEYS")
+
+    @staticmethod
+    def check_max_tokens(tier: Tier, asked: int | None, *, default: int, param: str = "max_tokens") -> int:
+        """Completion tokens per candidate: `asked` within the tier's cap, else TierLimitError naming `param`
+        (the field the request used); nothing asked: `default`, clipped to the cap rather than refused."""
+        if asked is None:
+            return min(default, tier.max_tokens)
+        if asked > tier.max_tokens:
+            raise TierLimitError(
+                f"the {tier.name} tier allows at most {tier.max_tokens} completion tokens per candidate; "
+                f"{param} asked for {asked}",
+                param,
+            )
+        return asked
 
     def check_limits(self, key: str, tier: Tier, n: int, best_of: int | None) -> int:
         """Candidates to generate for this request, or TierLimitError / RateLimitedError."""
