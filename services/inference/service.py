@@ -303,7 +303,8 @@ class InferenceService:
         """Load (or, under a name already loaded and with `replace`, reload) a LoRA adapter.
 
         Under the batcher's lock: no decode runs while the old weights go and the new ones come.
-        Blocking (it waits for the decode in progress): call it off the event loop.
+        Blocking (it waits for the decode in progress): call it off the event loop. Whatever keeps
+        `path` from loading, the answer is the one AdapterInvalidError of adapter_paths.unloadable.
         """
         assert self.loaded is not None and self.batcher is not None
         if name == self.model_id:
