@@ -4,14 +4,14 @@ Thin: parse, authenticate and check the tier, call InferenceService, answer (mod
 models_api.py). Errors use OpenAI's shape {"error": {"message", "type", "param", "code"}}: 400 an
 invalid request (not JSON, a bad or unsupported field: params.py; a prompt over the model's context:
 context_length_exceeded, context.py), 413 a body over CPPFORGE_MAX_REQUEST_BYTES (request_too_large),
-401 bad key, 403 over the tier (tier_limit_exceeded: more candidates than it allows, or more sequences or
-tokens than its whole admission pool holds: admission.py) or an adapter change without an admin key
-(admin_key_required) or from outside the adapter dirs (adapter_path_not_allowed), 404 unknown `model`
-(model_not_found), adapter (adapter_not_found) or route (not_found), 405 wrong method, 409 a registry
-adapter of another base model (base_model_mismatch), with damaged files (adapter_corrupt) or on a base
-whose files changed since the service loaded it (base_model_changed), or a directory under a registry
-name (registry_name_taken), 429 rate limited (rate_limit_exceeded) or over the sequences or tokens its
-tier, or the key's share of it, may have in flight (concurrency_limit_exceeded), both with Retry-After,
+401 bad key, 403 over the tier (tier_limit_exceeded: more candidates or max_tokens than it allows, or more
+sequences or tokens than its whole admission pool holds: admission.py) or an adapter change without an
+admin key (admin_key_required), 404 unknown `model` (model_not_found), adapter (adapter_not_found) or route
+(not_found), 405 wrong method, 409 a registry adapter of another base model (base_model_mismatch), with
+damaged files (adapter_corrupt) or on a base whose files changed since the service loaded it
+(base_model_changed), or a directory under a registry name (registry_name_taken), 429 rate limited
+(rate_limit_exceeded) or over the sequences or tokens its tier, or the key's share of it, may have in
+flight (concurrency_limit_exceeded), both with Retry-After,
 500 an unreadable registry (registry_unreadable) or anything unexpected, 503 while the model is loading (model_loading,
 Retry-After) or after it failed to load (model_unavailable). Responses name the model that generated: a LoRA
 adapter's name or the base model id (service.py says how a request's `model` picks one). `stream=true` answers
@@ -101,11 +101,10 @@ def _prepare(
         raise BadRequestError("stream_options needs stream=true", "stream_options")
     key, tier = who
     model = service.resolve_model(req.model)  # before the rate limit: a 404 costs no token
+    asked, param = (max_tokens, "max_completion_tokens") if max_tokens is not None else (req.max_tokens, "max_tokens")
+    budget = service.gate.check_max_tokens(tier, asked, default=service.settings.max_tokens_default, param=param)
     candidates = service.gate.check_limits(key, tier, req.n, best_of)
-    params = req.sampling_params(service.settings.max_tokens_default)
-    params = dataclasses.replace(params, logprobs=req.logprobs_count())
-    if max_tokens is not None:
-        params = dataclasses.replace(params, max_tokens=max_tokens)
+    params = dataclasses.replace(req.sampling_params(), max_tokens=budget, logprobs=req.logprobs_count())
     return model, candidates, params
 
 
@@ -243,8 +242,10 @@ async def chat_completions(
 async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestOfNResponse:
     key, tier = who
     model = service.resolve_model(req.model)
+    asked = req.max_tokens if "max_tokens" in req.model_fields_set else None  # its default is clipped, not refused
+    budget = service.gate.check_max_tokens(tier, asked, default=req.max_tokens)
     candidates = service.gate.check_limits(key, tier, 1, req.n)
-    params = req.sampling_params()
+    params = dataclasses.replace(req.sampling_params(), max_tokens=budget)
     ids = await _encode(service, req.prompt, params, "prompt")
     with _admit(service, who, candidates=candidates, ids=ids, params=params):
         gen = await service.generate(

@@ -13,7 +13,6 @@ __all__ = [
     "AdapterConflictError",
     "AdapterInvalidError",
     "AdapterNotFoundError",
-    "AdapterPathNotAllowedError",
     "AdminKeyRequiredError",
     "AuthError",
     "BadRequestError",
@@ -57,16 +56,6 @@ class AdminKeyRequiredError(InferenceError):
     code = "admin_key_required"
 
 
-class AdapterPathNotAllowedError(InferenceError):
-    """A `path` load outside CPPFORGE_ADAPTER_DIRS (symlinks resolved) (403)."""
-
-    status = 403
-    code = "adapter_path_not_allowed"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, param="path")
-
-
 class RateLimitedError(InferenceError):
     status = 429
     code = "rate_limit_exceeded"
@@ -106,8 +95,10 @@ class AdapterNotFoundError(InferenceError):
 
 
 class AdapterInvalidError(BadRequestError):
-    """The adapter's files do not load (truncated weights, a malformed config) (400 `adapter_invalid`);
-    a name already loaded keeps its old weights."""
+    """No adapter loads from the request's `path` (whatever the reason: outside the adapter dirs, missing,
+    unreadable, truncated weights, a malformed config; adapter_paths.unloadable says it the same way for
+    all) or from a registry artifact's files (400 `adapter_invalid`); a name already loaded keeps its old
+    weights."""
 
     code = "adapter_invalid"
 

@@ -3,8 +3,9 @@
 Loading, activating and unloading adapters is an operator's action: once the service has any key,
 it needs one from CPPFORGE_ADMIN_KEYS (403 `admin_key_required`), and an open service takes them from
 loopback clients only (exposure.py); `path` loads must resolve inside
-CPPFORGE_ADAPTER_DIRS (403 `adapter_path_not_allowed`). Serving a loaded adapter (`model=<name>`)
-and listing them stay open to every key.
+CPPFORGE_ADAPTER_DIRS, and every failed one answers the same 400 `adapter_invalid` whatever is on
+disk (adapter_paths.py). Serving a loaded adapter (`model=<name>`) and listing them stay open to
+every key.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -40,6 +41,47 @@ SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1 - 16
 # may be an int, never a string.
 Seed = Annotated[StrictInt, Field(ge=SEED_MIN, le=SEED_MAX)]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+# The sampler divides float32 logits by the temperature, itself rounded to float32 (where 1e-46 is 0):
+# logits / t must stay finite. Logits are within ~1e3, so t >= 1e-4 keeps them within ~1e7; a smaller
+# t is greedy decoding in all but name (0 asks for that).
+TEMPERATURE_MIN = 1e-4
+# The most likely of V tokens has p >= 1/V: for any vocabulary up to 1e6 tokens a top_p at or below
+# 1e-6 keeps that token alone, so a smaller value means nothing more (and rounds to 0 in float32).
+TOP_P_MIN = 1e-6
+
+
+def _temperature(value: float) -> float:
+    if 0 < value < TEMPERATURE_MIN:
+        raise PydanticCustomError(
+            "temperature_too_small",
+            "temperature must be 0 (greedy) or at least {minimum}",
+            {"minimum": f"{TEMPERATURE_MIN:g}"},
+        )
+    return value
+
+
+def _top_p(value: float) -> float:
+    if value < TOP_P_MIN:
+        raise PydanticCustomError(
+            "top_p_too_small",
+            "top_p must be at least {minimum} (and at most 1); for the most likely token alone, use temperature 0",
+            {"minimum": f"{TOP_P_MIN:g}"},
+        )
+    return value
+
+
+Temperature = Annotated[Number, Field(ge=0.0, le=2.0), AfterValidator(_temperature)]
+TopP = Annotated[Number, Field(le=1.0), AfterValidator(_top_p)]
+TEMPERATURE_HELP = f"0 (greedy) or {TEMPERATURE_MIN:g} .. 2."
+TOP_P_HELP = f"{TOP_P_MIN:g} .. 1 (nucleus sampling; the most likely token is always kept)."
+
+
+def check_stops(stops: list[str]) -> None:
+    """OpenAI's rule for `stop`: at most 4 sequences, none empty (an empty one would match everywhere)."""
+    if len(stops) > 4:
+        raise ValueError("at most 4 stop sequences")
+    if any(not s for s in stops):
+        raise ValueError("stop sequences must be non-empty")
 
 
 def _null_is_default(model: type[BaseModel], data: Any) -> Any:
@@ -61,9 +103,15 @@ class _Sampling(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: Text = Field(..., description=MODEL_HELP + " Required, as in OpenAI.")
-    max_tokens: StrictInt | None = Field(None, ge=1, le=2048, description="Tokens to generate per candidate.")
-    temperature: Number = Field(1.0, ge=0.0, le=2.0)
-    top_p: Number = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=2048,
+        description="Tokens to generate per candidate, up to the tier's cap (403 over it); not given: the "
+        "service's default (CPPFORGE_MAX_TOKENS_DEFAULT), clipped to the cap.",
+    )
+    temperature: Temperature = Field(1.0, description=TEMPERATURE_HELP)
+    top_p: TopP = Field(1.0, description=TOP_P_HELP)
     n: StrictInt = Field(1, ge=1, le=16, description="Choices to return.")
     seed: Seed | None = Field(
         None, description="Candidate i is drawn with seed + i (reproducible alone); -2**63 .. 2**63 - 17."
@@ -83,11 +131,7 @@ class _Sampling(BaseModel):
     @field_validator("stop")
     @classmethod
     def _stop(cls, v: str | list[str] | None) -> str | list[str] | None:
-        stops = [v] if isinstance(v, str) else (v or [])
-        if len(stops) > 4:
-            raise ValueError("at most 4 stop sequences")
-        if any(not s for s in stops):
-            raise ValueError("stop sequences must be non-empty")
+        check_stops([v] if isinstance(v, str) else (v or []))
         return v
 
     def stops(self) -> tuple[str, ...]:
@@ -175,9 +219,15 @@ class BestOfNRequest(BaseModel):
 
     prompt: Text = Field(..., description="The code prompt (e.g. includes + comment + signature).")
     n: StrictInt = Field(4, ge=1, le=16, description="Candidates to generate and rank.")
-    max_tokens: StrictInt = Field(DEFAULT_MAX_TOKENS, ge=1, le=2048)
-    temperature: Number = Field(1.0, ge=0.0, le=2.0)
-    top_p: Number = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: StrictInt = Field(
+        DEFAULT_MAX_TOKENS,
+        ge=1,
+        le=2048,
+        description="Tokens per candidate, up to the tier's cap (403 over it); not given: this default, clipped "
+        "to the cap.",
+    )
+    temperature: Temperature = Field(1.0, description=TEMPERATURE_HELP)
+    top_p: TopP = Field(1.0, description=TOP_P_HELP)
     seed: Seed | None = Field(None, description="Candidate i is drawn with seed + i; -2**63 .. 2**63 - 17.")
     stop: list[Text] = Field(default_factory=list, max_length=4)
     model: Text | None = Field(None, description=MODEL_HELP + " Optional here: none runs the default.")
@@ -186,6 +236,12 @@ class BestOfNRequest(BaseModel):
     @classmethod
     def _nulls(cls, data: Any) -> Any:
         return _null_is_default(cls, data)
+
+    @field_validator("stop")
+    @classmethod
+    def _stop(cls, v: list[str]) -> list[str]:
+        check_stops(v)
+        return v
 
     def sampling_params(self) -> SamplingParams:
         return SamplingParams(

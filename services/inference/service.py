@@ -39,7 +39,7 @@ from ..lm.decode_session import DecodeSession, Outcome
 from ..lm.model import LoadedModel, load_adapter, load_model, unload_adapter, use_adapter
 from ..lm.prompts import TemplatedPrompt, encode_prompt, plain_chat_prompt
 from ..lm.sampling import Sample, SampleRequest, SamplingParams
-from .adapter_paths import allowed_adapter_path
+from .adapter_paths import AdapterPathError, allowed_adapter_path, unloadable
 from .admission import Admission, PoolUse
 from .batcher import GenerationBatcher
 from .best_of_n import BestOfNMetrics, CompileRanker, ProxyRanker, Ranker, rank_samples
@@ -359,14 +359,25 @@ class InferenceService:
         """Load (or, under a name already loaded and with `replace`, reload) a LoRA adapter.
 
         With the model alone (batcher.exclusive()): no decode runs while the old weights go and the new
-        ones come. Blocking (it waits for the open decodes to finish): call it off the event loop.
+        ones come. Blocking (it waits for the open decodes to finish): call it off the event loop. Whatever
+        keeps `path` from loading, the answer is the one AdapterInvalidError of adapter_paths.unloadable.
         """
         assert self.loaded is not None and self.batcher is not None
         if name == self.model_id:
             raise BadRequestError(f"{name!r} is the base model's id; give the adapter another name", "name")
-        real = allowed_adapter_path(path, self.settings.adapter_roots)  # 403 outside CPPFORGE_ADAPTER_DIRS
+        # The name's checks first: which of them fails must not depend on what `path` is on disk.
         self._refuse_registry_name(name)
-        return self._load(str(real), name, activate=activate, replace=replace, param="path")
+        if not replace and name in self.loaded.adapters:
+            raise BadRequestError(f"an adapter named {name!r} is already loaded (replace=false)", "name")
+        roots = self.settings.adapter_roots
+        try:
+            real = allowed_adapter_path(path, roots)
+            return self._load(str(real), name, activate=activate, replace=replace, param="path")
+        except (AdapterPathError, AdapterInvalidError, OSError, ValueError) as exc:  # ValueError: a NUL byte
+            # One answer whatever is on disk (adapter_paths.py); the reason is for the operator's eyes only.
+            log.warning("adapter %r: no loadable adapter at %r: %s", name, path, exc)
+            kept = name if name in self.loaded.adapters else None  # a failed replacement keeps the old weights
+            raise unloadable(path, roots, kept=kept) from None
 
     def _load(self, path: str, name: str, *, activate: bool, replace: bool, param: str) -> AdapterLoad:
         """AdapterInvalidError (400, naming `param`) when the files do not load: the adapter that

@@ -40,6 +40,7 @@ class Tier:
     scorer: ScorerName
     requests_per_minute: int
     budget_s: float | None  # whole-request budget (dev: real compiles within 5 s)
+    max_tokens: int  # completion tokens per candidate (the protocol's own cap, 2048, holds for every tier)
     # Admission (admission.py): candidate rows queued or decoding at once, and their tokens
     # (rows x (prompt + max_tokens)), over all of the tier's keys.
     max_sequences: int = 16
@@ -49,15 +50,15 @@ class Tier:
 # Token pools: free fits one candidate of a 4k-context model; dev its 4 candidates of 4k; pro two such
 # requests; train four GRPO groups of 16 at 4k each.
 TIERS: dict[str, Tier] = {
-    "free": Tier("free", max_candidates=1, scorer="proxy", requests_per_minute=20, budget_s=None,
+    "free": Tier("free", max_candidates=1, scorer="proxy", requests_per_minute=20, budget_s=None, max_tokens=256,
                  max_sequences=4, max_queued_tokens=4096),
-    "pro": Tier("pro", max_candidates=4, scorer="proxy", requests_per_minute=120, budget_s=None,
+    "pro": Tier("pro", max_candidates=4, scorer="proxy", requests_per_minute=120, budget_s=None, max_tokens=1024,
                 max_sequences=16, max_queued_tokens=32768),
-    "dev": Tier("dev", max_candidates=4, scorer="compile", requests_per_minute=60, budget_s=5.0,
+    "dev": Tier("dev", max_candidates=4, scorer="compile", requests_per_minute=60, budget_s=5.0, max_tokens=1024,
                 max_sequences=16, max_queued_tokens=16384),
     # The trainer's rollouts: a whole GRPO group per request (the protocol caps n at 16), many requests
     # a minute; candidates are returned, not picked, so the cheap proxy only orders them.
-    "train": Tier("train", max_candidates=16, scorer="proxy", requests_per_minute=6000, budget_s=None,
+    "train": Tier("train", max_candidates=16, scorer="proxy", requests_per_minute=6000, budget_s=None, max_tokens=2048,
                   max_sequences=64, max_queued_tokens=262144),
 }  # fmt: skip
 
@@ -186,6 +187,20 @@ class Gatekeeper:
             )
         if key not in self.admin_keys:
             raise AdminKeyRequiredError("changing adapters needs an admin key: use a key from CPPFORGE_ADMIN_KEYS")
+
+    @staticmethod
+    def check_max_tokens(tier: Tier, asked: int | None, *, default: int, param: str = "max_tokens") -> int:
+        """Completion tokens per candidate: `asked` within the tier's cap, else TierLimitError naming `param`
+        (the field the request used); nothing asked: `default`, clipped to the cap rather than refused."""
+        if asked is None:
+            return min(default, tier.max_tokens)
+        if asked > tier.max_tokens:
+            raise TierLimitError(
+                f"the {tier.name} tier allows at most {tier.max_tokens} completion tokens per candidate; "
+                f"{param} asked for {asked}",
+                param,
+            )
+        return asked
 
     def check_limits(self, key: str, tier: Tier, n: int, best_of: int | None) -> int:
         """Candidates to generate for this request, or TierLimitError / RateLimitedError."""

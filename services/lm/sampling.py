@@ -78,20 +78,26 @@ class SamplingStats:
 
 
 def _filter_top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Nucleus filtering of one row of probabilities (V,): keep the smallest set reaching top_p."""
+    """Nucleus filtering of one row of probabilities (V,): keep the smallest set reaching top_p,
+    never less than the most likely token (whatever top_p: the comparison is in float32, where a
+    tiny top_p rounds to 0 and `< top_p` would keep nothing, then 0 / 0 = NaN)."""
     if top_p >= 1.0:
         return probs
     sorted_p, order = torch.sort(probs, descending=True)
     cumulative = torch.cumsum(sorted_p, dim=-1)
-    keep = cumulative - sorted_p < top_p  # always keeps the most likely token
+    keep = cumulative - sorted_p < top_p
+    keep[0] = True
     filtered = torch.zeros_like(probs)
     filtered[order[keep]] = sorted_p[keep]
     return filtered / filtered.sum()
 
 
 def _draw_from(logits: torch.Tensor, probs: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> int:
-    """One token for one row: `logits` (V,) and `probs` = softmax(logits / temperature) (V,)."""
-    if params.temperature == 0:
+    """One token for one row: `logits` (V,) and `probs` = softmax(logits / temperature) (V,).
+
+    A row whose probabilities are not finite (a temperature so small that logits / t overflowed in
+    float32) draws its most likely token, which is what such a temperature means."""
+    if params.temperature == 0 or not bool(torch.isfinite(probs).all()):
         return int(torch.argmax(logits))
     return int(torch.multinomial(_filter_top_p(probs, params.top_p), 1, generator=generator))
 

@@ -199,7 +199,10 @@ def test_a_failed_replacement_keeps_the_old_adapter_serving(
                 assert r.status_code == 400, (reason, name, r.text)
                 error = r.json()["error"]
                 assert error["param"] == "path" and error["code"] == "adapter_invalid", error
-                assert reason in error["message"] and str(broken) in error["message"]
+                assert reason not in error["message"] and str(broken) in error["message"]  # the reason: logged
+                assert error["message"].startswith(f"no loadable LoRA adapter at {broken}: "), error
+                kept = "; adapter 'policy' keeps its previous weights"
+                assert error["message"].endswith(kept) == (name == "policy"), error
                 health = httpx.get(url + "/healthz").json()
                 assert health["adapters"] == ["policy"] and health["active_adapter"] == "policy", (reason, name)
                 assert _text(client, "policy") == (reference["first"], "policy")  # the old weights

@@ -49,6 +49,19 @@ def test_tier_caps() -> None:
         gate.check_limits("p", gate.keys["p"], 3, 2)
 
 
+def test_max_tokens_caps_per_tier() -> None:
+    assert {name: t.max_tokens for name, t in TIERS.items()} == {"free": 256, "pro": 1024, "dev": 1024, "train": 2048}
+    free, train = TIERS["free"], TIERS["train"]
+    assert Gatekeeper.check_max_tokens(free, 256, default=128) == 256
+    assert Gatekeeper.check_max_tokens(free, None, default=128) == 128
+    assert Gatekeeper.check_max_tokens(free, None, default=2048) == 256  # a default is clipped, never refused
+    assert Gatekeeper.check_max_tokens(train, None, default=2048) == 2048
+    with pytest.raises(TierLimitError) as info:
+        Gatekeeper.check_max_tokens(free, 257, default=128, param="max_completion_tokens")
+    assert info.value.param == "max_completion_tokens" and "at most 256" in str(info.value)
+    assert info.value.status == 403 and info.value.code == "tier_limit_exceeded"
+
+
 def test_rate_limit_per_key() -> None:
     gate = Gatekeeper(parse_api_keys("a:free,b:free"), rate_limits=parse_rate_limits("free:2"))
     tier = gate.keys["a"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from services.lm.model import LoadedModel
 from services.lm.prompts import encode_prompt
-from services.lm.sampling import SamplingParams, sample_n
+from services.lm.sampling import SamplingParams, _draw_from, _filter_top_p, sample_n
 
 PROMPT = "#include <vector>\nusing namespace std;\n// return the sum of the elements of v\nint total(vector<int> v) {"
 
@@ -97,3 +98,31 @@ def test_requests_of_different_lengths_batch_together(tiny_model: LoadedModel) -
     # Each request keeps its own params: the sampled one stops within its own budget.
     assert [len(s.token_ids) <= 12 for s in together[1][0]] == [True, True]
     assert [s.seed for s in together[1][0]] == [77, 78]
+
+
+def test_a_tiny_top_p_keeps_the_most_likely_token() -> None:
+    """`cumulative - p < top_p` runs in float32, where 1e-300 is 0: the most likely token must stay."""
+    probs = torch.softmax(torch.tensor([0.5, 3.0, -1.0, 2.9]), dim=-1)  # (V,) float32, most likely: 1
+    for top_p in (1e-300, 1e-45, 1e-9):
+        assert _filter_top_p(probs, top_p).tolist() == [0.0, 1.0, 0.0, 0.0], top_p
+    kept = _filter_top_p(probs, 0.6)  # tokens 1 and 3 reach 0.6; renormalized
+    assert kept[0] == kept[2] == 0 and kept[1] > kept[3] > 0 and abs(float(kept.sum()) - 1) < 1e-6
+
+
+def test_a_row_whose_probabilities_are_not_finite_draws_the_argmax() -> None:
+    logits = torch.tensor([0.5, 3.0, -1.0, 2.9])
+    params = SamplingParams(temperature=1e-300, top_p=0.9)  # 1e-300 is 0 in float32: logits / t -> inf, NaN
+    probs = torch.softmax(logits / torch.tensor([params.temperature]), dim=-1)
+    assert not bool(torch.isfinite(probs).all())
+    generator = torch.Generator().manual_seed(0)
+    assert [_draw_from(logits, probs, params, generator) for _ in range(3)] == [1, 1, 1]
+
+
+def test_underflowing_temperature_and_top_p_decode_greedily(tiny_model: LoadedModel) -> None:
+    greedy, _ = sample_n(
+        tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 1, SamplingParams(max_tokens=8, temperature=0)
+    )
+    for extreme in ({"temperature": 1e-300}, {"top_p": 1e-300}, {"temperature": 1e-300, "top_p": 1e-300}):
+        p = SamplingParams(max_tokens=8, seed=3, **extreme)  # type: ignore[arg-type]
+        two, _ = sample_n(tiny_model.model, tiny_model.tokenizer, ids(tiny_model), 2, p)
+        assert [s.token_ids for s in two] == [greedy[0].token_ids] * 2, extreme
