@@ -373,6 +373,9 @@ def test_a_disconnected_stream_gives_its_slot_back_at_once(app_url: tuple[Any, s
     assert _post(url, "f1", max_tokens=1).status_code == 200
 
 
+LONG_PROMPT = "int v = 0; // count\n" * 12
+
+
 def test_a_request_larger_than_the_pool_is_403(app_url: tuple[Any, str]) -> None:
     _app, url = app_url
     asks: list[tuple[str, str, dict[str, Any], str, str]] = [
@@ -380,8 +383,9 @@ def test_a_request_larger_than_the_pool_is_403(app_url: tuple[Any, str]) -> None
         ("p1", "/v1/completions", {"best_of": 3}, "best_of", "max_sequences"),
         ("p1", "/v1/completions", {"n": 3, "stream": True}, "n", "max_sequences"),
         ("p1", "/v1/best_of_n", {"n": 4}, "n", "max_sequences"),
-        ("f1", "/v1/completions", {"max_tokens": 300}, "max_tokens", "max_queued_tokens"),
-        ("f1", "/v1/chat/completions", {"max_tokens": 300, "messages": [{"role": "user", "content": "hi"}]},
+        # (within the free tier's 256 max_tokens; the prompt makes it over the pool's 300 tokens)
+        ("f1", "/v1/completions", {"max_tokens": 250, "prompt": LONG_PROMPT}, "max_tokens", "max_queued_tokens"),
+        ("f1", "/v1/chat/completions", {"max_tokens": 250, "messages": [{"role": "user", "content": LONG_PROMPT}]},
          "max_tokens", "max_queued_tokens"),
     ]  # fmt: skip
     for key, path, body, param, limit in asks:
