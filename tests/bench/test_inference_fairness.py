@@ -61,5 +61,4 @@ def test_a_tiny_run_prints_the_ratios_and_writes_them(tiny_model_dir: Path, tmp_
     kinds = {b["kind"]: b for b in report["background"]}
     assert set(kinds) == {"long_prompt", "long_generation"}
     # (how many background requests land inside so short a window depends on the scheduler: not asserted)
-    assert all(b["requests"] >= 0 and b["completion_tokens"] >= 0 for b in kinds.values())
     assert "background work during B" in run.stdout
