@@ -9,9 +9,11 @@ nothing is ranked and no verifier is needed).
     the model's context (prompt tokens + max_tokens = context), the other long generations (a short
     prompt, max_tokens as many as the free tier and the context allow); meanwhile the same K short
     requests, each after a small random pause so they land mid-decode.
+The K requests of each are split over a few rounds of A then B, so a load that drifts on a shared machine
+weighs on both alike.
 Prints p50/p95/mean latency of each scenario, the ratios B/A (issue 13's target: <= 2.0x) and the
 background work done during B (requests, tokens/s), so a "fair" result that starved the background shows.
-Usage: python bench/inference_fairness.py [--quick] [--k N] [--json PATH] [--model DIR]
+Usage: python bench/inference_fairness.py [--quick] [--k N] [--rounds R] [--json PATH] [--model DIR]
 """
 
 from __future__ import annotations
@@ -84,6 +86,12 @@ def summarize(latencies_s: list[float]) -> dict[str, float]:
         "p95_ms": percentile(ms, 95),
         "max_ms": max(ms),
     }
+
+
+def round_sizes(k: int, rounds: int) -> list[int]:
+    """`k` requests split over at most `rounds` rounds as evenly as possible (none empty)."""
+    rounds = max(1, min(k, rounds))
+    return [k // rounds + (1 if i < k % rounds else 0) for i in range(rounds)]
 
 
 def ratios(alone: dict[str, float], beside: dict[str, float]) -> dict[str, float]:
@@ -238,12 +246,12 @@ async def _background(
 
 
 async def beside(
-    http: httpx.AsyncClient, w: Workload, *, k: int, clients: int, pause_s: tuple[float, float], seed: int
-) -> tuple[list[float], list[BackgroundKind], float]:
-    """(short-request latencies, background work done meanwhile, the measured window in seconds)."""
-    rng = random.Random(seed)
+    http: httpx.AsyncClient, w: Workload, *, k: int, clients: int, pause_s: tuple[float, float], rng: random.Random,
+    kinds: list[BackgroundKind],
+) -> tuple[list[float], float]:  # fmt: skip
+    """(short-request latencies, the measured window in seconds); the background work done meanwhile is
+    added to `kinds` (long prompts, long generations)."""
     window = Window()
-    kinds = [BackgroundKind("long_prompt"), BackgroundKind("long_generation")]
     bodies = [long_prompt_body(w), gen_body(w)]
     answered: list[asyncio.Event] = []
     tasks = []
@@ -268,7 +276,7 @@ async def beside(
     window.end = time.perf_counter()
     window.stop.set()
     await asyncio.gather(*tasks)  # each finishes the request it has in flight (the service stays clean)
-    return latencies, kinds, window.end - window.start
+    return latencies, window.end - window.start
 
 
 # -- the service ---------------------------------------------------------------------------
@@ -314,25 +322,36 @@ def stop_service(proc: subprocess.Popen[bytes]) -> None:
 
 async def measure(url: str, w: Workload, args: argparse.Namespace) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=url, timeout=600) as http:
+        short_usage: dict[str, int] = {}
         for _ in range(args.warmup):
-            await complete(http, DEV, short_body())
+            short_usage = (await complete(http, DEV, short_body()))[1]["usage"]
         _, data = await complete(http, FREE, long_prompt_body(w))
         if data["usage"]["prompt_tokens"] != w.long_prompt_tokens:  # the service must count what we counted
             raise SystemExit(
                 f"long prompt: the service counted {data['usage']} tokens, expected {w.long_prompt_tokens}"
             )
         w_gen = replace(w, gen_max_tokens=await probe_gen_cap(http, w))
-        a = await alone(http, args.k)
-        b, background, window_s = await beside(
-            http, w_gen, k=args.k, clients=args.clients, pause_s=(args.pause_min_s, args.pause_max_s), seed=args.seed
-        )
+        # Rounds of A then B: a load that drifts on a shared machine weighs on both scenarios alike.
+        a: list[float] = []
+        b: list[float] = []
+        background = [BackgroundKind("long_prompt"), BackgroundKind("long_generation")]
+        rng, window_s = random.Random(args.seed), 0.0
+        for k in round_sizes(args.k, args.rounds):
+            a += await alone(http, k)
+            pause = (args.pause_min_s, args.pause_max_s)
+            lat, seconds = await beside(
+                http, w_gen, k=k, clients=args.clients, pause_s=pause, rng=rng, kinds=background
+            )
+            b += lat
+            window_s += seconds
     sa, sb = summarize(a), summarize(b)
     return {
         "bench": "inference_fairness",
         "context": w.context,
         "k": args.k,
+        "rounds": len(round_sizes(args.k, args.rounds)),
         "background_clients_per_kind": args.clients,
-        "short": {"prompt": SHORT_PROMPT, "max_tokens": SHORT_MAX_TOKENS, "tier": "dev"},
+        "short": {"prompt": SHORT_PROMPT, "max_tokens": SHORT_MAX_TOKENS, "tier": "dev", "usage": short_usage},
         "long_prompt": {"prompt_tokens": w.long_prompt_tokens, "max_tokens": w.long_max_tokens, "tier": "free"},
         "long_generation": {"prompt_tokens": w.gen_prompt_tokens, "max_tokens": w_gen.gen_max_tokens, "tier": "free"},
         "alone": sa,
@@ -341,6 +360,8 @@ async def measure(url: str, w: Workload, args: argparse.Namespace) -> dict[str, 
         "target_ratio": 2.0,
         "window_s": window_s,
         "background": [background_report(t, window_s) for t in background],
+        # in the order sent: a bimodal B (some requests alone, some merged into a long decode) shows here
+        "latencies_ms": {"alone": [round(1000 * x, 1) for x in a], "beside": [round(1000 * x, 1) for x in b]},
     }
 
 
@@ -357,9 +378,10 @@ def background_report(t: BackgroundKind, window_s: float) -> dict[str, Any]:
 
 def print_report(r: dict[str, Any]) -> None:
     lp, lg = r["long_prompt"], r["long_generation"]
+    drawn = r["short"]["usage"].get("completion_tokens")
     print(
-        f"inference fairness: context {r['context']} tokens; {r['k']} short dev requests "
-        f"({SHORT_MAX_TOKENS} tokens, temperature 0) per scenario"
+        f"inference fairness: context {r['context']} tokens; {r['k']} short dev requests ({drawn} of max "
+        f"{SHORT_MAX_TOKENS} tokens, temperature 0) per scenario, in {r['rounds']} round(s) of A then B"
     )
     print(
         f"background: {r['background_clients_per_kind']} free client(s) per kind: long prompts "
@@ -388,18 +410,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="short-request latency alone vs beside long free-tier work")
     parser.add_argument("--k", type=int, default=None, help="short requests per scenario (default 60; --quick 20)")
     parser.add_argument("--quick", action="store_true", help="a short run: K=20")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="A-then-B rounds the K requests are split over (default 3; --quick 2)"
+    )
     parser.add_argument("--clients", type=int, default=1, help="background free-tier clients per kind")
     parser.add_argument("--long-max-tokens", type=int, default=16, help="max_tokens of the context-filling requests")
     parser.add_argument("--pause-min-s", type=float, default=0.05, help="pause before each short request in B")
     parser.add_argument("--pause-max-s", type=float, default=0.4)
-    parser.add_argument("--warmup", type=int, default=3, help="short requests before measuring")
+    parser.add_argument("--warmup", type=int, default=3, help="short requests before measuring (>= 1)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the pauses")
     parser.add_argument("--model", type=Path, default=None, help="model dir (default: the bootstrap model)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results here")
     args = parser.parse_args(argv)
     args.k = args.k or (20 if args.quick else 60)
-    if args.k < 1 or args.clients < 1 or not 0 <= args.pause_min_s <= args.pause_max_s:
-        parser.error("need --k >= 1, --clients >= 1 and 0 <= --pause-min-s <= --pause-max-s")
+    args.rounds = args.rounds or (2 if args.quick else 3)
+    if min(args.k, args.rounds, args.clients, args.warmup) < 1 or not 0 <= args.pause_min_s <= args.pause_max_s:
+        parser.error("need --k, --rounds, --clients and --warmup >= 1 and 0 <= --pause-min-s <= --pause-max-s")
     return args
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.inference_fairness import percentile, ratios, summarize
+from bench.inference_fairness import percentile, ratios, round_sizes, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,12 +37,19 @@ def test_summary_in_ms_and_ratios_of_beside_over_alone() -> None:
     assert r["p95"] == pytest.approx((400.0 + 0.9 * 1100.0) / 290.0)
 
 
+def test_rounds_split_k_evenly_and_never_empty() -> None:
+    assert round_sizes(60, 3) == [20, 20, 20]
+    assert round_sizes(20, 3) == [7, 7, 6]
+    assert round_sizes(2, 3) == [1, 1]  # more rounds than requests: one request a round
+    assert round_sizes(5, 1) == [5]
+
+
 @pytest.mark.slow
 def test_a_tiny_run_prints_the_ratios_and_writes_them(tiny_model_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "fairness.json"
     run = subprocess.run(
-        [sys.executable, "bench/inference_fairness.py", "--model", str(tiny_model_dir), "--k", "2", "--warmup", "1",
-         "--pause-max-s", "0.1", "--json", str(out)],
+        [sys.executable, "bench/inference_fairness.py", "--model", str(tiny_model_dir), "--k", "2", "--rounds", "1",
+         "--warmup", "1", "--pause-max-s", "0.1", "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=280,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
@@ -50,7 +57,8 @@ def test_a_tiny_run_prints_the_ratios_and_writes_them(tiny_model_dir: Path, tmp_
                for q in ("p50", "p95")}  # fmt: skip
     assert all(printed.values()), run.stdout
     report = json.loads(out.read_text())
-    assert report["alone"]["n"] == report["beside"]["n"] == 2
+    assert report["alone"]["n"] == report["beside"]["n"] == 2 and report["rounds"] == 1
+    assert len(report["latencies_ms"]["alone"]) == len(report["latencies_ms"]["beside"]) == 2
     for q, line in printed.items():
         assert line is not None
         expected = report["beside"][f"{q}_ms"] / report["alone"][f"{q}_ms"]
