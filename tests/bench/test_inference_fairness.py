@@ -58,7 +58,9 @@ def test_a_tiny_run_prints_the_ratios_and_writes_them(tiny_model_dir: Path, tmp_
     assert all(printed.values()), run.stdout
     report = json.loads(out.read_text())
     assert report["alone"]["n"] == report["beside"]["n"] == 2 and report["rounds"] == 1
-    assert len(report["latencies_ms"]["alone"]) == len(report["latencies_ms"]["beside"]) == 2
+    assert report["alone_after"]["n"] == 2
+    assert [len(v) for v in report["latencies_ms"].values()] == [2, 2, 2]
+    assert re.search(r"^idle service after the load, A'/A: p50 [0-9.]+x  p95 [0-9.]+x$", run.stdout, re.M)
     for q, line in printed.items():
         assert line is not None
         expected = report["beside"][f"{q}_ms"] / report["alone"][f"{q}_ms"]
