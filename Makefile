@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/verifier_throughput.py
 	$(BIN)/python bench/best_of_n.py
 	$(BIN)/python bench/train_step.py
+	$(BIN)/python bench/inference_fairness.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests bench
