@@ -155,6 +155,10 @@ class InferenceSettings(CppforgeSettings):
         default=8, ge=1, le=256,
         description="Decode sessions open at once, interleaved step by step (requests beyond them queue).",
     )  # fmt: skip
+    max_step_wait_ms: int = Field(
+        default=100, ge=1, le=60000,
+        description="Longest a decode session waits for its next step while newer, shorter work goes first.",
+    )  # fmt: skip
     serve_registry_active: bool = Field(
         default=False,
         description="At start-up, load the registry's active adapter for the served base model (by its content "

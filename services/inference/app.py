@@ -41,6 +41,7 @@ from .admission import ConcurrencyLimitError, Ticket
 from .context import encode_checked
 from .deps import Caller, Service, require_ready
 from .errors import BadRequestError, TierLimitError
+from .hangup import until_done_or_gone
 from .logprobs import TokenLogprob, chat_logprobs, completion_logprobs, sample_logprobs
 from .protocol import (
     BestOfNRequest,
@@ -163,7 +164,9 @@ async def _logprobs(service: InferenceService, gen: Generation) -> list[list[Tok
 
 
 @router.post("/completions", response_model=CompletionResponse, responses=_ERRORS)
-async def completions(req: CompletionRequest, service: Service, who: Caller) -> CompletionResponse | Response:
+async def completions(
+    req: CompletionRequest, service: Service, who: Caller, request: Request
+) -> CompletionResponse | Response:
     if req.echo and req.logprobs is not None:
         raise BadRequestError("echo with logprobs (the prompt's logprobs) is not supported", "echo")
     try:
@@ -180,9 +183,13 @@ async def completions(req: CompletionRequest, service: Service, who: Caller) -> 
         stream = _stream(service, ticket, ids, n=req.n, params=params, model=model)
         return stream_completions(stream, echo=prompt if req.echo else None, include_usage=_include_usage(req))
     with ticket:
-        gen = await service.generate(
-            prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model, prompt_ids=ids
-        )
+        gen = await until_done_or_gone(
+            request,
+            lambda cancel: service.generate(
+                prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model,
+                prompt_ids=ids, cancel=cancel,
+            ),
+        )  # fmt: skip
     lps = [completion_logprobs(e) for e in await _logprobs(service, gen)] if req.logprobs is not None else None
     choices = [
         CompletionChoice(
@@ -202,7 +209,7 @@ async def completions(req: CompletionRequest, service: Service, who: Caller) -> 
 
 @router.post("/chat/completions", response_model=ChatCompletionResponse, responses=_ERRORS)
 async def chat_completions(
-    req: ChatCompletionRequest, service: Service, who: Caller
+    req: ChatCompletionRequest, service: Service, who: Caller, request: Request
 ) -> ChatCompletionResponse | Response:
     if req.top_logprobs is not None and not req.logprobs:
         raise BadRequestError("top_logprobs needs logprobs=true", "top_logprobs")
@@ -219,9 +226,13 @@ async def chat_completions(
         stream = _stream(service, ticket, ids, n=req.n, params=params, model=model)
         return stream_chat(stream, include_usage=_include_usage(req))
     with ticket:
-        gen = await service.generate(
-            prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model, prompt_ids=ids
-        )
+        gen = await until_done_or_gone(
+            request,
+            lambda cancel: service.generate(
+                prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model,
+                prompt_ids=ids, cancel=cancel,
+            ),
+        )  # fmt: skip
     lps = [chat_logprobs(e) for e in await _logprobs(service, gen)] if req.logprobs else None
     choices = [
         ChatChoice(
@@ -239,7 +250,7 @@ async def chat_completions(
 
 
 @router.post("/best_of_n", response_model=BestOfNResponse, responses=_ERRORS, tags=["cppforge"])
-async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestOfNResponse:
+async def best_of_n(req: BestOfNRequest, service: Service, who: Caller, request: Request) -> BestOfNResponse:
     key, tier = who
     model = service.resolve_model(req.model)
     asked = req.max_tokens if "max_tokens" in req.model_fields_set else None  # its default is clipped, not refused
@@ -248,9 +259,13 @@ async def best_of_n(req: BestOfNRequest, service: Service, who: Caller) -> BestO
     params = dataclasses.replace(req.sampling_params(), max_tokens=budget)
     ids = await _encode(service, req.prompt, params, "prompt")
     with _admit(service, who, candidates=candidates, ids=ids, params=params):
-        gen = await service.generate(
-            req.prompt, candidates=candidates, n_return=1, params=params, tier=tier, model=model, prompt_ids=ids
-        )
+        gen = await until_done_or_gone(
+            request,
+            lambda cancel: service.generate(
+                req.prompt, candidates=candidates, n_return=1, params=params, tier=tier, model=model,
+                prompt_ids=ids, cancel=cancel,
+            ),
+        )  # fmt: skip
     metrics = gen.metrics.to_dict()
     if "stopped_by" in metrics:  # null, not "", where EOS or the token budget ended a candidate
         metrics["stopped_by"] = [s or None for s in metrics["stopped_by"]]

@@ -7,11 +7,12 @@ adapter per forward, so requests for different adapters never share a session, a
 new session holds the oldest waiting request, none waits behind requests queued after it.
 
 Several sessions (up to `max_sessions`) are open at once and advance one small step at a time
-(a chunk of prompt prefill or one decoding step: sampling.DecodeSession), so a long prompt or a long
-generation never holds the model while a short request waits. Each turn goes to the session that has
-taken the fewest steps so far (a newcomer runs almost as if alone), except that a session passed over
-`starve_after` turns in a row gets the next one: nothing starves, and a short request beside a long
-one pays at most one of its steps in `starve_after + 1`. A request alone decodes exactly as `sample_n`
+(a chunk of prompt prefill or one decoding step: decode_session.DecodeSession), so a long prompt or a
+long generation never holds the model while a short request waits. Each turn goes to the session that
+has had the least model time so far (a newcomer runs almost as if alone: shortest work first), except
+that a session kept waiting longer than `max_wait_s` since its last turn gets the next one (the longest
+waiting first): nothing starves, and a session beside others advances at least once per `max_wait_s`
+plus one step. A request alone decodes exactly as `sample_n`
 does. Streaming callers `enqueue` a request that carries its own step listener and cancel event
 (SampleRequest); one cancelled before its session opens is dropped from the queue.
 
@@ -32,6 +33,7 @@ import concurrent.futures
 import dataclasses
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -101,8 +103,8 @@ class _Open:
     session: Session
     batch: list[_Pending]  # in the session's request order
     order: int  # opening order: ties go to the older session
-    units: int = 0
-    skipped: int = 0  # turns in a row given to other sessions
+    since: float  # when its last turn ended (or it opened): how long it has been kept waiting
+    attained_s: float = 0.0  # model time its steps took
 
     @property
     def adapter(self) -> str | None:
@@ -115,14 +117,20 @@ class _Open:
 
 class GenerationBatcher:
     def __init__(
-        self, open_session: OpenSession, max_rows: int = 32, max_sessions: int = 8, starve_after: int = 4
+        self,
+        open_session: OpenSession,
+        max_rows: int = 32,
+        max_sessions: int = 8,
+        max_wait_s: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_sessions < 1 or starve_after < 1:
-            raise ValueError("max_sessions and starve_after must be at least 1")
+        if max_sessions < 1 or not max_wait_s > 0:
+            raise ValueError("max_sessions must be at least 1 and max_wait_s positive")
         self.open_session = open_session
         self.max_rows = max_rows
         self.max_sessions = max_sessions
-        self.starve_after = starve_after
+        self.max_wait_s = max_wait_s
+        self.clock = clock
         self.lock = threading.Lock()  # held during each step; exclusive() holds it between sessions
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
@@ -216,7 +224,7 @@ class GenerationBatcher:
                 for pending in batch:
                     self._start([pending])
             return
-        self._open.append(_Open(session, batch, next(self._order)))
+        self._open.append(_Open(session, batch, next(self._order), since=self.clock()))
 
     def _drop_cancelled(self) -> None:
         """Under the lock: requests whose caller went away before their session opened."""
@@ -226,14 +234,16 @@ class GenerationBatcher:
         self._queue = [i for i in self._queue if not any(i is g for g in gone)]
 
     def _pick(self) -> _Open:
-        """Under the lock: the session passed over longest if it reached `starve_after`, else the one
-        that has taken the fewest steps (the older on a tie)."""
-        starving = [s for s in self._open if s.skipped >= self.starve_after]
-        if starving:
-            return max(starving, key=lambda s: (s.skipped, -s.order))
-        return min(self._open, key=lambda s: (s.units, s.order))
+        """Under the lock: the session kept waiting longest if that is over `max_wait_s`, else the one
+        that has had the least model time (the older on a tie)."""
+        now = self.clock()
+        overdue = [s for s in self._open if now - s.since > self.max_wait_s]
+        if overdue:
+            return min(overdue, key=lambda s: (s.since, s.order))
+        return min(self._open, key=lambda s: (s.attained_s, s.order))
 
     def _step(self, turn: _Open) -> None:
+        started = self.clock()
         try:
             with self.lock:
                 done = turn.session.step()
@@ -246,9 +256,8 @@ class GenerationBatcher:
             return
         with self._cond:
             self._resolve(turn, finished)
-            turn.units += 1
-            for other in self._open:
-                other.skipped = 0 if other is turn else other.skipped + 1
+            turn.since = self.clock()
+            turn.attained_s += turn.since - started
             if done:
                 self._open.remove(turn)
                 self.batches += 1
@@ -274,8 +283,8 @@ class GenerationBatcher:
             older, newer = (other, turn) if other.order < turn.order else (turn, other)
             if older.session.absorb(newer.session):  # (session state only: the model's lock is not needed)
                 older.batch += newer.batch
-                older.units = min(older.units, newer.units)  # the newcomer keeps its place in the schedule
-                older.skipped = min(older.skipped, newer.skipped)
+                older.attained_s = min(older.attained_s, newer.attained_s)  # the newcomer keeps its place
+                older.since = max(older.since, newer.since)
                 self._open.remove(newer)
                 return
 

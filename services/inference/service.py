@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -38,7 +39,7 @@ from ..common.settings import InferenceSettings, get_verifier_settings
 from ..lm.decode_session import DecodeSession, Outcome
 from ..lm.model import LoadedModel, load_adapter, load_model, unload_adapter, use_adapter
 from ..lm.prompts import TemplatedPrompt, encode_prompt, plain_chat_prompt
-from ..lm.sampling import Sample, SampleRequest, SamplingParams
+from ..lm.sampling import Sample, SampleRequest, SamplingParams, SamplingStats
 from .adapter_paths import AdapterPathError, allowed_adapter_path, unloadable
 from .admission import Admission, PoolUse
 from .batcher import GenerationBatcher
@@ -202,7 +203,11 @@ class InferenceService:
             self._base_stamp = _stamp(path)  # before loading: files changed after this no longer describe it
             self.loaded = load_model(path, dtype=self.settings.dtype, device=self.settings.device)
             self.created = int(time.time())
-        self.batcher = GenerationBatcher(self._open_session, max_sessions=self.settings.max_sessions)
+        self.batcher = GenerationBatcher(
+            self._open_session,
+            max_sessions=self.settings.max_sessions,
+            max_wait_s=self.settings.max_step_wait_ms / 1000,
+        )
         proxy_path = self.settings.proxy_path or default_proxy_path()
         if proxy_path.exists():
             from .proxy import ProxyClassifier, ProxyModelMismatchError
@@ -292,46 +297,6 @@ class InferenceService:
         session = DecodeSession(self.loaded.tokenizer, requests, prefill_chunk=self.settings.prefill_chunk_tokens)
         return AdapterSession(self.loaded, adapter, session)
 
-    def generate_blocking(
-        self,
-        prompt: str,
-        *,
-        candidates: int,
-        n_return: int,
-        params: SamplingParams,
-        tier: Tier,
-        model: ModelChoice | None = None,
-        prompt_ids: Sequence[int] | None = None,
-    ) -> Generation:
-        """`model`: from resolve_model (None: the default); `prompt_ids`: the prompt already encoded
-        (context.encode_checked). Candidates are ranked only when some must be left out
-        (candidates > n_return); otherwise every one returns, in sample order."""
-        assert self.loaded is not None and self.batcher is not None
-        started = time.monotonic()
-        choice = model or self.resolve_model(None)
-        ranked = candidates > n_return
-        ranker = self.ranker_for(tier) if ranked else None
-        ids = list(prompt_ids) if prompt_ids is not None else self.encode(prompt)
-        samples, stats = self.batcher.submit(SampleRequest(ids, candidates, params), choice.adapter)
-        # Rankers score the program prompt + completion; a chat rendered by a template is role markup, not
-        # code, so there the completion alone is the candidate program.
-        code_prompt = "" if isinstance(prompt, TemplatedPrompt) else prompt
-        _, metrics = rank_samples(samples, stats, code_prompt, ranker, started, tier.budget_s)
-        chosen = metrics.order[:n_return]
-        self.metrics.candidates.labels(metrics.scorer).inc(candidates)
-        self.metrics.verified.inc(sum(metrics.verified))
-        self.metrics.tokens.inc(metrics.completion_tokens)
-        self.metrics.latency.observe(time.monotonic() - started)
-        return Generation(
-            choices=[(metrics.candidates[i], metrics.finish_reasons[i], metrics.stopped_by[i] or None) for i in chosen],
-            metrics=metrics,
-            prompt_tokens=len(ids),
-            completion_tokens=metrics.completion_tokens,
-            model=choice.id,
-            samples=[samples[i] for i in chosen],
-            ranked=ranked,
-        )
-
     async def generate(
         self,
         prompt: str,
@@ -342,16 +307,54 @@ class InferenceService:
         tier: Tier,
         model: ModelChoice | None = None,
         prompt_ids: Sequence[int] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Generation:
+        """`model`: from resolve_model (None: the default); `prompt_ids`: the prompt already encoded
+        (context.encode_checked); `cancel`: set it (the caller went away) and the decode ends at its next
+        step. Candidates are ranked only when some must be left out (candidates > n_return); otherwise
+        every one returns, in sample order. The decode is awaited, not waited for in a thread: a request
+        being decoded holds none of the event loop's worker threads (which other requests need)."""
+        assert self.loaded is not None and self.batcher is not None
+        started = time.monotonic()
+        choice = model or self.resolve_model(None)
+        ids = list(prompt_ids) if prompt_ids is not None else await asyncio.to_thread(self.encode, prompt)
+        request = SampleRequest(ids, candidates, params, cancel=cancel)
+        samples, stats = await asyncio.wrap_future(self.batcher.enqueue(request, choice.adapter))
         return await asyncio.to_thread(
-            self.generate_blocking,
-            prompt,
-            candidates=candidates,
-            n_return=n_return,
-            params=params,
-            tier=tier,
-            model=model,
-            prompt_ids=prompt_ids,
+            self._rank, prompt, samples, stats, n_return=n_return, tier=tier, choice=choice, started=started
+        )
+
+    def _rank(
+        self,
+        prompt: str,
+        samples: list[Sample],
+        stats: SamplingStats,
+        *,
+        n_return: int,
+        tier: Tier,
+        choice: ModelChoice,
+        started: float,
+    ) -> Generation:
+        """Rank the decoded candidates when some must be left out (blocking: the dev tier compiles them)."""
+        ranked = len(samples) > n_return
+        ranker = self.ranker_for(tier) if ranked else None
+        # Rankers score the program prompt + completion; a chat rendered by a template is role markup, not
+        # code, so there the completion alone is the candidate program.
+        code_prompt = "" if isinstance(prompt, TemplatedPrompt) else prompt
+        _, metrics = rank_samples(samples, stats, code_prompt, ranker, started, tier.budget_s)
+        chosen = metrics.order[:n_return]
+        self.metrics.candidates.labels(metrics.scorer).inc(len(samples))
+        self.metrics.verified.inc(sum(metrics.verified))
+        self.metrics.tokens.inc(metrics.completion_tokens)
+        self.metrics.latency.observe(time.monotonic() - started)
+        return Generation(
+            choices=[(metrics.candidates[i], metrics.finish_reasons[i], metrics.stopped_by[i] or None) for i in chosen],
+            metrics=metrics,
+            prompt_tokens=stats.prompt_tokens,
+            completion_tokens=metrics.completion_tokens,
+            model=choice.id,
+            samples=[samples[i] for i in chosen],
+            ranked=ranked,
         )
 
     # -- adapters --------------------------------------------------------------------------

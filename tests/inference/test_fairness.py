@@ -134,3 +134,36 @@ def test_a_request_failing_while_sampling_fails_alone(served: tuple[str, FastAPI
     assert error["type"] == "server_error"
     for name in ("dev", "dev2"):
         assert answers[name].status_code == 200 and answers[name].json()["usage"]["completion_tokens"] > 0
+
+
+def test_a_non_streamed_request_whose_client_hangs_up_stops_decoding(
+    served: tuple[str, FastAPI], monkeypatch: Any
+) -> None:
+    url, app = served
+    batcher = app.state.service.batcher
+    real = batcher.open_session
+    steps: list[int] = []
+
+    def open_session(adapter: str | None, requests: Sequence[SampleRequest]) -> Any:
+        session = real(adapter, requests)
+        step = session.step
+
+        def slow_step() -> bool:  # a slow model: 20 ms a step
+            time.sleep(0.02)
+            steps.append(1)
+            return bool(step())
+
+        session.step = slow_step
+        return session
+
+    monkeypatch.setattr(batcher, "open_session", open_session)
+    context = app.state.service.loaded.model.config.max_position_embeddings
+    prompt = [(7 * i) % 400 + 20 for i in range(context - 160)]  # with seed 2 it draws all 150 tokens
+    body = {"model": MODEL, "prompt": prompt, "max_tokens": 150, "seed": 2}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(url + "/v1/completions", json=body, headers={"Authorization": FREE}, timeout=1.0)
+    deadline = time.monotonic() + 20
+    while batcher.open_sessions or not steps:
+        assert time.monotonic() < deadline, "the abandoned request kept decoding"
+        time.sleep(0.05)
+    assert len(steps) < 120  # 150 decoding steps (+ prefill) had it run to its end
