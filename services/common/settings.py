@@ -146,6 +146,11 @@ class InferenceSettings(CppforgeSettings):
     )
     device: str = Field(default="auto", description="auto (cuda when available, else cpu), cpu, cuda, cuda:N or mps.")
     dtype: str = Field(default="auto", description="auto (bfloat16 on CUDA, else float32), float32, bfloat16, float16.")
+    torch_threads: int | None = Field(
+        default=None, ge=1, le=1024,
+        description="CPU decoding threads (torch intra-op). Unset: one less than the cores (at least 1), leaving a "
+        "core to the HTTP side; on a busy box more threads stall every step while one waits for its time slice.",
+    )  # fmt: skip
     max_tokens_default: int = Field(default=128, ge=1, le=2048)
     prefill_chunk_tokens: int = Field(
         default=128, ge=1, le=65536,
