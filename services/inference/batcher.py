@@ -8,11 +8,12 @@ new session holds the oldest waiting request, none waits behind requests queued 
 
 Several sessions (up to `max_sessions`) are open at once and advance one small step at a time
 (a chunk of prompt prefill or one decoding step: decode_session.DecodeSession), so a long prompt or a
-long generation never holds the model while a short request waits. Each turn goes to the session that
-has had the least model time so far (a newcomer runs almost as if alone: shortest work first), except
+long generation never holds the model while a short request waits. Each turn goes to the session whose
+most urgent request needs the fewest steps to finish (shortest remaining work first: a short request
+beside long ones runs almost as if alone; ties: the least model time so far, then the older), except
 that a session kept waiting longer than `max_wait_s` since its last turn gets the next one (the longest
 waiting first): nothing starves, and a session beside others advances at least once per `max_wait_s`
-plus one step. A request alone decodes exactly as `sample_n`
+plus one step. A joined session is as urgent as its most urgent request. A request alone decodes exactly as `sample_n`
 does. Streaming callers `enqueue` a request that carries its own step listener and cancel event
 (SampleRequest); one cancelled before its session opens is dropped from the queue.
 
@@ -46,12 +47,15 @@ Result = tuple[list[Sample], SamplingStats]
 
 
 class Session(Protocol):
-    """An open decode: `step()` does one small unit of work (True once done); `take_finished()` gives
+    """An open decode: `step()` does one small unit of work (True once done); `remaining()` estimates the
+    steps its most urgent request still needs; `take_finished()` gives
     the requests (index in request order, result or error) finished since its last call, every one
     once done; `absorb(other)` takes another session's requests into this one's forwards (False: it
     cannot, nothing changed)."""
 
     def step(self) -> bool: ...
+
+    def remaining(self) -> int: ...
 
     def take_finished(self) -> list[tuple[int, Outcome]]: ...
 
@@ -76,6 +80,9 @@ class _WholeDecode:
     def step(self) -> bool:
         self.results = self.decode(self.adapter, self.requests)
         return True
+
+    def remaining(self) -> int:
+        return 0 if self.results is not None else 1
 
     def take_finished(self) -> list[tuple[int, Outcome]]:
         done, self.results = self.results or [], []
@@ -105,6 +112,7 @@ class _Open:
     order: int  # opening order: ties go to the older session
     since: float  # when its last turn ended (or it opened): how long it has been kept waiting
     attained_s: float = 0.0  # model time its steps took
+    skipped: int = 0  # turns in a row given to other sessions
 
     @property
     def adapter(self) -> str | None:
@@ -122,6 +130,7 @@ class GenerationBatcher:
         max_rows: int = 32,
         max_sessions: int = 8,
         max_wait_s: float = 0.1,
+        starve_after: int = 4,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_sessions < 1 or not max_wait_s > 0:
@@ -130,6 +139,7 @@ class GenerationBatcher:
         self.max_rows = max_rows
         self.max_sessions = max_sessions
         self.max_wait_s = max_wait_s
+        self.starve_after = starve_after
         self.clock = clock
         self.lock = threading.Lock()  # held during each step; exclusive() holds it between sessions
         self._cond = threading.Condition()
@@ -235,12 +245,12 @@ class GenerationBatcher:
 
     def _pick(self) -> _Open:
         """Under the lock: the session kept waiting longest if that is over `max_wait_s`, else the one
-        that has had the least model time (the older on a tie)."""
+        with the least remaining work (then the least model time, then the older)."""
         now = self.clock()
-        overdue = [s for s in self._open if now - s.since > self.max_wait_s]
+        overdue = [s for s in self._open if now - s.since > self.max_wait_s or s.skipped >= self.starve_after]
         if overdue:
             return min(overdue, key=lambda s: (s.since, s.order))
-        return min(self._open, key=lambda s: (s.attained_s, s.order))
+        return min(self._open, key=lambda s: (s.session.remaining(), s.attained_s, s.order))
 
     def _step(self, turn: _Open) -> None:
         started = self.clock()
@@ -258,6 +268,8 @@ class GenerationBatcher:
             self._resolve(turn, finished)
             turn.since = self.clock()
             turn.attained_s += turn.since - started
+            for other in self._open:
+                other.skipped = 0 if other is turn else other.skipped + 1
             if done:
                 self._open.remove(turn)
                 self.batches += 1
@@ -276,15 +288,19 @@ class GenerationBatcher:
 
     def _join(self, turn: _Open) -> None:
         """Under the lock: fold `turn` and another open session on its adapter into one (the older
-        absorbs the newer) when their rows fit and the sessions can join (both prefilled)."""
+        absorbs the newer) when their rows fit, the sessions can join (both prefilled) and the newer
+        does not have far less left to do than the older (a short request is not slowed by long rows)."""
         for other in self._open:
             if other is turn or other.adapter != turn.adapter or other.rows + turn.rows > self.max_rows:
                 continue
             older, newer = (other, turn) if other.order < turn.order else (turn, other)
+            if newer.session.remaining() * 2 < older.session.remaining():
+                continue  # the newcomer would finish much sooner alone (joined, its steps pay for the long rows)
             if older.session.absorb(newer.session):  # (session state only: the model's lock is not needed)
                 older.batch += newer.batch
                 older.attained_s = min(older.attained_s, newer.attained_s)  # the newcomer keeps its place
                 older.since = max(older.since, newer.since)
+                older.skipped = min(older.skipped, newer.skipped)
                 self._open.remove(newer)
                 return
 

@@ -93,6 +93,9 @@ class AdapterSession:
         with use_adapter(self.loaded, self.adapter) as model:
             return self.session.step(model)
 
+    def remaining(self) -> int:
+        return self.session.remaining()
+
     def take_finished(self) -> list[tuple[int, Outcome]]:
         return self.session.take_finished()
 

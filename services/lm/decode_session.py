@@ -91,6 +91,21 @@ class DecodeSession:
         """Prefilled, not done: it can absorb or be absorbed (when its cache allows row surgery)."""
         return not self.done and not self.prefilling and self._past is not None
 
+    def remaining(self) -> int:
+        """Steps this session still needs for its most urgent request (the scheduler's shortest-first key):
+        the prefill chunks left, plus the fewest decoding steps any unfinished request may still take
+        (its max_tokens less what its rows drew: an upper bound, EOS may come sooner)."""
+        if self.done:
+            return 0
+        chunk = self.prefill_chunk or self.width
+        prefill = -(-(self.width - self._fed) // chunk)
+        left: dict[int, int] = {}
+        for row in self.live:
+            if row.finish is None:
+                need = row.params.max_tokens - len(row.tokens)
+                left[row.request] = max(left.get(row.request, 0), need)
+        return prefill + min(left.values(), default=0)
+
     def step(self, model: Any) -> bool:
         """One unit of work with `model` (the same model, adapter selected, at every step); True once done."""
         if self.done:

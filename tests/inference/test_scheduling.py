@@ -60,6 +60,10 @@ class Scripted:
         self.log.append([self.requests[i].params.seed or 0 for i in live])
         return all(d >= r.params.max_tokens for d, r in zip(self.done_steps, self.requests, strict=True))
 
+    def remaining(self) -> int:
+        left = [r.params.max_tokens - d for d, r in zip(self.done_steps, self.requests, strict=True)]
+        return min((x for x in left if x > 0), default=0)
+
     def take_finished(self) -> list[tuple[int, Any]]:
         out = []
         for i, r in enumerate(self.requests):
@@ -103,7 +107,7 @@ def _wait_for(condition: Any, timeout: float = 10) -> None:
 def test_a_short_request_beside_a_long_one_runs_almost_alone() -> None:
     log: list[list[int]] = []
     gate = threading.Event()
-    batcher, _ = _batcher(log, max_wait_s=5.5 * STEP_S, gate=gate)
+    batcher, _ = _batcher(log, max_wait_s=5.5 * STEP_S, starve_after=1000, gate=gate)
     try:
         long = batcher.enqueue(_request(1, 200))
         gate.set()
@@ -125,7 +129,7 @@ def test_a_short_request_beside_a_long_one_runs_almost_alone() -> None:
 
 def test_nothing_starves_under_a_stream_of_newcomers() -> None:
     log: list[list[int]] = []
-    batcher, _ = _batcher(log, max_wait_s=3.5 * STEP_S, max_sessions=4)
+    batcher, _ = _batcher(log, max_wait_s=3.5 * STEP_S, starve_after=1000, max_sessions=4)
     try:
         old = batcher.enqueue(_request(1, 20))
         _wait_for(lambda: len(log) >= 1)
@@ -148,11 +152,26 @@ def test_prefilled_sessions_on_one_adapter_join() -> None:
     try:
         first = batcher.enqueue(_request(1, 30))
         _wait_for(lambda: len(log) >= 3)
-        second = batcher.enqueue(_request(2, 5))
+        second = batcher.enqueue(_request(2, 20))
         assert second.result(10) and first.result(10)
         assert len(opened) == 2
         assert any(tags == [1, 2] for tags in log)  # one step served both after the join
         assert batcher.batches == 1 and batcher.merged_requests == 2
+    finally:
+        batcher.close()
+
+
+def test_a_much_shorter_newcomer_does_not_join_a_long_session() -> None:
+    """Joined, the newcomer's steps would carry the long session's rows: alone, it finishes first."""
+    log: list[list[int]] = []
+    batcher, _ = _batcher(log, joinable=True, starve_after=1000)
+    try:
+        first = batcher.enqueue(_request(1, 60))
+        _wait_for(lambda: len(log) >= 3)
+        second = batcher.enqueue(_request(2, 5))
+        assert second.result(10) and not first.done()
+        first.result(10)
+        assert all(len(tags) == 1 for tags in log) and batcher.batches == 2
     finally:
         batcher.close()
 
@@ -200,3 +219,22 @@ def test_close_fails_what_is_queued_or_decoding_and_stops_the_worker() -> None:
     assert len(log) < 10_000
     with pytest.raises(RuntimeError, match="closed"):
         batcher.enqueue(_request(3, 1))
+
+
+def test_a_session_passed_over_starve_after_turns_gets_the_next() -> None:
+    log: list[list[int]] = []
+    gate = threading.Event()
+    batcher, _ = _batcher(log, max_wait_s=1.0, starve_after=3, gate=gate)  # (the wait bound never fires here)
+    try:
+        long = batcher.enqueue(_request(1, 100))
+        gate.set()
+        _wait_for(lambda: len(log) >= 5)
+        short = batcher.enqueue(_request(2, 9))
+        short.result(10)
+        long.result(30)
+        turns = [tags[0] for tags in log]
+        first = turns.index(2)
+        window = turns[first : first + 12]
+        assert window == [2, 2, 2, 1, 2, 2, 2, 1, 2, 2, 2, 1]  # three of the newcomer's, then one of the long one
+    finally:
+        batcher.close()
