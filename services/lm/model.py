@@ -241,9 +241,17 @@ def _drop_peft(loaded: LoadedModel, peft_name: str) -> None:
     """Delete PEFT's adapter `peft_name` if a (failed) load got as far as injecting it. Only ever
     PeftModel.delete_adapter: on a bare model transformers' own delete_adapter would run instead."""
     from peft import PeftModel
+    from peft.tuners.tuners_utils import BaseTunerLayer
 
-    if isinstance(loaded.model, PeftModel) and peft_name in loaded.model.peft_config:
+    if not isinstance(loaded.model, PeftModel):
+        return
+    if peft_name in loaded.model.peft_config:
         loaded.model.delete_adapter(peft_name)
+        return
+    # An injection that failed half-way: PEFT rolled its config back, not the layers it had done.
+    for module in loaded.model.modules():
+        if isinstance(module, BaseTunerLayer):
+            module.delete_adapter(peft_name)
 
 
 def _forget(loaded: LoadedModel, name: str) -> None:

@@ -265,6 +265,12 @@ def _no_such_modules(good: Path, out: Path) -> Path:
     return out
 
 
+def _unsupported_module(good: Path, out: Path) -> Path:  # q_proj is injected, then the norm fails
+    shutil.copytree(good, out)
+    _edit_config(out, target_modules=["q_proj", "input_layernorm"])
+    return out
+
+
 def _empty_weights(good: Path, out: Path) -> Path:  # PEFT wraps fully, then the completeness check fails
     shutil.copytree(good, out)
     save_file({}, out / "adapter_model.safetensors")
@@ -273,7 +279,8 @@ def _empty_weights(good: Path, out: Path) -> Path:  # PEFT wraps fully, then the
 
 BROKEN: dict[str, Callable[[Path, Path], Path]] = {
     "config only": _config_only, "corrupt weights": _corrupt, "truncated weights": _truncated,
-    "other rank": _other_rank, "no such modules": _no_such_modules, "empty weights": _empty_weights,
+    "other rank": _other_rank, "no such modules": _no_such_modules, "unsupported module": _unsupported_module,
+    "empty weights": _empty_weights,
 }  # fmt: skip
 
 
@@ -379,3 +386,21 @@ def test_churn_leaves_the_base_and_a_working_adapter(tiny_model_dir: Path, tmp_p
     assert torch.equal(_logits(loaded, ids), base)
     unload_adapter(loaded, "c")
     _assert_bare(loaded, bare, shape, base)
+
+
+@pytest.mark.parametrize("case", ["unsupported module", "other rank", "corrupt weights"])
+def test_a_failed_load_beside_an_adapter_leaves_no_layers_behind(
+    case: str, good_lora: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    loaded = load_model(tiny_model_dir)
+    ids = loaded.tokenizer(["int f(int a) {"], return_tensors="pt")["input_ids"].to(loaded.device)
+    base = _logits(loaded, ids)
+    load_adapter(loaded, good_lora, "policy")
+    with_policy, entries = _logits(loaded, ids), _lora_entries(loaded.model)
+    with pytest.raises(Exception):  # noqa: B017 - PEFT's or torch's own error
+        load_adapter(loaded, BROKEN[case](good_lora, tmp_path / "broken"), "other")
+    assert loaded.adapters == ["policy"] and sorted(loaded.model.peft_config) == ["policy"]
+    assert _lora_entries(loaded.model) == entries, "half-injected layers of the failed load stayed"
+    assert torch.equal(_logits(loaded, ids), with_policy)
+    with use_adapter(loaded, None) as model, torch.inference_mode():
+        assert torch.equal(model(input_ids=ids).logits.float(), base)
