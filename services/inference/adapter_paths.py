@@ -1,7 +1,8 @@
 """Where a `path` adapter load may come from: inside one of CPPFORGE_ADAPTER_DIRS, symlinks resolved.
 
 A LoRA directory is code-adjacent (PEFT reads its config and weights): loading one from any path the
-server can read would let a caller probe the server's files. The trainer's weight syncs land under
+server can read would let a caller probe the server's files; a relative path is refused too (it would
+resolve against the server's working directory). The trainer's weight syncs land under
 its jobs dir, inside $CPPFORGE_HOME, the default. The check covers what is inside the directory too:
 a symlink anywhere under it (recursively) must resolve inside the adapter dirs as well (symlinks
 that stay inside, as in a Hugging Face cache's blobs, load; one pointing out is refused).
@@ -28,8 +29,12 @@ class AdapterPathError(Exception):
 def allowed_adapter_path(path: str, roots: Sequence[Path]) -> Path:
     """The real path of `path` (symlinks resolved) when it lies in one of `roots` (already real paths),
     else AdapterPathError. Load from the returned path: a symlink swapped after the check then
-    changes nothing. OSError or ValueError (a NUL byte) may come from the file system calls."""
-    real = Path(os.path.realpath(os.path.expanduser(path)))
+    changes nothing. OSError or ValueError (a NUL byte) may come from the file system calls. A relative
+    `path` is refused: it would name whatever lies under the server's working directory."""
+    given = os.path.expanduser(path)
+    if not os.path.isabs(given):
+        raise AdapterPathError(f"{path} is not an absolute path")
+    real = Path(os.path.realpath(given))
     if not any(real.is_relative_to(root) for root in roots):
         raise AdapterPathError(f"{path} resolves to {real}, outside the adapter dirs")
     _refuse_links_out(real, roots)
@@ -42,8 +47,8 @@ def unloadable(path: str, roots: Sequence[Path], *, kept: str | None = None) -> 
     allowed = os.pathsep.join(str(r) for r in roots)
     suffix = f"; adapter {kept!r} keeps its previous weights" if kept else ""
     return AdapterInvalidError(
-        f"no loadable LoRA adapter at {path}: it must be a directory under the adapter dirs ({allowed}) holding "
-        f"adapter_config.json and its weights, readable by the service{suffix}",
+        f"no loadable LoRA adapter at {path}: it must be the absolute path of a directory under the adapter dirs "
+        f"({allowed}) holding adapter_config.json and its weights, readable by the service{suffix}",
         "path",
     )
 

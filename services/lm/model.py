@@ -7,6 +7,7 @@ its EOS as pad token when it has none; the model is put in eval mode on the chos
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -110,8 +111,9 @@ def load_adapter(
     (under a fresh PEFT name) and only once they loaded is the old adapter deleted, so repeated
     reloads (a trainer's weight sync) never accumulate adapters, and a replacement that fails to
     load (a half-written push) leaves the old weights serving, unchanged and as active as before.
-    A failed first load of a name leaves no trace of it (never half-loaded weights). Not
-    thread-safe: callers that decode concurrently hold their own lock around it.
+    A failed first load of a name leaves no trace of it (never half-loaded weights); with no other
+    adapter loaded, the model is the bare base again, module for module. Not thread-safe: callers
+    that decode concurrently hold their own lock around it.
     """
     path = _check_adapter_dir(adapter_path)
     if not name:
@@ -146,13 +148,38 @@ def load_adapter(
     return loaded
 
 
+_WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
+# LoRA inits that only set the LoRA weights (the saved file then overwrites them). The others (PiSSA,
+# OLoRA, CorDA, LoftQ, MiCA, LoRA-GA) rewrite the base layer's own weights as the adapter loads: every
+# tenant's base answers would change.
+_SAFE_INITS: tuple[bool | str, ...] = (True, False, "gaussian", "eva", "orthogonal")
+
+
 def _check_adapter_dir(adapter_path: str | Path) -> Path:
+    """The adapter's directory, checked before PEFT touches the model: a config that is a JSON object
+    and changes nothing in the base, and a weights file beside it."""
     path = Path(adapter_path).expanduser()
     if not path.is_dir():
         raise FileNotFoundError(f"adapter path does not exist or is not a directory: {path}")
     if not (path / "adapter_config.json").is_file():
         raise FileNotFoundError(f"no adapter_config.json in {path}: not a saved PEFT adapter")
+    if not any((path / weights).is_file() for weights in _WEIGHT_FILES):
+        raise FileNotFoundError(f"no {' or '.join(_WEIGHT_FILES)} in {path}: an adapter config without its weights")
+    _check_adapter_config(path / "adapter_config.json")
     return path
+
+
+def _check_adapter_config(config_file: Path) -> None:
+    """ValueError for a config that is not a JSON object, or whose load would change the base model
+    itself: a base-rewriting init, or `layer_replication` (it rebuilds the base's layer list)."""
+    config = json.loads(config_file.read_text())
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_file} is not a JSON object")
+    init = config.get("init_lora_weights", True)
+    if not any(init is safe or (isinstance(init, str) and init == safe) for safe in _SAFE_INITS):
+        raise ValueError(f"{config_file}: init_lora_weights={init!r} would rewrite the base model's weights")
+    if config.get("layer_replication"):
+        raise ValueError(f"{config_file}: layer_replication would rebuild the base model's layers")
 
 
 def _attach(loaded: LoadedModel, path: Path, name: str) -> None:
@@ -160,7 +187,7 @@ def _attach(loaded: LoadedModel, path: Path, name: str) -> None:
 
     if isinstance(loaded.model, PeftModel):
         loaded.model.load_adapter(str(path), adapter_name=name, is_trainable=False)
-    else:
+    else:  # (PEFT injects into the model it is given, in place: a failure leaves that half-wrapped; see _forget)
         loaded.model = PeftModel.from_pretrained(loaded.model, str(path), adapter_name=name, is_trainable=False)
     loaded.model.to(loaded.device)
     loaded.model.eval()
@@ -211,21 +238,73 @@ def _fresh_peft_name(loaded: LoadedModel, name: str) -> str:
 
 
 def _drop_peft(loaded: LoadedModel, peft_name: str) -> None:
-    """Delete PEFT's adapter `peft_name` if a (failed) load got as far as injecting it."""
-    if peft_name in getattr(loaded.model, "peft_config", {}):
+    """Delete PEFT's adapter `peft_name` if a (failed) load got as far as injecting it. Only ever
+    PeftModel.delete_adapter: on a bare model transformers' own delete_adapter would run instead."""
+    from peft import PeftModel
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    if not isinstance(loaded.model, PeftModel):
+        return
+    if peft_name in loaded.model.peft_config:
         loaded.model.delete_adapter(peft_name)
+        return
+    # An injection that failed half-way: PEFT rolled its config back, not the layers it had done.
+    for module in loaded.model.modules():
+        if isinstance(module, BaseTunerLayer):
+            module.delete_adapter(peft_name)
 
 
 def _forget(loaded: LoadedModel, name: str) -> None:
-    """Drop every trace of adapter `name` (after a failed first load PEFT may have injected it already)."""
-    _drop_peft(loaded, _peft_name(loaded, name))
+    """Drop every trace of adapter `name` (after a failed first load PEFT may have injected it already).
+    With no adapter left, the model is the bare base again, as load_model gave it."""
+    peft_name = _peft_name(loaded, name)
     loaded.peft_names.pop(name, None)
     if name in loaded.adapters:
         loaded.adapters.remove(name)
     loaded.adapter_paths.pop(name, None)
     if loaded.active_adapter == name:
         loaded.active_adapter = None
+    if loaded.adapters:
+        _drop_peft(loaded, peft_name)
+    else:
+        loaded.model = _bare(loaded.model)
     _sync(loaded)
+
+
+def _bare(model: Any) -> Any:
+    """`model` (a PeftModel, or a base model a failed PeftModel.from_pretrained injected into) as the
+    bare base model: every tuner layer and auxiliary wrapper set back to the module it wraps, and the
+    `peft_config` attribute PEFT put on the base gone. PEFT has no such undo: a PeftModel with no
+    adapter left cannot forward, and a half-wrapped base fails in transformers' own adapter code."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        model = model.base_model.model
+    restored: list[str] = []
+    for name, module in list(model.named_modules()):
+        if any(name.startswith(prefix + ".") for prefix in restored):
+            continue  # inside a wrapper already swapped out
+        original = _unwrapped(module)
+        if original is not module:
+            parent, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(parent), attr, original)
+            restored.append(name)
+    model.__dict__.pop("peft_config", None)
+    return model
+
+
+def _unwrapped(module: Any) -> Any:
+    """The module a PEFT wrapper wraps (innermost), or `module` itself when it is no wrapper."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+    from peft.utils.other import AuxiliaryTrainingWrapper
+
+    while True:
+        if isinstance(module, BaseTunerLayer):
+            module = module.get_base_layer()
+        elif isinstance(module, AuxiliaryTrainingWrapper):
+            module = module.original_module
+        else:
+            return module
 
 
 def unload_adapter(loaded: LoadedModel, name: str) -> None:
@@ -251,6 +330,9 @@ def _select(loaded: LoadedModel, name: str | None) -> None:
     """Point the PEFT model's LoRA layers at adapter `name`, or switch them all off for None."""
     model = loaded.model
     if name is None:
+        # PEFT's forward still reads its active adapter's config, even with the layers off: keep it
+        # pointing at one that exists (a deleted one is a KeyError for every base request).
+        model.set_adapter(_peft_name(loaded, loaded.adapters[0]), inference_mode=True)
         model.base_model.disable_adapter_layers()
     else:
         model.base_model.enable_adapter_layers()  # (this marks the active adapter trainable again...)
@@ -274,18 +356,10 @@ def use_adapter(loaded: LoadedModel, name: str | None) -> Iterator[Any]:
         known = ", ".join(loaded.adapters) or "none"
         raise ValueError(f"unknown adapter {name!r} (loaded: {known})")
     if name == loaded.active_adapter or not loaded.adapters:
-        yield _runnable(loaded)
+        yield loaded.model  # (with no adapter loaded, the bare base: _forget unwraps it)
         return
     _select(loaded, name)
     try:
         yield loaded.model
     finally:
         _sync(loaded)
-
-
-def _runnable(loaded: LoadedModel) -> Any:
-    # A PeftModel left with no adapter at all (the last one unloaded) cannot forward;
-    # its inner model, whose LoRA layers are empty, computes the base.
-    if not loaded.adapters and getattr(loaded.model, "peft_config", None) is not None:
-        return loaded.model.base_model.model  # (get_base_model() needs an active adapter config)
-    return loaded.model

@@ -71,7 +71,33 @@ def _text(client: InferenceClient, model: str | None) -> tuple[str, str]:
     return answer.choices[0].text, answer.model
 
 
-# The tests below share one server and run in file order: load, replace, then activate.
+# The tests below share one server and run in file order: failed first loads, load, replace, then activate.
+
+
+def test_a_failed_first_load_leaves_the_base_serving(
+    url: str, adapters: tuple[Path, Path], reference: dict[str, str]
+) -> None:
+    """Before any adapter: PEFT injects into the base in place, so a first load that fails half-way
+    must be undone, or every tenant's base requests fail."""
+    first, _ = adapters
+    config_only = first.parent / "config-only"
+    config_only.mkdir(exist_ok=True)
+    shutil.copy(first / "adapter_config.json", config_only / "adapter_config.json")
+    other_rank = first.parent / "other-rank"  # r=4 weights under a config of r=8: a shape mismatch
+    shutil.copytree(first, other_rank, dirs_exist_ok=True)
+    config = json.loads((other_rank / "adapter_config.json").read_text())
+    (other_rank / "adapter_config.json").write_text(json.dumps({**config, "r": 8}))
+    broken = {**_broken_copies(first), "config only": config_only, "other rank": other_rank}
+    with InferenceClient(url, max_retries=0) as client:
+        assert _text(client, BASE) == (reference["base"], BASE)
+        for reason, path in broken.items():
+            r = httpx.post(url + "/v1/adapters", json={"path": str(path), "name": "s1", "activate": False}, timeout=60)
+            assert r.status_code == 400 and r.json()["error"]["code"] == "adapter_invalid", (reason, r.text)
+            assert _text(client, BASE) == (reference["base"], BASE), reason  # a 500 before the fix
+            assert _text(client, None) == (reference["base"], BASE), reason
+            health = httpx.get(url + "/healthz").json()
+            assert health["adapters"] == [] and health["active_adapter"] is None, (reason, health)
+        assert [c.id for c in client.models().data] == [BASE]
 
 
 def test_adapter_by_name_and_base_by_id(url: str, adapters: tuple[Path, Path], reference: dict[str, str]) -> None:

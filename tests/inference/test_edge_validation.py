@@ -18,6 +18,7 @@ from services.inference.app import create_app
 from services.inference.protocol import SEED_MAX, SEED_MIN, TEMPERATURE_MIN, TOP_P_MIN
 from services.lm.model import LoadedModel
 from services.lm.prompts import encode_prompt
+from tests.helpers.lora import save_random_lora
 from tests.helpers.servers import serve
 
 BASE = "cppforge-bootstrap"
@@ -251,3 +252,24 @@ def test_every_failed_adapter_path_answers_the_same(
         assert "probe" not in listed["loaded"]
     finally:
         (adapter_root / "locked").chmod(0o755)
+
+
+def test_a_relative_adapter_path_is_refused_even_where_it_would_load(
+    url: str, adapter_root: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lora = save_random_lora(tiny_model_dir, adapter_root / "rel-lora", seed=13)
+    monkeypatch.chdir(adapter_root)  # the in-process server's working directory: "rel-lora" names the LoRA
+
+    def load(path: str) -> httpx.Response:
+        body = {"path": path, "name": "rel", "activate": False}
+        return httpx.post(url + "/v1/adapters", json=body, headers={"Authorization": "Bearer kadmin"}, timeout=60)
+
+    missing = str(adapter_root / "missing")
+    uniform = error_of(load(missing), 400)
+    uniform["message"] = uniform["message"].replace(missing, "<path>")
+    for given in ("rel-lora", "./rel-lora", f"../{adapter_root.name}/rel-lora"):
+        error = error_of(load(given), 400)
+        assert error["message"].startswith(f"no loadable LoRA adapter at {given}: "), error
+        assert {**error, "message": error["message"].replace(given, "<path>")} == uniform, given
+    assert load(str(lora)).status_code == 200  # the same directory, named absolutely, loads
+    assert httpx.delete(url + "/v1/adapters/rel", headers={"Authorization": "Bearer kadmin"}).status_code == 200
