@@ -202,7 +202,7 @@ async def probe_gen_cap(http: httpx.AsyncClient, w: Workload) -> int:
             said = re.search(r"at most (\d+)", str(exc.body))
             cap = int(said.group(1)) if said else wanted // 2
             wanted = min(wanted - 1, cap)
-            print(f"free tier refused the long generation ({exc.body}); trying max_tokens={wanted}", file=sys.stderr)
+            print(f"long generations: max_tokens {wanted} (the free tier's cap)", file=sys.stderr)
 
 
 # -- scenarios -----------------------------------------------------------------------------

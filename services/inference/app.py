@@ -146,10 +146,16 @@ def _rows_param(n: int, best_of: int | None) -> str:
     return "best_of" if best_of is not None and best_of > n else "n"
 
 
-async def _encode(service: InferenceService, prompt: str, params: SamplingParams, param: str) -> list[int]:
-    """The prompt's ids, checked against the model's context (400 context_length_exceeded), off the event loop."""
+async def _encode(
+    service: InferenceService, prompt: str, params: SamplingParams, param: str, *, defaulted: bool
+) -> tuple[list[int], SamplingParams]:
+    """The prompt's ids, checked against the model's context (400 context_length_exceeded), off the event
+    loop, and the params with a `defaulted` max_tokens clipped to the context the prompt leaves."""
     assert service.loaded is not None
-    return await asyncio.to_thread(encode_checked, service.loaded, prompt, params.max_tokens, param)
+    ids, budget = await asyncio.to_thread(
+        encode_checked, service.loaded, prompt, params.max_tokens, param, defaulted=defaulted
+    )
+    return ids, dataclasses.replace(params, max_tokens=budget)
 
 
 def _include_usage(req: CompletionRequest | ChatCompletionRequest) -> bool:
@@ -175,7 +181,7 @@ async def completions(
     except ValueError as exc:
         raise BadRequestError(str(exc), "prompt") from None
     model, candidates, params = _prepare(service, who, req=req, best_of=req.best_of, max_tokens=None)
-    ids = await _encode(service, prompt, params, "prompt")
+    ids, params = await _encode(service, prompt, params, "prompt", defaulted=req.max_tokens is None)
     ticket = _admit(
         service, who, candidates=candidates, ids=ids, params=params, rows_param=_rows_param(req.n, req.best_of)
     )
@@ -218,7 +224,8 @@ async def chat_completions(
     model, candidates, params = _prepare(
         service, who, req=req, best_of=req.best_of, max_tokens=req.max_completion_tokens
     )
-    ids = await _encode(service, prompt, params, "messages")
+    defaulted = req.max_tokens is None and req.max_completion_tokens is None
+    ids, params = await _encode(service, prompt, params, "messages", defaulted=defaulted)
     ticket = _admit(
         service, who, candidates=candidates, ids=ids, params=params, rows_param=_rows_param(req.n, req.best_of)
     )
@@ -255,9 +262,11 @@ async def best_of_n(req: BestOfNRequest, service: Service, who: Caller, request:
     model = service.resolve_model(req.model)
     asked = req.max_tokens if "max_tokens" in req.model_fields_set else None  # its default is clipped, not refused
     budget = service.gate.check_max_tokens(tier, asked, default=req.max_tokens)
-    candidates = service.gate.check_limits(key, tier, 1, req.n)
+    # A default n (4) is clipped to the tier's candidates, as a default max_tokens is; one asked for is checked.
+    n = req.n if "n" in req.model_fields_set else min(req.n, tier.max_candidates)
+    candidates = service.gate.check_limits(key, tier, 1, n, param="n")
     params = dataclasses.replace(req.sampling_params(), max_tokens=budget)
-    ids = await _encode(service, req.prompt, params, "prompt")
+    ids, params = await _encode(service, req.prompt, params, "prompt", defaulted=asked is None)
     with _admit(service, who, candidates=candidates, ids=ids, params=params):
         gen = await until_done_or_gone(
             request,

@@ -43,12 +43,18 @@ def context_length(loaded: LoadedModel) -> int | None:
     return None
 
 
-def encode_checked(loaded: LoadedModel, prompt: str, max_tokens: int, param: str) -> list[int]:
-    """The prompt's ids, or ContextLengthExceededError (`param`: the field holding the prompt) when
-    they and `max_tokens` do not fit the model's context. Blocking: call it off the event loop."""
+def encode_checked(
+    loaded: LoadedModel, prompt: str, max_tokens: int, param: str, *, defaulted: bool = False
+) -> tuple[list[int], int]:
+    """(the prompt's ids, max_tokens), or ContextLengthExceededError (`param`: the field holding the prompt)
+    when they do not fit the model's context. A `defaulted` max_tokens (the caller gave none) is clipped
+    to the context the prompt leaves, as OpenAI does; one the caller asked for is never cut. Blocking:
+    call it off the event loop."""
     # A prompt given as token ids is used as given (its decode need not re-encode to the same ids).
     ids = list(prompt.ids) if isinstance(prompt, TokenPrompt) else encode_prompt(loaded.tokenizer, prompt)
     limit = context_length(loaded)
+    if defaulted and limit is not None and len(ids) < limit:
+        max_tokens = min(max_tokens, limit - len(ids))
     if limit is not None and len(ids) + max_tokens > limit:
         raise ContextLengthExceededError(
             f"This model's maximum context length is {limit} tokens. However, you requested "
@@ -56,4 +62,4 @@ def encode_checked(loaded: LoadedModel, prompt: str, max_tokens: int, param: str
             "Please reduce the prompt or max_tokens.",
             param,
         )
-    return ids
+    return ids, max_tokens

@@ -202,13 +202,14 @@ class Gatekeeper:
             )
         return asked
 
-    def check_limits(self, key: str, tier: Tier, n: int, best_of: int | None) -> int:
-        """Candidates to generate for this request, or TierLimitError / RateLimitedError."""
+    def check_limits(self, key: str, tier: Tier, n: int, best_of: int | None, *, param: str | None = None) -> int:
+        """Candidates to generate for this request, or TierLimitError / RateLimitedError (naming `param`
+        when given: the field that asked for the candidates)."""
         candidates = max(n, best_of or n)
         if best_of is not None and best_of < n:  # an invalid request (OpenAI: 400), whatever the tier
             raise BadRequestError(f"best_of ({best_of}) must be >= n ({n})", "best_of")
         if candidates > tier.max_candidates:
-            param = "best_of" if best_of is not None and best_of >= n else "n"
+            param = param or ("best_of" if best_of is not None and best_of >= n else "n")
             raise TierLimitError(
                 f"the {tier.name} tier allows at most {tier.max_candidates} "
                 f"candidate{'s' if tier.max_candidates != 1 else ''} per request; "

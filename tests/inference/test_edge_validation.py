@@ -171,16 +171,29 @@ def _prompt_of(tiny_model: LoadedModel, tokens: int) -> str:
     return text
 
 
-def test_the_default_max_tokens_is_clipped_to_the_tier_not_refused(url: str, tiny_model: LoadedModel) -> None:
-    """A prompt that fits with the free tier's 256 tokens but not with the default 300: free runs
-    (clipped), pro (cap 1024) keeps 300 and is refused by the context check with those numbers."""
+def test_the_default_max_tokens_is_clipped_to_the_tier_and_the_context_not_refused(
+    url: str, tiny_model: LoadedModel
+) -> None:
+    """A prompt that fits with the free tier's 256 tokens but not with the default 300: free runs (clipped
+    to its cap), pro (cap 1024) runs clipped to the context the prompt leaves, as OpenAI does; a max_tokens
+    asked for is never cut: 300 is refused by the context check with those numbers."""
     prompt = _prompt_of(tiny_model, CONTEXT - 256)
     ask = {"model": BASE, "prompt": prompt, "temperature": 0, "stop": ["\n", ";"]}
-    r = post(url, "/v1/completions", ask, "kfree")
-    assert r.status_code == 200, r.text
-    assert r.json()["usage"]["completion_tokens"] <= 256
-    error = error_of(post(url, "/v1/completions", ask, "kpro"), 400)
+    for key in ("kfree", "kpro"):
+        r = post(url, "/v1/completions", ask, key)
+        assert r.status_code == 200, r.text
+        assert r.json()["usage"]["completion_tokens"] <= 256
+    chat = {"model": BASE, "messages": [{"role": "user", "content": prompt}], "temperature": 0}
+    assert post(url, "/v1/chat/completions", chat, "kpro").status_code == 200
+    error = error_of(post(url, "/v1/completions", ask | {"max_tokens": DEFAULT_MAX_TOKENS}, "kpro"), 400)
     assert error["code"] == "context_length_exceeded" and f"{DEFAULT_MAX_TOKENS} for the completion" in error["message"]
+
+
+def test_best_of_n_without_n_fits_the_tier_and_an_n_over_it_is_403_naming_n(url: str) -> None:
+    r = post(url, "/v1/best_of_n", {"model": BASE, "prompt": PROMPT, "max_tokens": 2}, "kfree")
+    assert r.status_code == 200 and len(r.json()["metrics"]["candidates"]) == 1, r.text
+    error = error_of(post(url, "/v1/best_of_n", {"model": BASE, "prompt": PROMPT, "n": 4}, "kfree"), 403)
+    assert (error["code"], error["param"]) == ("tier_limit_exceeded", "n"), error
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
