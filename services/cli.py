@@ -182,9 +182,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CliError(f"bad inference settings: {exc}") from None
         from .inference.app import create_app as create_inference_app
+        from .inference.app import set_cpu_threads
 
         host = args.host or inference.inference_host
         port = args.port or inference.inference_port
+        set_cpu_threads(inference.torch_threads)
         app = create_inference_app(inference)
     elif args.service == "trainer":
         try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -309,6 +310,16 @@ async def readyz(startup: StartupState) -> JSONResponse:
 async def metrics(service: Service) -> Response:
     service.metrics.observe_admission(service.admission.snapshot())
     return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def set_cpu_threads(threads: int | None) -> None:
+    """The serving process's CPU decoding threads (torch intra-op; process-wide, so `cppforge serve` sets
+    them, not the app): `threads`, by default one less than the cores. Measured on 2 busy cores
+    (bench/inference_fairness.py): with torch's default of 2, an 8-token request took 25 ms or, in
+    stretches, 0.7 s (a step waits for the descheduled second thread); with 1, 25-50 ms throughout."""
+    import torch
+
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) - 1))
 
 
 def create_app(settings: InferenceSettings | None = None, loaded: LoadedModel | None = None) -> FastAPI:

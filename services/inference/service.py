@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import threading
 import time
 import uuid
@@ -207,7 +206,6 @@ class InferenceService:
             self._base_stamp = _stamp(path)  # before loading: files changed after this no longer describe it
             self.loaded = load_model(path, dtype=self.settings.dtype, device=self.settings.device)
             self.created = int(time.time())
-        _set_cpu_threads(self.loaded, self.settings.torch_threads)
         self.batcher = GenerationBatcher(
             self._open_session,
             max_sessions=self.settings.max_sessions,
@@ -558,17 +556,6 @@ class InferenceService:
                 "base_model_sha256": self._base_sha256,
             },
         }
-
-
-def _set_cpu_threads(loaded: LoadedModel, threads: int | None) -> None:
-    """Decoding on the CPU: `threads` intra-op threads, by default one less than the cores. Measured on 2
-    busy cores (bench/inference_fairness.py): with torch's default of 2, an 8-token request took 25 ms or,
-    in stretches, 0.7 s (a step waits for the descheduled second thread); with 1, 25-50 ms throughout."""
-    if loaded.device.type != "cpu":
-        return
-    import torch
-
-    torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) - 1))
 
 
 def _stamp(model_path: str | Path) -> dict[str, dict[str, int]] | None:
