@@ -159,6 +159,28 @@ async def _encode(
     return ids, dataclasses.replace(params, max_tokens=budget)
 
 
+async def _generate(
+    request: Request,
+    service: InferenceService,
+    prompt: str,
+    ids: list[int],
+    *,
+    candidates: int,
+    n_return: int,
+    params: SamplingParams,
+    tier: Tier,
+    model: ModelChoice,
+) -> Generation:
+    """A non-streamed generation that stops decoding if the client hangs up (hangup.py)."""
+    return await until_done_or_gone(
+        request,
+        lambda cancel: service.generate(
+            prompt, candidates=candidates, n_return=n_return, params=params, tier=tier, model=model,
+            prompt_ids=ids, cancel=cancel,
+        ),
+    )  # fmt: skip
+
+
 def _include_usage(req: CompletionRequest | ChatCompletionRequest) -> bool:
     return req.stream_options is not None and req.stream_options.include_usage
 
@@ -190,13 +212,8 @@ async def completions(
         stream = _stream(service, ticket, ids, n=req.n, params=params, model=model)
         return stream_completions(stream, echo=prompt if req.echo else None, include_usage=_include_usage(req))
     with ticket:
-        gen = await until_done_or_gone(
-            request,
-            lambda cancel: service.generate(
-                prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model,
-                prompt_ids=ids, cancel=cancel,
-            ),
-        )  # fmt: skip
+        gen = await _generate(request, service, prompt, ids, candidates=candidates, n_return=req.n, params=params,
+                              tier=who[1], model=model)  # fmt: skip
     lps = [completion_logprobs(e) for e in await _logprobs(service, gen)] if req.logprobs is not None else None
     choices = [
         CompletionChoice(
@@ -234,13 +251,8 @@ async def chat_completions(
         stream = _stream(service, ticket, ids, n=req.n, params=params, model=model)
         return stream_chat(stream, include_usage=_include_usage(req))
     with ticket:
-        gen = await until_done_or_gone(
-            request,
-            lambda cancel: service.generate(
-                prompt, candidates=candidates, n_return=req.n, params=params, tier=who[1], model=model,
-                prompt_ids=ids, cancel=cancel,
-            ),
-        )  # fmt: skip
+        gen = await _generate(request, service, prompt, ids, candidates=candidates, n_return=req.n, params=params,
+                              tier=who[1], model=model)  # fmt: skip
     lps = [chat_logprobs(e) for e in await _logprobs(service, gen)] if req.logprobs else None
     choices = [
         ChatChoice(
@@ -269,13 +281,8 @@ async def best_of_n(req: BestOfNRequest, service: Service, who: Caller, request:
     params = dataclasses.replace(req.sampling_params(), max_tokens=budget)
     ids, params = await _encode(service, req.prompt, params, "prompt", defaulted=asked is None)
     with _admit(service, who, candidates=candidates, ids=ids, params=params):
-        gen = await until_done_or_gone(
-            request,
-            lambda cancel: service.generate(
-                req.prompt, candidates=candidates, n_return=1, params=params, tier=tier, model=model,
-                prompt_ids=ids, cancel=cancel,
-            ),
-        )  # fmt: skip
+        gen = await _generate(request, service, req.prompt, ids, candidates=candidates, n_return=1, params=params,
+                              tier=tier, model=model)  # fmt: skip
     metrics = gen.metrics.to_dict()
     if "stopped_by" in metrics:  # null, not "", where EOS or the token budget ended a candidate
         metrics["stopped_by"] = [s or None for s in metrics["stopped_by"]]
