@@ -246,6 +246,11 @@ class TrainerServiceSettings(CppforgeSettings):
     cancel_grace_s: float = Field(
         default=30.0, gt=0, description="After SIGTERM, how long a run may take to checkpoint before SIGKILL."
     )
+    job_use_services: bool = Field(
+        default=False,
+        description="Jobs get their rewards from CPPFORGE_VERIFIER_URL and (LoRA RL) their rollouts from "
+        "CPPFORGE_INFERENCE_URL over HTTP, unless a job's overrides name their own (`cppforge up` sets this).",
+    )
 
     @field_validator("api_keys")
     @classmethod

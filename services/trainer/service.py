@@ -67,6 +67,21 @@ def validate_job(recipe: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
     return {name: getattr(cfg, name) for name in overrides}
 
 
+def with_service_urls(recipe: str, overrides: Mapping[str, Any], settings: TrainerServiceSettings) -> dict[str, Any]:
+    """The overrides plus the service's verifier URL (rewards) and, for a LoRA RL run, its inference URL
+    (rollouts: the adapter is pushed there); a URL the job names itself, even empty, is kept."""
+    merged = dict(overrides)
+    merged.setdefault("verifier_url", settings.verifier_url)
+    if "inference_url" not in merged and recipe in RECIPES:
+        try:
+            cfg = recipe_config(recipe, **merged)
+        except ValueError:  # validate_job names the bad field
+            return merged
+        if cfg.lora and cfg.method in ("gspo", "grpo"):  # sft and distill sample nothing; full weights can't be pushed
+            merged["inference_url"] = settings.inference_url
+    return merged
+
+
 class _JobsCollector(Collector):
     """Gauges read at scrape time from the runner: jobs by status, queue depth, the running job's progress."""
 
@@ -158,6 +173,8 @@ class TrainerService:
             if name in merged and merged[name] != value:
                 raise InvalidJobError(f"{name}: given both in the body and in overrides, with different values", name)
             merged[name] = value
+        if self.settings.job_use_services:
+            merged = with_service_urls(recipe, merged, self.settings)
         job = self.runner.submit(recipe, validate_job(recipe, merged))
         log.info("job %s queued: recipe %s, overrides %s", job.id, recipe, job.overrides)
         return self.view(job.id)
