@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup model teacher demo train-demo distill-demo eval-demo test test-all bench lint clean
+.PHONY: setup model teacher up demo train-demo distill-demo eval-demo test test-all bench lint clean
 
 $(STAMP): pyproject.toml scripts/install_system_deps.sh
 	./scripts/install_system_deps.sh
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml scripts/install_system_deps.sh
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Redis (if none answers), the verifier, inference and trainer on 8001-8003 until Ctrl-C.
+up: model
+	$(BIN)/cppforge up
 
 demo: $(STAMP)
 	$(BIN)/cppforge demo

@@ -392,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
 
+    from .stack.command import add_up_parser
+
+    add_up_parser(sub)
+
     d = sub.add_parser("demo", help="run the embedded demo (no Docker, no GPU, no network)")
     d.set_defaults(func=_cmd_demo)
     return parser

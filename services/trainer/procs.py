@@ -21,6 +21,7 @@ PROC = Path("/proc")
 @dataclass(frozen=True)
 class ProcStat:
     state: str  # R, S, D, Z (zombie), X (dead), ...
+    ppid: int
     pgrp: int
     start_ticks: int  # clock ticks after boot; with the pid, the identity of a process
 
@@ -33,7 +34,7 @@ def proc_stat(pid: int) -> ProcStat | None:
         return None
     # The command name (field 2) may hold spaces and parentheses: the fields start after the last ')'.
     fields = text[text.rindex(")") + 2 :].split()
-    return ProcStat(state=fields[0], pgrp=int(fields[2]), start_ticks=int(fields[19]))
+    return ProcStat(state=fields[0], ppid=int(fields[1]), pgrp=int(fields[2]), start_ticks=int(fields[19]))
 
 
 def _alive(stat: ProcStat | None) -> bool:
@@ -54,6 +55,25 @@ def live_group_members(pgid: int) -> list[int]:
             if _alive(stat) and stat is not None and stat.pgrp == pgid:
                 members.append(int(entry.name))
     return members
+
+
+def live_descendants(pid: int) -> list[tuple[int, ProcStat]]:
+    """(pid, stat) of every live process below `pid` (children, theirs, ...), whatever their group or session."""
+    stats = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            stat = proc_stat(int(entry.name))
+            if _alive(stat) and stat is not None:
+                stats[int(entry.name)] = stat
+    found: list[tuple[int, ProcStat]] = []
+    parents = {pid}
+    while parents:
+        below = [(p, s) for p, s in stats.items() if s.ppid in parents]
+        found += below
+        parents = {p for p, _ in below}
+        for p in parents:
+            stats.pop(p)
+    return found
 
 
 def group_is_ours(pgid: int, leader_ticks: int | None) -> bool:

@@ -14,12 +14,12 @@ from services.trainer.app import create_app
 from tests.helpers.servers import serve
 from tests.trainer.conftest import fake_command
 
-V, I = "http://127.0.0.1:18001", "http://127.0.0.1:18002"
+VERIFIER, INFERENCE = "http://127.0.0.1:18001", "http://127.0.0.1:18002"
 
 
 def _submitted(tmp_path: Path, use: bool, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    settings = TrainerServiceSettings(home=tmp_path, verifier_url=V, inference_url=I, job_use_services=use,
-                                      cancel_grace_s=2.0)  # fmt: skip
+    settings = TrainerServiceSettings(home=tmp_path, verifier_url=VERIFIER, inference_url=INFERENCE,
+                                      job_use_services=use, cancel_grace_s=2.0)  # fmt: skip
     out = []
     with serve(create_app(settings, command=fake_command())) as url, httpx.Client(base_url=url, timeout=10) as http:
         for body in bodies:
@@ -37,10 +37,10 @@ def test_jobs_get_the_services_urls_when_on(tmp_path: Path) -> None:
         {"recipe": "sft", "overrides": {"steps": 1, "sft_data": "/d.jsonl"}},  # samples nothing
     ]
     plain, own, full, sft = _submitted(tmp_path, True, bodies)
-    assert plain == {"steps": 1, "verifier_url": V, "inference_url": I}
+    assert plain == {"steps": 1, "verifier_url": VERIFIER, "inference_url": INFERENCE}
     assert own == {"steps": 1, "verifier_url": "http://v:9", "inference_url": ""}  # the job's own win
-    assert full == {"steps": 1, "lora": False, "verifier_url": V}
-    assert sft == {"steps": 1, "sft_data": "/d.jsonl", "verifier_url": V}
+    assert full == {"steps": 1, "lora": False, "verifier_url": VERIFIER}
+    assert sft == {"steps": 1, "sft_data": "/d.jsonl", "verifier_url": VERIFIER}
 
 
 def test_off_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,71 @@
+"""Redis for the stack: the configured URL when something answers there, else a private `redis-server`
+on its port (local hosts only), with no persistence, started and stopped with the stack."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from .errors import StackError
+from .supervisor import Child
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+
+
+def answers(url: str, timeout_s: float = 1.0) -> bool:
+    """Whether a Redis at `url` answers PING."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def local_port(url: str) -> int | None:
+    """The port of a redis:// URL on this machine, else None (a remote host, a socket, TLS)."""
+    parts = urlsplit(url)
+    if parts.scheme != "redis" or parts.hostname not in LOCAL_HOSTS:
+        return None
+    return parts.port or 6379
+
+
+class RedisServer:
+    """A private redis-server for `url` (its dump dir a temp dir removed at stop)."""
+
+    def __init__(self, url: str, *, log_path: Path, echo: TextIO | None, env: Mapping[str, str]) -> None:
+        port = local_port(url)
+        if port is None:
+            raise StackError(f"redis: nothing answers at {url}, and it is not on this machine: start it, or set "
+                             "CPPFORGE_REDIS_URL to a Redis that runs (empty: no cache)")  # fmt: skip
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise StackError(
+                f"redis: nothing answers at {url} and redis-server is not installed: install it "
+                "(apt-get install redis-server), or set CPPFORGE_REDIS_URL= (empty: no cache)"
+            )
+        self.url = url
+        self.dir = Path(tempfile.mkdtemp(prefix="cppforge-redis-"))
+        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", str(self.dir)]  # fmt: skip
+        self.child = Child("redis", argv, env=env, log_path=log_path, echo=echo, grace_s=5.0)
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        self.child.start()
+        deadline = time.monotonic() + timeout_s
+        while not answers(self.url, timeout_s=0.5):
+            if self.child.exit_code() is not None or time.monotonic() > deadline:
+                raise StackError(f"redis-server did not start on {self.url}; its log:\n{self.child.tail()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.child.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

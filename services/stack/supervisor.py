@@ -1,0 +1,115 @@
+"""One supervised child process: its own session (so a stop reaches whatever it forked), its output to a
+log file and, when asked, copied line by line with a `[name] ` prefix.
+
+Stopping: SIGTERM to the child's process group, SIGKILL to what is left after a grace; then any
+descendant that had moved to a group of its own (the trainer starts each run in a new session) is
+killed too, so nothing the child started outlives the stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from ..trainer import procs
+
+TAIL_LINES = 30
+
+
+class Child:
+    """`argv` run with `env`, its stdout and stderr (merged) into `log_path` and, if set, `echo`."""
+
+    def __init__(self, name: str, argv: Sequence[str], *, env: Mapping[str, str], log_path: Path,
+                 echo: TextIO | None = None, grace_s: float = 10.0) -> None:  # fmt: skip
+        self.name = name
+        self.argv = list(argv)
+        self.env = dict(env)
+        self.log_path = log_path
+        self.echo = echo
+        self.grace_s = grace_s
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self._reader: threading.Thread | None = None
+        self._echo_lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "wb")  # noqa: SIM115 (closed by the reader thread)
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                env=self.env, start_new_session=True,
+            )  # fmt: skip
+        except BaseException:
+            log.close()
+            raise
+        self._reader = threading.Thread(target=self._copy, args=(log,), name=f"log-{self.name}", daemon=True)
+        self._reader.start()
+
+    def _copy(self, log: BinaryIO) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        with log, self.proc.stdout as out:
+            for raw in out:
+                log.write(raw)
+                log.flush()
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                self._tail.append(line)
+                if self.echo is not None:
+                    with self._echo_lock, contextlib.suppress(ValueError, OSError):  # a closed or broken stream
+                        self.echo.write(f"[{self.name}] {line}\n")
+                        self.echo.flush()
+
+    def exit_code(self) -> int | None:
+        """None while it runs."""
+        return self.proc.poll() if self.proc is not None else None
+
+    def tail(self) -> str:
+        if self._reader is not None and self.exit_code() is not None:
+            self._reader.join(timeout=2)  # the last lines of a child that died
+        return "\n".join(self._tail)
+
+    def stop(self) -> None:
+        """SIGTERM the group, SIGKILL after the grace, then every descendant left elsewhere. Idempotent."""
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        strays = procs.live_descendants(pgid)  # seen now: once the child is gone they are re-parented
+        if self.proc.poll() is None or procs.live_group_members(pgid):
+            procs.signal_group(pgid, signal.SIGTERM)
+            deadline = time.monotonic() + self.grace_s
+            while (self.proc.poll() is None or procs.live_group_members(pgid)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self.proc.poll() is None or procs.live_group_members(pgid):
+                procs.signal_group(pgid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        _kill_strays(strays, pgid)
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+
+
+def _kill_strays(strays: list[tuple[int, procs.ProcStat]], pgid: int) -> None:
+    """SIGKILL what is still alive of `strays` (the same processes: pid and start time), with its group."""
+    groups: set[int] = set()
+    for pid, stat in strays:
+        now = procs.proc_stat(pid)
+        if now is None or now.start_ticks != stat.start_ticks or now.state in ("Z", "X"):
+            continue
+        if now.pgrp not in (pgid, os.getpgrp()):
+            groups.add(now.pgrp)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    for group in groups:
+        procs.signal_group(group, signal.SIGKILL)

@@ -1,0 +1,42 @@
+"""`cppforge up` refuses a port already in use before starting anything; the banner says where
+everything is and who may call it."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from services.cli import main
+from services.stack.command import banner
+from services.stack.local import StackUrls
+from tests.helpers.servers import free_port
+
+
+def test_port_in_use_is_refused_before_anything_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["up", "--home", str(tmp_path), "--verifier-port", str(free_port()), "--inference-port",
+                     str(port), "--trainer-port", str(free_port()), "--redis-url", ""])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and f"inference: port {port} on 127.0.0.1 is already in use" in err
+    assert "--inference-port" in err
+    assert not (tmp_path / "logs").exists()  # nothing was started
+
+
+def test_same_port_twice_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    port = str(free_port())
+    assert main(["up", "--verifier-port", port, "--inference-port", port, "--redis-url", ""]) == 2
+    assert "distinct ports" in capsys.readouterr().err
+
+
+def test_banner() -> None:
+    urls = StackUrls(verifier="http://127.0.0.1:1", inference="http://127.0.0.1:2", trainer="http://127.0.0.1:3",
+                     redis="redis://127.0.0.1:4/0")  # fmt: skip
+    text = banner(urls, redis_started=True, keys="none: open", log_dir=Path("/l"))
+    assert "inference  http://127.0.0.1:2" in text and "redis://127.0.0.1:4/0 (started by cppforge up)" in text
+    assert text.endswith("Ctrl-C stops everything.")
+    assert "off" in banner(StackUrls("a", "b", "c", ""), redis_started=False, keys="k", log_dir=Path("/l"))
