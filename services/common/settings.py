@@ -249,7 +249,13 @@ class TrainerServiceSettings(CppforgeSettings):
     job_use_services: bool = Field(
         default=False,
         description="Jobs get their rewards from CPPFORGE_VERIFIER_URL and (LoRA RL) their rollouts from "
-        "CPPFORGE_INFERENCE_URL over HTTP, unless a job's overrides name their own (`cppforge up` sets this).",
+        "CPPFORGE_INFERENCE_URL over HTTP, and CPPFORGE_MODEL as their model, unless a job names its own "
+        "(`cppforge up` sets this).",
+    )
+    model: str | None = Field(
+        default=None,
+        description="With job_use_services: the model of jobs that name none, the base the inference service "
+        "serves (its CPPFORGE_MODEL); unset: the bootstrap model, as the inference service.",
     )
 
     @field_validator("api_keys")

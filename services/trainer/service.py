@@ -67,11 +67,14 @@ def validate_job(recipe: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
     return {name: getattr(cfg, name) for name in overrides}
 
 
-def with_service_urls(recipe: str, overrides: Mapping[str, Any], settings: TrainerServiceSettings) -> dict[str, Any]:
-    """The overrides plus the service's verifier URL (rewards) and, for a LoRA RL run, its inference URL
-    (rollouts: the adapter is pushed there); a URL the job names itself, even empty, is kept."""
+def with_services(recipe: str, overrides: Mapping[str, Any], settings: TrainerServiceSettings) -> dict[str, Any]:
+    """The overrides plus the service's verifier URL (rewards), its model (the base the inference service
+    serves) and, for a LoRA RL run, its inference URL (rollouts: the adapter is pushed there); whatever the
+    job names itself, even empty, is kept."""
     merged = dict(overrides)
     merged.setdefault("verifier_url", settings.verifier_url)
+    if settings.model and not merged.get("model"):
+        merged["model"] = settings.model
     if "inference_url" not in merged and recipe in RECIPES:
         try:
             cfg = recipe_config(recipe, **merged)
@@ -174,7 +177,7 @@ class TrainerService:
                 raise InvalidJobError(f"{name}: given both in the body and in overrides, with different values", name)
             merged[name] = value
         if self.settings.job_use_services:
-            merged = with_service_urls(recipe, merged, self.settings)
+            merged = with_services(recipe, merged, self.settings)
         job = self.runner.submit(recipe, validate_job(recipe, merged))
         log.info("job %s queued: recipe %s, overrides %s", job.id, recipe, job.overrides)
         return self.view(job.id)

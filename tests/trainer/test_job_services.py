@@ -1,5 +1,5 @@
-"""CPPFORGE_JOB_USE_SERVICES: jobs get the service's verifier (and, for LoRA RL, inference) URLs unless they
-name their own; off by default. Over real HTTP, runs played by fake_train.py."""
+"""CPPFORGE_JOB_USE_SERVICES: jobs get the service's verifier URL, model and (LoRA RL) inference URL unless
+they name their own; off by default. Over real HTTP, runs played by fake_train.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ VERIFIER, INFERENCE = "http://127.0.0.1:18001", "http://127.0.0.1:18002"
 
 def _submitted(tmp_path: Path, use: bool, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     settings = TrainerServiceSettings(home=tmp_path, verifier_url=VERIFIER, inference_url=INFERENCE,
-                                      job_use_services=use, cancel_grace_s=2.0)  # fmt: skip
+                                      job_use_services=use, model="/base", cancel_grace_s=2.0)  # fmt: skip
     out = []
     with serve(create_app(settings, command=fake_command())) as url, httpx.Client(base_url=url, timeout=10) as http:
         for body in bodies:
@@ -32,15 +32,15 @@ def _submitted(tmp_path: Path, use: bool, bodies: list[dict[str, Any]]) -> list[
 def test_jobs_get_the_services_urls_when_on(tmp_path: Path) -> None:
     bodies = [
         {"recipe": "production", "overrides": {"steps": 1}},
-        {"recipe": "grpo", "overrides": {"steps": 1, "verifier_url": "http://v:9", "inference_url": ""}},
+        {"recipe": "grpo", "overrides": {"steps": 1, "verifier_url": "http://v:9", "inference_url": ""}, "model": "/m"},
         {"recipe": "production", "overrides": {"steps": 1, "lora": False}},  # full weights: nothing to push
         {"recipe": "sft", "overrides": {"steps": 1, "sft_data": "/d.jsonl"}},  # samples nothing
     ]
     plain, own, full, sft = _submitted(tmp_path, True, bodies)
-    assert plain == {"steps": 1, "verifier_url": VERIFIER, "inference_url": INFERENCE}
-    assert own == {"steps": 1, "verifier_url": "http://v:9", "inference_url": ""}  # the job's own win
-    assert full == {"steps": 1, "lora": False, "verifier_url": VERIFIER}
-    assert sft == {"steps": 1, "sft_data": "/d.jsonl", "verifier_url": VERIFIER}
+    assert plain == {"steps": 1, "verifier_url": VERIFIER, "inference_url": INFERENCE, "model": "/base"}
+    assert own == {"steps": 1, "verifier_url": "http://v:9", "inference_url": "", "model": "/m"}  # the job's own win
+    assert full == {"steps": 1, "lora": False, "verifier_url": VERIFIER, "model": "/base"}
+    assert sft == {"steps": 1, "sft_data": "/d.jsonl", "verifier_url": VERIFIER, "model": "/base"}
 
 
 def test_off_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
