@@ -130,17 +130,16 @@ def _cmdline(pid: int) -> list[str]:
         return []
 
 
-def _read_until(proc: subprocess.Popen[str], marker: str, timeout_s: float) -> str:
-    """Its stdout up to the line holding `marker` (the process still running)."""
+def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout_s: float) -> str:
+    """Its stdout up to `marker` (the process still running); raw reads, so that select sees every byte."""
     assert proc.stdout is not None
-    seen, deadline = "", time.monotonic() + timeout_s
-    while marker not in seen:
+    fd, seen, deadline = proc.stdout.fileno(), b"", time.monotonic() + timeout_s
+    while marker.encode() not in seen:
         left = deadline - time.monotonic()
-        assert left > 0 and proc.poll() is None, f"no {marker!r} (exit {proc.poll()}):\n{seen}"
-        if select.select([proc.stdout], [], [], min(left, 1.0))[0]:
-            line = proc.stdout.readline()
-            seen += line
-    return seen
+        assert left > 0 and proc.poll() is None, f"no {marker!r} (exit {proc.poll()}):\n{seen.decode()}"
+        if select.select([fd], [], [], min(left, 1.0))[0]:
+            seen += os.read(fd, 65536)
+    return seen.decode()
 
 
 def test_ctrl_c_on_cppforge_up_leaves_nothing(base_model: Path, tiny_proxy_dir: Path, tmp_path: Path) -> None:
@@ -150,7 +149,7 @@ def test_ctrl_c_on_cppforge_up_leaves_nothing(base_model: Path, tiny_proxy_dir: 
             "--verifier-port", str(ports["verifier_port"]), "--inference-port", str(ports["inference_port"]),
             "--trainer-port", str(ports["trainer_port"]), "--no-logs"]  # fmt: skip
     env = {**os.environ, **_env(base_model, tiny_proxy_dir), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         shown = _read_until(proc, "Ctrl-C stops everything.", timeout_s=300)
         assert f"trainer    http://127.0.0.1:{ports['trainer_port']}" in shown
@@ -160,11 +159,16 @@ def test_ctrl_c_on_cppforge_up_leaves_nothing(base_model: Path, tiny_proxy_dir: 
         args = [arg for pid in tree for arg in _cmdline(pid)]
         assert {"verifier", "inference", "trainer"} <= set(args) and any("redis-server" in a for a in args), args
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=120)
+        out, _ = proc.communicate(timeout=120)
+        rest = out.decode()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # a failed check above: still stop it the way a user would
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     assert proc.returncode == 130, rest
     assert "stopping everything" in rest and "cppforge up: stopped" in rest
     assert _left(tree) == [] and not answers(redis_url)
