@@ -1,8 +1,9 @@
 """`cppforge up`'s stack end to end, every part a real process: a private redis-server and the three services
 on free ports; verify -> best_of_n in the dev tier (candidates compiled by the stack's verifier) -> a 2-step
 trainer job whose rollouts and rewards go over HTTP to the stack's own services -> eval through both; then
-nothing the stack started is left. Also: Ctrl-C on a real `cppforge up` leaves no process behind, and a
-service that dies at start-up stops the stack with a StackError naming it."""
+nothing the stack started is left. Also: Ctrl-C on a real `cppforge up` leaves no process behind (not even a
+running job's, in a session of its own), and a service that dies at start-up stops the stack with a StackError
+naming it."""
 
 from __future__ import annotations
 
@@ -155,7 +156,15 @@ def test_ctrl_c_on_cppforge_up_leaves_nothing(base_model: Path, tiny_proxy_dir: 
         assert f"trainer    http://127.0.0.1:{ports['trainer_port']}" in shown
         assert f"{redis_url} (started by cppforge up)" in shown and "every caller is tier dev" in shown
         assert "[verifier] " not in shown  # --no-logs: the services' logs only in their files
+        # A running job: the trainer starts it in a session of its own, and Ctrl-C must reach it too.
+        trainer = f"http://127.0.0.1:{ports['trainer_port']}"
+        job = httpx.post(trainer + "/v1/jobs", json={"recipe": "production", "overrides": {**JOB, "steps": 50}})
+        assert job.status_code == 202, job.text
+        job_url = f"{trainer}/v1/jobs/{job.json()['id']}"
+        wait_for(lambda: httpx.get(job_url).json()["pid"], timeout_s=60, what="the job's run")
+        run = httpx.get(job_url).json()["pid"]
         tree = _tree([proc.pid])
+        assert run in tree and procs.proc_stat(run).pgrp == run  # type: ignore[union-attr]  # not in up's groups
         args = [arg for pid in tree for arg in _cmdline(pid)]
         assert {"verifier", "inference", "trainer"} <= set(args) and any("redis-server" in a for a in args), args
         proc.send_signal(signal.SIGINT)
