@@ -100,16 +100,26 @@ class Child:
             self._reader.join(timeout=5)
 
 
-def _kill_strays(strays: list[tuple[int, procs.ProcStat]], pgid: int) -> None:
-    """SIGKILL what is still alive of `strays` (the same processes: pid and start time), with its group."""
-    groups: set[int] = set()
+def _still_alive(strays: list[tuple[int, procs.ProcStat]]) -> list[tuple[int, procs.ProcStat]]:
+    """Those of `strays` alive now (the same processes: a recycled pid has another start time)."""
+    alive = []
     for pid, stat in strays:
         now = procs.proc_stat(pid)
-        if now is None or now.start_ticks != stat.start_ticks or now.state in ("Z", "X"):
-            continue
-        if now.pgrp not in (pgid, os.getpgrp()):
-            groups.add(now.pgrp)
+        if now is not None and now.start_ticks == stat.start_ticks and now.state not in ("Z", "X"):
+            alive.append((pid, now))
+    return alive
+
+
+def _kill_strays(strays: list[tuple[int, procs.ProcStat]], pgid: int, wait_s: float = 5.0) -> None:
+    """SIGKILL what is still alive of `strays`, with its group, and wait (briefly) until it is gone."""
+    left = _still_alive(strays)
+    groups = {stat.pgrp for _, stat in left} - {pgid, os.getpgrp()}
+    for pid, _ in left:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     for group in groups:
         procs.signal_group(group, signal.SIGKILL)
+    deadline = time.monotonic() + wait_s
+    while left and time.monotonic() < deadline:  # SIGKILL takes effect asynchronously
+        time.sleep(0.02)
+        left = _still_alive(left)
