@@ -143,7 +143,10 @@ def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout_s: float) ->
     return seen.decode()
 
 
-def test_ctrl_c_on_cppforge_up_leaves_nothing(base_model: Path, tiny_proxy_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "code", "said"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 0, "SIGTERM")])
+def test_stopping_cppforge_up_leaves_nothing(
+    base_model: Path, tiny_proxy_dir: Path, tmp_path: Path, sig: signal.Signals, code: int, said: str
+) -> None:
     ports = _ports()
     redis_url = f"redis://127.0.0.1:{free_port()}/0"
     argv = [sys.executable, "-m", "services.cli", "up", "--home", str(tmp_path), "--redis-url", redis_url,
@@ -167,7 +170,7 @@ def test_ctrl_c_on_cppforge_up_leaves_nothing(base_model: Path, tiny_proxy_dir: 
         assert run in tree and procs.proc_stat(run).pgrp == run  # type: ignore[union-attr]  # not in up's groups
         args = [arg for pid in tree for arg in _cmdline(pid)]
         assert {"verifier", "inference", "trainer"} <= set(args) and any("redis-server" in a for a in args), args
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, _ = proc.communicate(timeout=120)
         rest = out.decode()
     finally:
@@ -178,8 +181,8 @@ def test_ctrl_c_on_cppforge_up_leaves_nothing(base_model: Path, tiny_proxy_dir: 
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    assert proc.returncode == 130, rest
-    assert "stopping everything" in rest and "cppforge up: stopped" in rest
+    assert proc.returncode == code, rest
+    assert f"{said}: stopping everything" in rest and "cppforge up: stopped" in rest
     assert _left(tree) == [] and not answers(redis_url)
 
 
