@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml scripts/install_system_deps.sh
 
 setup: $(STAMP)
 
-demo: $(STAMP)
+# The whole loop over HTTP on a local stack (see the README's Set up); results in out/demo.
+demo: $(STAMP) model
+	rm -rf out/demo
 	$(BIN)/cppforge demo
 
 # The trainer's demo: 8 minutes of GSPO on the bootstrap model (CPU), held-out rates before/after.
