@@ -48,6 +48,8 @@ def eval_step(
     loaded = inference.load_registry_adapter(name, activate=False)
     base_id = inference.models().data[0].id
     progress.line(f"inference serves {base_id} and now {name} (adapters loaded: {', '.join(loaded.loaded)})")
+    if loaded.active is not None:  # the base id then runs that adapter: the "base" row measures it, say so
+        progress.line(f"note: {loaded.active} is the active adapter, so {base_id} (the baseline below) runs it")
     urls = (inference.base_url, verifier_url)
     outcomes = []
     reports = []

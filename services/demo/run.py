@@ -50,7 +50,7 @@ def run_demo(out_dir: Path = DEFAULT_OUT) -> int:
     verifier_port, inference_port, trainer_port = pick_ports()
     out_dir.mkdir(parents=True, exist_ok=True)
     config = StackConfig(verifier_port=verifier_port, inference_port=inference_port, trainer_port=trainer_port,
-                         log=None, log_dir=out_dir / "logs")  # fmt: skip
+                         log=None, log_dir=out_dir / "logs", progress=sys.stdout)  # fmt: skip
     try:
         with LocalStack(config) as urls:
             run_loop(urls, out_dir, sys.stdout)
