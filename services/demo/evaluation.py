@@ -11,7 +11,7 @@ from ..inference.client import InferenceClient
 from ..tasks.sets import HELDOUT_CPP_FILE
 from ..trainer.evalharness import EvalReport, evaluate
 from ..trainer.evalharness.report import PLOT_FILE
-from ..trainer.registry import PromotionRefused, load_adapter_artifact, promote, record_eval
+from ..trainer.registry import DEFAULT_GATE, PromotionRefused, load_adapter_artifact, promote, record_eval
 from .printing import Progress
 from .summary import EvalOutcome, PromotionOutcome
 
@@ -72,10 +72,12 @@ def promotion_step(name: str, report: EvalReport, progress: Progress) -> tuple[P
     except PromotionRefused as refused:
         outcome = PromotionOutcome(name=name, promoted=False, message=str(refused))
     else:
-        message = f"{done.name} is now active ({done.metric} {done.value:.3f})"
-        if done.retired is not None:
-            message += f"; retired {done.retired}"
+        message = f"{done.name} is now active: {done.metric} {done.value:.3f} clears the gate {DEFAULT_GATE:.3f}"
+        if done.retired is None:
+            message += " and no adapter of this base was active"
+        else:
+            old = "-" if done.retired_value is None else f"{done.retired_value:.3f}"
+            message += f" and beats the active {done.retired} ({old}), now retired"
         outcome = PromotionOutcome(name=name, promoted=True, message=message)
-    progress.line(("PROMOTED: " if outcome.promoted else "REFUSED (a valid outcome: the gate did its job): ")
-                  + outcome.message)  # fmt: skip
+    progress.line(outcome.headline())
     return outcome, str(load_adapter_artifact(name).path)

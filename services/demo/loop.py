@@ -47,6 +47,7 @@ class Urls(Protocol):
 class DemoOptions:
     model: str | None = None  # the job's base model (None: the trainer's default, the bootstrap model)
     job_steps: int = 5
+    lr: float | None = None  # the job's learning rate (None: the recipe's)
     heldout_tasks: int = 8  # the job's held-out score before and after (summary.json's rates, the reward curve)
     job_timeout_s: float = 900.0
     best_of_prompts: int = 3
@@ -85,6 +86,7 @@ def check_ready(urls: Urls) -> None:
 
 def run_loop(urls: Urls, out_dir: Path, progress: TextIO, options: DemoOptions | None = None) -> DemoSummary:
     opts = options or DemoOptions()
+    out_dir = out_dir.resolve()  # the summary's paths, usable from anywhere
     out_dir.mkdir(parents=True, exist_ok=True)
     show = Progress(progress, STEPS)
     show.line(f"services: verifier {urls.verifier}, inference {urls.inference}, trainer {urls.trainer}")
@@ -101,7 +103,7 @@ def run_loop(urls: Urls, out_dir: Path, progress: TextIO, options: DemoOptions |
         with _failing_as("best-of-4"), show.step("best_of", title):
             picked = best_of_step(inference, verifier, tasks, show)
         overrides = job_overrides(verifier_url=urls.verifier, inference_url=urls.inference, steps=opts.job_steps,
-                                  heldout_tasks=opts.heldout_tasks)  # fmt: skip
+                                  heldout_tasks=opts.heldout_tasks, lr=opts.lr)  # fmt: skip
         title = f"GSPO job on the trainer service: {opts.job_steps} steps, rollouts and rewards over HTTP"
         with _failing_as("GSPO job"), show.step("job", title):
             job = run_job(trainer, overrides, show, model=opts.model, timeout_s=opts.job_timeout_s)

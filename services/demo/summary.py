@@ -69,6 +69,11 @@ class PromotionOutcome:
     promoted: bool
     message: str  # the registry's own words: the promotion, or the refusal with its numbers
 
+    def headline(self) -> str:
+        if self.promoted:
+            return f"PROMOTED: {self.message}"
+        return f"REFUSED: {self.message.removeprefix('refused: ')}"
+
 
 @dataclass
 class DemoSummary:
@@ -109,7 +114,8 @@ class DemoSummary:
             f"{rate(job.pass_rate_before)} -> {rate(job.pass_rate_after)} (rollouts: {job.rollouts}, rewards: "
             f"{job.rewards})",
             f"eval:       base -> adapter {passk} ({tuned.tasks} tasks, n={tuned.n})",
-            f"promotion:  {'PROMOTED' if self.promotion.promoted else 'REFUSED'}: {self.promotion.message}",
+            f"promotion:  {self.promotion.headline()}",
+            "            (either outcome is the registry's gate at work: it compares with the active adapter)",
             "",
             f"reward curve:   {job.reward_curve_png or '- (no PNG: matplotlib missing?)'}",
             f"pass@k plot:    {tuned.pass_at_k_png or '-'} (base: {base.pass_at_k_png or '-'})",

@@ -24,9 +24,11 @@ class JobFailed(Exception):
     """The job did not succeed, or the trainer service answered with an error."""
 
 
-def job_overrides(*, verifier_url: str, inference_url: str, steps: int, heldout_tasks: int) -> dict[str, Any]:
+def job_overrides(
+    *, verifier_url: str, inference_url: str, steps: int, heldout_tasks: int, lr: float | None = None
+) -> dict[str, Any]:
     """A job of a minute or two on 2 CPU cores (group 4 x 2 prompts a step, 64 tokens)."""
-    return {
+    return ({"lr": lr} if lr is not None else {}) | {
         "steps": steps, "group_size": 4, "prompts_per_step": 2, "max_gen_len": 64, "num_tasks": 40,
         "dapo_max_refills": 4, "cccs": False, "heldout_tasks": heldout_tasks, "heldout_samples": 2,
         "verifier_url": verifier_url, "inference_url": inference_url, "sync_every": 1,
