@@ -19,7 +19,9 @@ setup: $(STAMP)
 up: model
 	$(BIN)/cppforge up
 
-demo: $(STAMP)
+# The whole loop over HTTP on a local stack (see the README's Set up); results in out/demo.
+demo: $(STAMP) model
+	rm -rf out/demo
 	$(BIN)/cppforge demo
 
 # The trainer's demo: 8 minutes of GSPO on the bootstrap model (CPU), held-out rates before/after.

@@ -396,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_up_parser(sub)
 
-    d = sub.add_parser("demo", help="run the embedded demo (no Docker, no GPU, no network)")
+    d = sub.add_parser("demo", help="the post-training loop over HTTP on a local stack (results in out/demo)")
     d.set_defaults(func=_cmd_demo)
     return parser
 

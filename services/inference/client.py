@@ -150,6 +150,12 @@ class InferenceClient(_Base):
         body = _adapter_body(path, name, activate, replace)
         return AdapterResponse.model_validate(self._post("/v1/adapters", body))
 
+    def load_registry_adapter(self, name: str, *, activate: bool = False) -> AdapterResponse:
+        """POST /v1/adapters {"registry": name}: the registry's adapter `name`, under that name (the service
+        checks its files and its base model; 404 unknown, 409 mismatch or corrupt: InferenceRequestError)."""
+        body = {"registry": name, "activate": activate}
+        return AdapterResponse.model_validate(self._post("/v1/adapters", body))
+
     def unload_adapter(self, name: str) -> AdapterList:
         """DELETE /v1/adapters/{name} (an admin key once the service has keys): `name` 404s from then on."""
         return AdapterList.model_validate(self.policy.send(lambda: self._http.delete(f"/v1/adapters/{name}")))

@@ -1,0 +1,63 @@
+"""`cppforge demo` / `make demo`: start the local stack (services.stack's LocalStack: Redis if none
+answers, then the verifier, inference and trainer services as processes) and run the loop against it."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from .loop import DemoFailed, run_loop
+
+DEFAULT_OUT = Path("out/demo")
+DEFAULT_PORTS = (8001, 8002, 8003)
+
+
+def _busy(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def pick_ports(defaults: tuple[int, int, int] = DEFAULT_PORTS, out: TextIO = sys.stdout) -> tuple[int, int, int]:
+    """The default ports, each replaced by a free one when something already holds it (said on `out`)."""
+    ports = []
+    for port, service in zip(defaults, ("verifier", "inference", "trainer"), strict=True):
+        if _busy(port):
+            free = _free_port()
+            print(f"port {port} ({service}) is busy: using {free} instead", file=out)
+            port = free
+        ports.append(port)
+    return ports[0], ports[1], ports[2]
+
+
+def run_demo(out_dir: Path = DEFAULT_OUT) -> int:
+    from ..stack.local import LocalStack, StackConfig, StackError
+
+    print("cppforge demo: the post-training loop over real HTTP (local processes; no Docker, no GPU)")
+    verifier_port, inference_port, trainer_port = pick_ports()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = StackConfig(verifier_port=verifier_port, inference_port=inference_port, trainer_port=trainer_port,
+                         log=None, log_dir=out_dir / "logs", progress=sys.stdout)  # fmt: skip
+    try:
+        with LocalStack(config) as urls:
+            run_loop(urls, out_dir, sys.stdout)
+    except StackError as exc:
+        print(f"cppforge demo: the stack did not start: {exc}", file=sys.stderr)
+        return 1
+    except DemoFailed as exc:
+        print(f"cppforge demo: {exc}", file=sys.stderr)
+        return 1
+    return 0

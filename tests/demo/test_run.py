@@ -1,0 +1,110 @@
+"""`cppforge demo`'s ports: the defaults when free, a free one (said so) in place of one that is held."""
+
+from __future__ import annotations
+
+import io
+import socket
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from services.demo.run import pick_ports, run_demo
+from tests.helpers.servers import free_port
+
+
+def test_a_held_port_is_replaced_and_named() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        busy = held.getsockname()[1]
+        free_a, free_b = free_port(), free_port()
+        said = io.StringIO()
+        verifier, inference, trainer = pick_ports((free_a, busy, free_b), said)
+    assert (verifier, trainer) == (free_a, free_b)
+    assert inference not in (busy, free_a, free_b)
+    assert said.getvalue() == f"port {busy} (inference) is busy: using {inference} instead\n"
+
+
+def test_free_defaults_are_kept_silently() -> None:
+    ports = (free_port(), free_port(), free_port())
+    said = io.StringIO()
+    assert pick_ports(ports, said) == ports and said.getvalue() == ""
+
+
+class FakeStack:
+    """services.stack.local's LocalStack, as far as run_demo uses it: records its config, yields `urls`."""
+
+    configs: ClassVar[list[Any]] = []
+    urls: Any = None
+    fail: str | None = None
+
+    def __init__(self, config: Any) -> None:
+        FakeStack.configs.append(config)
+
+    def __enter__(self) -> Any:
+        if FakeStack.fail:
+            raise StackError(FakeStack.fail)
+        return FakeStack.urls
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class StackError(Exception):
+    pass
+
+
+@dataclass
+class StackConfig:
+    verifier_port: int = 8001
+    inference_port: int = 8002
+    trainer_port: int = 8003
+    log: Any = None
+    log_dir: Path | None = None
+    progress: Any = None
+
+
+@dataclass(frozen=True)
+class Urls:
+    verifier: str
+    inference: str
+    trainer: str
+
+
+@pytest.fixture
+def fake_stack(monkeypatch: pytest.MonkeyPatch) -> type[FakeStack]:
+    """The demo's glue tested against the stack's contract (prompts/stack_api.md), not its processes."""
+    module = types.ModuleType("services.stack.local")
+    module.LocalStack = FakeStack  # type: ignore[attr-defined]
+    module.StackConfig = StackConfig  # type: ignore[attr-defined]
+    module.StackError = StackError  # type: ignore[attr-defined]
+    package = types.ModuleType("services.stack")
+    package.local = module  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "services.stack", package)
+    monkeypatch.setitem(sys.modules, "services.stack.local", module)
+    FakeStack.configs, FakeStack.fail = [], None
+    return FakeStack
+
+
+def test_a_stack_that_does_not_start_exits_1(
+    fake_stack: type[FakeStack], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_stack.fail = "inference: not ready after 900 s; last log lines: ..."
+    assert run_demo(tmp_path / "out") == 1
+    assert capsys.readouterr().err == f"cppforge demo: the stack did not start: {fake_stack.fail}\n"
+    (config,) = fake_stack.configs
+    assert config.log is None and config.log_dir == tmp_path / "out" / "logs" and config.progress is sys.stdout
+
+
+def test_a_failing_step_exits_1_naming_it(
+    fake_stack: type[FakeStack], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    fake_stack.urls = Urls(down, down, down)
+    assert run_demo(tmp_path / "out") == 1
+    reason = f"the verifier service at {down} does not answer (ConnectError)"
+    assert capsys.readouterr().err == f"cppforge demo: step 'services' failed: {reason}\n"
