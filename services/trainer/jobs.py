@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from .job_store import Job, JobStatus, JobStore, MetricsTail, new_job_id, read_summary
-from .registry import DuplicateArtifactError, load_adapter_artifact, register_run
 from .launchers import ProcessLauncher, RunHandle, RunLauncher
+from .registry import DuplicateArtifactError, load_adapter_artifact, register_run
 from .registry.hashing import sha256_file
 
 __all__ = ["DEFAULT_COMMAND", "Job", "JobRunner", "JobStateError", "JobStatus", "JobStore", "MetricsTail"]
