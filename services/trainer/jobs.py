@@ -220,7 +220,16 @@ class JobRunner:
 
     def _loop(self) -> None:
         for job in self._orphans:
-            self._settle_orphan(job)
+            try:
+                self._settle_orphan(job)
+            except Exception as exc:  # (the docker daemon did not answer) a second run could clash with the first
+                log.exception("job %s: the run a previous service left could not be checked", job.id)
+                with self._cond:
+                    if job.status == JobStatus.QUEUED:
+                        self._queue.remove(job.id)
+                        job.status, job.finished_at = JobStatus.FAILED, time.time()
+                        job.error = f"the run a previous service left could not be checked or stopped: {exc}"
+                    self.store.save(job)
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:
