@@ -251,6 +251,9 @@ class TrainerServiceSettings(CppforgeSettings):
         default="process", description="Each run a child process, or a container of its own (the docker SDK)."
     )
     job_image: str = Field(default="cppforge-trainer:latest", description="docker runner: the image runs start in.")
+    job_command: str = Field(
+        default="cppforge train", description="docker runner: the launch prefix inside the image (split like a shell)."
+    )
     job_volume: str | None = Field(
         default=None,
         description="docker runner: the host path or volume name holding the jobs dir, mounted at the jobs dir's "

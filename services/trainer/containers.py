@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 
 JOB_LABEL = "cppforge.job"
 SERVICE_LABEL = "cppforge.service"
-# The image's own `cppforge train`; the runner appends --recipe ... as for a child process.
-DEFAULT_CONTAINER_COMMAND = ("cppforge", "train")
 # A run's settings travel with it; the service's own (keys, bind address, the runner's knobs) do not.
 HELD_BACK = frozenset({"CPPFORGE_API_KEYS", "CPPFORGE_ADMIN_KEYS", "CPPFORGE_DOCKER_URL", "CPPFORGE_TRAINER_HOST",
                        "CPPFORGE_TRAINER_PORT", "CPPFORGE_JOBS_DIR"})  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -119,14 +120,14 @@ def make_launcher(settings: TrainerServiceSettings) -> tuple[RunLauncher, Sequen
     answers: RuntimeError saying which one did not (the service does not start without it)."""
     if settings.job_runner == "process":
         return ProcessLauncher(), DEFAULT_COMMAND
-    from .containers import DEFAULT_CONTAINER_COMMAND, ContainerSpec, make_container_launcher  # the docker SDK
+    from .containers import ContainerSpec, make_container_launcher  # the docker SDK
 
     spec = ContainerSpec(
         image=settings.job_image, jobs_root=settings.jobs_root, jobs_source=settings.job_volume,
         mounts=settings.job_mount_list, memory_mb=settings.job_memory_mb, cpus=settings.job_cpus,
         pids_limit=settings.job_pids_limit, gpus=settings.job_gpus, network=settings.job_network,
     )  # fmt: skip
-    return make_container_launcher(spec, settings.docker_url), DEFAULT_CONTAINER_COMMAND
+    return make_container_launcher(spec, settings.docker_url), shlex.split(settings.job_command)
 
 
 class TrainerService:

@@ -34,10 +34,10 @@ def _containers_of(client: Any, job_id: str) -> list[Any]:
 def test_a_job_container_runs_to_success(make_container_runner: RunnerFactory, docker_client: Any) -> None:
     runner = make_container_runner(step_s=0.1)
     job = runner.submit("production", {"steps": 5})
-    wait_for(lambda: runner.get(job.id).container, what="the job's container")
+    wait_for(lambda: runner.get(job.id).container, timeout_s=120, what="the job's container")
     container = docker_client.containers.get(runner.get(job.id).container)
     assert container.labels[JOB_LABEL] == job.id and container.attrs["HostConfig"]["Memory"] == 256 << 20
-    wait_for(lambda: _status(runner, job.id) == JobStatus.SUCCEEDED, timeout_s=60, what="success")
+    wait_for(lambda: _status(runner, job.id) == JobStatus.SUCCEEDED, timeout_s=120, what="success")
     done = runner.get(job.id)
     assert done.exit_code == 0 and done.error is None
     assert [r["step"] for r in runner.rows(job.id)] == [1, 2, 3, 4, 5]
@@ -49,7 +49,7 @@ def test_a_job_container_runs_to_success(make_container_runner: RunnerFactory, d
 def test_a_crashing_run_fails_with_its_stderr(make_container_runner: RunnerFactory, docker_client: Any) -> None:
     runner = make_container_runner("--crash-at", "2")
     job = runner.submit("production", {"steps": 5})
-    wait_for(lambda: _status(runner, job.id) == JobStatus.FAILED, timeout_s=60, what="failure")
+    wait_for(lambda: _status(runner, job.id) == JobStatus.FAILED, timeout_s=120, what="failure")
     done = runner.get(job.id)
     assert done.exit_code == 3
     assert done.error == "exit code 3: step 2: something broke\nRuntimeError: stand-in crash"
@@ -77,7 +77,7 @@ def test_a_run_over_its_memory_limit_fails_and_the_service_runs_the_next(tmp_pat
                 state: str = http.get(f"/v1/jobs/{job_id}").json()["status"]
                 return state
 
-            wait_for(lambda: status(ok) in ("succeeded", "failed"), timeout_s=90, what="both jobs")
+            wait_for(lambda: status(ok) in ("succeeded", "failed"), timeout_s=200, what="both jobs")
             failed = http.get(f"/v1/jobs/{hog}").json()
             assert failed["status"] == "failed" and failed["exit_code"] == 137
             assert failed["error"].startswith("killed: out of memory (limit 64 MiB): eating 256 MiB")
@@ -91,9 +91,9 @@ def test_a_run_over_its_memory_limit_fails_and_the_service_runs_the_next(tmp_pat
 def test_cancel_a_running_container(make_container_runner: RunnerFactory, docker_client: Any) -> None:
     runner = make_container_runner(step_s=0.2)
     job = runner.submit("production", {"steps": 200})
-    wait_for(lambda: runner.rows(job.id), timeout_s=60, what="a first row")
+    wait_for(lambda: runner.rows(job.id), timeout_s=120, what="a first row")
     runner.cancel(job.id)
-    wait_for(lambda: _status(runner, job.id) == JobStatus.CANCELLED, timeout_s=30, what="cancelled")
+    wait_for(lambda: _status(runner, job.id) == JobStatus.CANCELLED, timeout_s=60, what="cancelled")
     done = runner.get(job.id)
     # SIGTERM reached the run through the container's init: it checkpointed and exited by itself
     assert done.exit_code == 143 and "checkpoint saved" in done.stderr_path.read_text()
@@ -118,11 +118,11 @@ def test_a_restart_stops_the_left_container_and_resumes(
     left = docker_client.containers.run(**args)
     job.container = left.id
     store.save(job)
-    wait_for(lambda: (job.checkpoint_dir / "latest.json").exists(), timeout_s=60, what="the left run's checkpoint")
+    wait_for(lambda: (job.checkpoint_dir / "latest.json").exists(), timeout_s=120, what="the left run's checkpoint")
 
     runner = make_container_runner(step_s=0.02)
     assert runner.get(job.id).resumed and runner.get(job.id).restarts == 1
-    wait_for(lambda: _status(runner, job.id) == JobStatus.SUCCEEDED, timeout_s=60, what="the resumed job")
+    wait_for(lambda: _status(runner, job.id) == JobStatus.SUCCEEDED, timeout_s=120, what="the resumed job")
     done = runner.get(job.id)
     assert done.resumed_from_checkpoint and done.container != left.id
     assert [r["step"] for r in runner.rows(job.id)] == list(range(1, 9))
