@@ -43,6 +43,7 @@ HELD_BACK = frozenset({"CPPFORGE_API_KEYS", "CPPFORGE_ADMIN_KEYS", "CPPFORGE_DOC
                        "CPPFORGE_TRAINER_PORT", "CPPFORGE_JOBS_DIR"})  # fmt: skip
 PASSED = frozenset({"PYTHONUNBUFFERED", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM"})
 GpuMode = Literal["auto", "none", "all"]
+DAEMON_PATIENCE_S = 120.0  # how long a running job's daemon may not answer before the job is given up
 
 
 def service_instance(jobs_root: Path) -> str:
@@ -97,6 +98,7 @@ class ContainerHandle:
     def __init__(self, container: Any, job: Job, memory_mb: int | None) -> None:
         self.container = container
         self.memory_mb = memory_mb
+        self.unanswered_since: float | None = None
         self.copiers = [
             threading.Thread(target=_copy_logs, args=(container, path, is_out), daemon=True, name=f"logs-{job.id}")
             for path, is_out in ((job.stdout_path, True), (job.stderr_path, False))
@@ -109,7 +111,18 @@ class ContainerHandle:
 
     def wait(self, timeout: float) -> int | None:
         # Polled rather than a blocking wait(): the runner checks for a cancel between polls.
-        self.container.reload()
+        try:
+            self.container.reload()
+        except NotFound:
+            raise  # removed by someone else: its result is gone with it
+        except (DockerException, OSError) as exc:  # a busy or restarting daemon: the run goes on meanwhile
+            self.unanswered_since = self.unanswered_since or time.monotonic()
+            if time.monotonic() - self.unanswered_since > DAEMON_PATIENCE_S:
+                raise
+            log.warning("container %s: the daemon did not answer (%s); asking again", self.container.short_id, exc)
+            time.sleep(timeout)
+            return None
+        self.unanswered_since = None
         state = self.container.attrs["State"]
         if state["Status"] in ("exited", "dead"):
             return int(state["ExitCode"])

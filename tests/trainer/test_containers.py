@@ -6,6 +6,7 @@ test_containers_real.py."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -221,3 +222,21 @@ def test_a_left_run_that_cannot_be_checked_fails_its_job_not_the_runner(fake_run
         done.error or ""
     )
     assert _done(runner, runner.submit("production", {}).id).status == JobStatus.SUCCEEDED and runner.alive
+
+
+def test_a_daemon_hiccup_while_a_run_goes_on_is_waited_out(fake_runner: Factory) -> None:
+    runner, client = fake_runner(Plan(exit=None))
+    job = runner.submit("production", {})
+    wait_for(lambda: runner.get(job.id).container, what="the container")
+    container = client.containers.created[0]
+    answer = container.reload
+
+    def no_answer() -> None:
+        raise OSError("read timed out")
+
+    container.reload = no_answer  # type: ignore[method-assign]
+    time.sleep(0.1)  # polls that get no answer
+    assert runner.get(job.id).status == JobStatus.RUNNING
+    container.reload = answer  # type: ignore[method-assign]
+    container.exit(0)
+    assert _done(runner, job.id).status == JobStatus.SUCCEEDED and client.containers.items == []
