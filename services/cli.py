@@ -163,6 +163,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # Every setting is checked here, before uvicorn starts and before the app's imports (torch): a bad one is
     # one line naming its variable, exit 2, in a moment.
     app: object
+    if args.job_runner is not None and args.service != "trainer":
+        raise CliError(f"--job-runner is the trainer's option; the {args.service} service runs no jobs")
     if args.service == "verifier":
         try:
             settings = load_settings(VerifierServiceSettings)
@@ -193,10 +195,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             trainer = load_settings(TrainerServiceSettings)
         except ValueError as exc:
             raise CliError(f"bad trainer settings: {exc}") from None
+        if args.job_runner is not None:
+            trainer = trainer.model_copy(update={"job_runner": args.job_runner})
         try:
             trainer.jobs_root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CliError(f"cannot create the jobs dir {trainer.jobs_root}: {exc.strerror}", EXIT_INFRA) from None
+        if trainer.job_runner == "docker":  # said here in one line, not as a traceback from the app's start-up
+            from .trainer.containers import check_daemon
+
+            try:
+                check_daemon(trainer.docker_url)
+            except RuntimeError as exc:
+                raise CliError(str(exc), EXIT_INFRA) from None
         from .trainer.app import create_app as create_trainer_app
 
         host = args.host or trainer.trainer_host
@@ -331,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--port",
         type=int,
         help="port (default CPPFORGE_<SERVICE>_PORT, else verifier 8001, inference 8002, trainer 8003)",
+    )
+    s.add_argument(
+        "--job-runner",
+        choices=["process", "docker"],
+        help="trainer only: each job a child process, or a container of its own (default CPPFORGE_JOB_RUNNER, "
+        "else process)",
     )
     s.set_defaults(func=_cmd_serve)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -257,6 +258,29 @@ class TrainerServiceSettings(CppforgeSettings):
         description="With job_use_services: the model of jobs that name none, the base the inference service "
         "serves (its CPPFORGE_MODEL); unset: the bootstrap model, as the inference service.",
     )
+    job_runner: Literal["process", "docker"] = Field(
+        default="process", description="Each run a child process, or a container of its own (the docker SDK)."
+    )
+    job_image: str = Field(default="cppforge-trainer:latest", description="docker runner: the image runs start in.")
+    job_command: str = Field(
+        default="cppforge train", description="docker runner: the launch prefix inside the image (split like a shell)."
+    )
+    job_volume: str | None = Field(
+        default=None,
+        description="docker runner: the host path or volume name holding the jobs dir, mounted at the jobs dir's "
+        "path inside (default: the jobs dir itself, bind-mounted).",
+    )
+    job_mounts: str | None = Field(
+        default=None, description='docker runner: more mounts, "SOURCE:TARGET[:ro],..." (e.g. the models volume).'
+    )
+    job_memory_mb: int | None = Field(default=None, gt=0, description="docker runner: memory limit per run (no swap).")
+    job_cpus: float | None = Field(default=None, gt=0, description="docker runner: CPUs per run (a CFS quota).")
+    job_pids_limit: int | None = Field(default=4096, gt=0, description="docker runner: processes per run.")
+    job_gpus: Literal["auto", "none", "all"] = Field(
+        default="auto", description="docker runner: all GPUs (auto: when the daemon has the nvidia runtime), or none."
+    )
+    job_network: str = Field(default="host", description="docker runner: the containers' network mode.")
+    docker_url: str | None = Field(default=None, description="docker runner: the daemon (default: $DOCKER_HOST).")
 
     @field_validator("api_keys")
     @classmethod
@@ -268,7 +292,16 @@ class TrainerServiceSettings(CppforgeSettings):
     def _jobs_dir(self) -> TrainerServiceSettings:
         # After the base's validator: `home` is already absolute.
         self.jobs_dir = (self.jobs_dir or self.home / "trainer" / "jobs").expanduser().resolve()
+        for entry in (self.job_mounts or "").split(","):
+            parts = entry.strip().split(":")
+            if entry.strip() and not (len(parts) in (2, 3) and all(parts) and parts[1].startswith("/")
+                                      and parts[2:] in ([], ["ro"], ["rw"])):  # fmt: skip
+                raise ValueError(f"CPPFORGE_JOB_MOUNTS: {entry.strip()!r} is not SOURCE:/TARGET[:ro|:rw]")
         return self
+
+    @property
+    def job_mount_list(self) -> tuple[str, ...]:
+        return tuple(e.strip() for e in (self.job_mounts or "").split(",") if e.strip())
 
     @property
     def jobs_root(self) -> Path:

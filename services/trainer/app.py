@@ -80,14 +80,14 @@ async def cancel_job(job_id: str, service: Service) -> JSONResponse:
 health_router = APIRouter(tags=["health"])
 
 
-@health_router.get("/healthz", summary="Runner, queue and auth status")
+@health_router.get("/healthz", summary="Runner (process or docker, and the daemon), queue and auth status")
 async def healthz(service: Service) -> dict[str, Any]:
-    return service.health()
+    return await asyncio.to_thread(service.health)
 
 
-@health_router.get("/readyz", summary="Ready while the runner loop is alive")
+@health_router.get("/readyz", summary="Ready while the runner loop is alive (and, docker runner, the daemon answers)")
 async def readyz(service: Service) -> JSONResponse:
-    ok = service.runner.alive
+    ok = await asyncio.to_thread(service.ready)  # a docker ping: off the event loop
     return JSONResponse({"status": "ready" if ok else "not_ready"}, 200 if ok else 503)
 
 

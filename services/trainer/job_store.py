@@ -50,6 +50,7 @@ class Job:
     resumed_from_checkpoint: bool = False  # the latest attempt ran with --resume
     pid: int | None = None  # of the latest attempt; also its process group id
     pid_ticks: int | None = None  # the pid's start time, so a recycled pid is never signalled
+    container: str | None = None  # the latest attempt's container id (the docker job runner)
     cancel_requested: bool = False
     stderr_offset: int = 0  # where the latest attempt's stderr starts in stderr.log
     registry_name: str | None = None  # the adapter registry's name of the run's adapter (a draft), once registered

@@ -1,8 +1,9 @@
-"""The trainer's job queue and runner: one training run at a time, each in its own process group.
+"""The trainer's job queue and runner: one training run at a time, each in its own process group or container.
 
 Each job is a directory under the jobs dir (job_store.py). The runner thread takes queued jobs in
-submission order (FIFO by `seq`) and starts the launch command in a new session, so the run
-outlives the HTTP client that asked for it and a cancel reaches every process it forked. No
+submission order (FIFO by `seq`) and has its launcher (launchers.py) start the launch command: by
+default in a new session, so the run outlives the HTTP client that asked for it and a cancel reaches
+every process it forked; with ContainerLauncher (containers.py) in a container of its own. No
 FastAPI here: service.py and app.py wrap it.
 
 Every job that succeeds has its adapter (`run/adapter`) registered in the adapter registry as a
@@ -21,8 +22,6 @@ import dataclasses
 import json
 import logging
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -31,8 +30,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import procs
 from .job_store import Job, JobStatus, JobStore, MetricsTail, new_job_id, read_summary
+from .launchers import ProcessLauncher, RunHandle, RunLauncher
 from .registry import DuplicateArtifactError, load_adapter_artifact, register_run
 from .registry.hashing import sha256_file
 
@@ -82,7 +81,8 @@ class JobRunner:
 
     `command` is the launch prefix (default: `python -m services.cli train`); `grace_s` is how long
     a run may take to save a checkpoint after SIGTERM before its group gets SIGKILL; `registry_root`
-    is the adapter registry that succeeded runs' adapters go to (None: they are not registered).
+    is the adapter registry that succeeded runs' adapters go to (None: they are not registered);
+    `launcher` starts and watches each run (default: a child process, ProcessLauncher).
     """
 
     def __init__(
@@ -94,6 +94,7 @@ class JobRunner:
         poll_s: float = 0.1,
         env: Mapping[str, str] | None = None,
         registry_root: Path | None = None,
+        launcher: RunLauncher | None = None,
     ) -> None:
         self.store = store
         self.registry_root = registry_root
@@ -101,6 +102,7 @@ class JobRunner:
         self.grace_s = grace_s
         self.poll_s = poll_s
         self.env = dict(os.environ if env is None else env)
+        self.launcher: RunLauncher = launcher or ProcessLauncher()
         self._jobs: dict[str, Job] = {}
         self._queue: deque[str] = deque()
         self._tails: dict[str, MetricsTail] = {}
@@ -199,9 +201,9 @@ class JobRunner:
     def _settle_orphan(self, job: Job) -> None:
         """Before anything runs: stop a run a previous service left alive, or take its result if it
         finished meanwhile (summary.json is written at the end of a run), so it is not run twice."""
-        stopped = job.pid is not None and procs.stop_group(job.pid, job.pid_ticks, self.grace_s, self.poll_s)
+        stopped = self.launcher.stop_left_run(job, self.grace_s, self.poll_s)
         if stopped:
-            log.warning("stopped run pid %s left by a previous service; job %s resumes", job.pid, job.id)
+            log.warning("stopped the run left by a previous service; job %s resumes", job.id)
         summary = read_summary(job.out_dir / "summary.json")
         # A run stopped by SIGTERM (the service's own shutdown) writes a summary too, marked stopped_early:
         # only a summary of a run that reached its end means there is nothing left to run.
@@ -213,12 +215,21 @@ class JobRunner:
                 job.status, job.summary, job.finished_at = JobStatus.SUCCEEDED, summary, time.time()
                 job.registry_name, job.registry_warning = registered
                 log.info("job %s finished while the service was down", job.id)
-            job.pid = job.pid_ticks = None
+            job.pid = job.pid_ticks = job.container = None
             self.store.save(job)
 
     def _loop(self) -> None:
         for job in self._orphans:
-            self._settle_orphan(job)
+            try:
+                self._settle_orphan(job)
+            except Exception as exc:  # (the docker daemon did not answer) a second run could clash with the first
+                log.exception("job %s: the run a previous service left could not be checked", job.id)
+                with self._cond:
+                    if job.status == JobStatus.QUEUED:
+                        self._queue.remove(job.id)
+                        job.status, job.finished_at = JobStatus.FAILED, time.time()
+                        job.error = f"the run a previous service left could not be checked or stopped: {exc}"
+                    self.store.save(job)
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:
@@ -255,33 +266,29 @@ class JobRunner:
         cmd = self.command_for(job)
         offset = job.stderr_path.stat().st_size if job.stderr_path.exists() else 0
         env = {**self.env, "PYTHONUNBUFFERED": "1"}  # the logs show progress as it happens
-        with open(job.stdout_path, "ab") as out, open(job.stderr_path, "ab") as err:
-            proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, start_new_session=True
-            )
+        handle = self.launcher.launch(job, cmd, env)
         with self._cond:
-            job.pid, job.pid_ticks, job.stderr_offset = proc.pid, procs.start_ticks(proc.pid), offset
+            handle.mark(job)
+            job.stderr_offset = offset
             job.resumed_from_checkpoint = "--resume" in cmd
             self.store.save(job)
-        returncode = self._supervise(job, proc)
-        if procs.live_group_members(proc.pid):  # whatever the run forked and left behind
-            procs.signal_group(proc.pid, signal.SIGKILL)
-        self._finish(job, returncode)
+        returncode = self._supervise(job, handle)
+        reason = handle.finish()
+        self._finish(job, returncode, reason)
 
-    def _supervise(self, job: Job, proc: subprocess.Popen[bytes]) -> int:
+    def _supervise(self, job: Job, handle: RunHandle) -> int:
         term_at: float | None = None
         while True:
-            try:
-                return proc.wait(timeout=self.poll_s)
-            except subprocess.TimeoutExpired:
-                pass
+            returncode = handle.wait(self.poll_s)
+            if returncode is not None:
+                return returncode
             with self._cond:
                 stop = job.cancel_requested or self._stopping
             if stop and term_at is None:
-                procs.signal_group(proc.pid, signal.SIGTERM)  # the run saves a checkpoint and exits
+                handle.terminate()  # the run saves a checkpoint and exits
                 term_at = time.monotonic()
             elif term_at is not None and time.monotonic() - term_at > self.grace_s:
-                procs.signal_group(proc.pid, signal.SIGKILL)
+                handle.kill()
 
     def _register(self, job: Job) -> tuple[str | None, str | None]:
         """(registry name, None) once the run's adapter is a draft in the registry, else (None, why not).
@@ -304,7 +311,7 @@ class JobRunner:
             log.warning("job %s succeeded but its adapter was not registered: %s", job.id, exc)
             return None, f"adapter not registered: {exc}"
 
-    def _finish(self, job: Job, returncode: int) -> None:
+    def _finish(self, job: Job, returncode: int, reason: str | None = None) -> None:
         registered = self._register(job) if returncode == 0 else (None, None)
         with self._cond:
             job.exit_code, job.finished_at = returncode, time.time()
@@ -320,5 +327,6 @@ class JobRunner:
                 job.status = JobStatus.FAILED
                 tail = _stderr_tail(job.stderr_path, job.stderr_offset)
                 killed = f"killed by signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+                killed = reason or killed  # e.g. the container's memory limit
                 job.error = f"{killed}: {tail}" if tail else killed
             self.store.save(job)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from ..common.settings import TrainerServiceSettings
 from .config import RECIPES, TrainConfig, recipe_config
 from .errors import InvalidJobError, JobConflictError, JobNotFoundError
 from .jobs import DEFAULT_COMMAND, Job, JobRunner, JobStateError, JobStatus, JobStore
+from .launchers import ProcessLauncher, RunLauncher
 
 log = logging.getLogger(__name__)
 FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
@@ -131,8 +133,24 @@ class TrainerMetrics:
         return generate_latest(self.registry)
 
 
+def make_launcher(settings: TrainerServiceSettings) -> tuple[RunLauncher, Sequence[str]]:
+    """The launcher `job_runner` names and its default launch prefix. The docker runner needs a daemon that
+    answers: RuntimeError saying which one did not (the service does not start without it)."""
+    if settings.job_runner == "process":
+        return ProcessLauncher(), DEFAULT_COMMAND
+    from .containers import ContainerSpec, make_container_launcher  # the docker SDK
+
+    spec = ContainerSpec(
+        image=settings.job_image, jobs_root=settings.jobs_root, jobs_source=settings.job_volume,
+        mounts=settings.job_mount_list, memory_mb=settings.job_memory_mb, cpus=settings.job_cpus,
+        pids_limit=settings.job_pids_limit, gpus=settings.job_gpus, network=settings.job_network,
+    )  # fmt: skip
+    return make_container_launcher(spec, settings.docker_url), shlex.split(settings.job_command)
+
+
 class TrainerService:
-    """`command` is the launch prefix of a run (default `python -m services.cli train`)."""
+    """`command` is the launch prefix of a run (default `python -m services.cli train`, or the image's
+    `cppforge train` with the docker runner); `launcher` overrides the one `settings.job_runner` names."""
 
     def __init__(
         self,
@@ -140,13 +158,17 @@ class TrainerService:
         *,
         command: Sequence[str] | None = None,
         env: Mapping[str, str] | None = None,
+        launcher: RunLauncher | None = None,
     ) -> None:
         self.settings = settings
         self.keys = parse_api_keys(settings.api_keys)
         store = JobStore(settings.jobs_root)
+        default_command: Sequence[str] = DEFAULT_COMMAND
+        if launcher is None:
+            launcher, default_command = make_launcher(settings)
         self.runner = JobRunner(
-            store, command=command or DEFAULT_COMMAND, grace_s=settings.cancel_grace_s, env=env,
-            registry_root=settings.registry_root,
+            store, command=command or default_command, grace_s=settings.cancel_grace_s, env=env,
+            registry_root=settings.registry_root, launcher=launcher,
         )  # fmt: skip
         self.metrics = TrainerMetrics(self.runner)
 
@@ -217,12 +239,20 @@ class TrainerService:
     def health(self) -> dict[str, Any]:
         jobs = self.runner.jobs()
         running = [j.id for j in jobs if j.status == JobStatus.RUNNING]
+        launcher = self.runner.launcher.health()
         return {
-            "status": "ok" if self.runner.alive else "not_ready",
+            "status": "ok" if self.ready(launcher) else "not_ready",
             "runner": "alive" if self.runner.alive else "stopped",
+            "job_runner": self.runner.launcher.kind,
+            **{k: v for k, v in launcher.items() if k != "ok"},
             "running": running[0] if running else None,
             "queued": len(self.runner.queued_ids()),
             "jobs": len(jobs),
             "jobs_dir": str(self.settings.jobs_root),
             "auth": "open" if not self.keys else "api_keys",
         }
+
+    def ready(self, launcher_health: Mapping[str, Any] | None = None) -> bool:
+        """The runner loop is alive and its launcher can start runs (the docker daemon answers)."""
+        launcher_health = launcher_health or self.runner.launcher.health()
+        return self.runner.alive and bool(launcher_health.get("ok", True))

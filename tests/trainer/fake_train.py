@@ -1,6 +1,7 @@
 """A stand-in for `cppforge train` with the same contract, for the jobs service's tests.
 
-    fake_train.py [--step-s S] [--spawn-child] [--ignore-term] [--adapter-from DIR]
+    fake_train.py [--step-s S] [--spawn-child] [--ignore-term] [--adapter-from DIR] [--crash-at STEP]
+                  [--eat-mb MB]
                   --recipe R --out DIR --overrides-json JSON --no-progress [--resume]
 
 Writes DIR/metrics.jsonl (one row per step), a checkpoint after every step
@@ -11,6 +12,8 @@ does), say so on stderr and exit 143 at once. --resume starts after the checkpoi
 `resumed_from`. --spawn-child leaves a `sleep` in the process group (its pid in DIR/child.pid), to
 show that a cancel reaches it; --ignore-term ignores SIGTERM, so only SIGKILL stops the run.
 --adapter-from copies that PEFT adapter dir's files to DIR/adapter at the end, as the real trainer saves its own.
+--crash-at STEP: two lines on stderr and exit 3 after STEP's row. --eat-mb MB: allocate (and touch) MB MiB
+before the first step, to blow a container's memory limit.
 No cppforge imports: it starts in milliseconds.
 """
 
@@ -47,6 +50,8 @@ def main() -> int:
     parser.add_argument("--spawn-child", action="store_true")
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--adapter-from")
+    parser.add_argument("--crash-at", type=int)
+    parser.add_argument("--eat-mb", type=int)
     parser.add_argument("--recipe", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--overrides-json", required=True)
@@ -69,6 +74,10 @@ def main() -> int:
         child = subprocess.Popen(["sleep", "60"])  # same process group as this run
         (out / "child.pid").write_text(str(child.pid))
 
+    if args.eat_mb:
+        print(f"eating {args.eat_mb} MiB", file=sys.stderr, flush=True)
+        hog = [b"x" * (1 << 20) for _ in range(args.eat_mb)]  # written, so every page is resident
+        print(f"ate {len(hog)} MiB", file=sys.stderr, flush=True)
     steps = int(overrides.get("steps") or 5)
     first, resumed_from = 1, None
     if args.resume:
@@ -92,6 +101,10 @@ def main() -> int:
             metrics.flush()
             _write_json(ckpt / "latest.json", {"step": step})
             (ckpt / "latest").write_text(f"step-{step:06d}")  # the real trainer's pointer to a complete checkpoint
+            if step == args.crash_at:
+                print(f"step {step}: something broke", file=sys.stderr)
+                print("RuntimeError: stand-in crash", file=sys.stderr, flush=True)
+                return 3
     if args.adapter_from:
         shutil.copytree(args.adapter_from, out / "adapter", dirs_exist_ok=True)
     _write_json(out / "summary.json", {"method": "gspo", "recipe": args.recipe, "steps": steps, "stopped_early": False})
