@@ -122,8 +122,8 @@ class InferenceSettings(CppforgeSettings):
     model: str | None = Field(default=None, description="Local HF model path; unset: the bootstrap model.")
     model_name: str = Field(default="cppforge-bootstrap", description="Model id reported by /v1/models.")
     proxy_path: Path | None = Field(default=None, description="Proxy classifier artifact (default under home).")
-    inference_host: str = Field(default="127.0.0.1")
-    inference_port: int = Field(default=8002, ge=1, le=65535)
+    inference_host: str = Field(default="127.0.0.1", description="Bind address.")
+    inference_port: int = Field(default=8002, ge=1, le=65535, description="Port.")
     api_keys: str | None = Field(default=None, description='"key1:free,key2:pro,key3:dev"; unset: open, local.')
     admin_keys: str | None = Field(
         default=None,
@@ -152,7 +152,9 @@ class InferenceSettings(CppforgeSettings):
         description="CPU decoding threads (torch intra-op). Unset: one less than the cores (at least 1), leaving a "
         "core to the HTTP side; on a busy box more threads stall every step while one waits for its time slice.",
     )  # fmt: skip
-    max_tokens_default: int = Field(default=128, ge=1, le=2048)
+    max_tokens_default: int = Field(
+        default=128, ge=1, le=2048, description="Completion length (tokens) when a request gives no max_tokens."
+    )
     prefill_chunk_tokens: int = Field(
         default=128, ge=1, le=65536,
         description="Prompt tokens per row prefilled in one step (a long prompt yields to others between chunks).",
