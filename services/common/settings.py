@@ -255,6 +255,11 @@ class TrainerServiceSettings(CppforgeSettings):
         "CPPFORGE_INFERENCE_URL over HTTP, and CPPFORGE_MODEL as their model, unless a job names its own "
         "(`cppforge up` sets this).",
     )
+    inference_api_key: str | None = Field(
+        default=None,
+        description="The key runs use for rollouts through the inference service (keyed: an admin key, it also "
+        "pushes adapters). Runs read it from the environment: it is never written into a job's overrides.",
+    )
     model: str | None = Field(
         default=None,
         description="With job_use_services: the model of jobs that name none, the base the inference service "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -100,7 +101,9 @@ class TrainConfig:
     verifier_url: str = _f("", "verifier service URL for rewards; empty: verify in-process")
     inference_url: str = _f("", "inference service URL for rollouts; empty: sample in-process")
     inference_api_key: str = _f(
-        "", "API key for the inference service, if it asks for one (keyed: an admin key, it also pushes adapters)"
+        "",
+        "API key for the inference service, if it asks for one (keyed: an admin key, it also pushes adapters); "
+        "empty: $CPPFORGE_INFERENCE_API_KEY",
     )
     sync_every: int = _f(1, "http rollouts: push the adapter to the inference service every N steps")
     verify_workers: int = _f(2, "in-process verification threads")
@@ -264,3 +267,12 @@ def recipe_config(recipe: str, **overrides: Any) -> TrainConfig:
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
     return apply_overrides(TrainConfig(), {**RECIPES[recipe], **overrides})
+
+
+INFERENCE_KEY_ENV = "CPPFORGE_INFERENCE_API_KEY"
+
+
+def inference_key_from_env() -> str:
+    """The rollouts' key from the environment: a service passes its key to its runs this way, so the secret is
+    never written into a job's overrides (job.json, GET /v1/jobs)."""
+    return os.environ.get(INFERENCE_KEY_ENV, "")

@@ -24,7 +24,7 @@ import torch
 
 from . import distributed
 from .checkpoint import TrainerState, latest_checkpoint, restore_training, save_checkpoint
-from .config import TrainConfig, apply_overrides
+from .config import TrainConfig, apply_overrides, inference_key_from_env
 from .distill_step import DistillStep
 from .heldout import HeldoutScore, score_heldout
 from .loop import RLStep, check_verifier_alive, seed_everything
@@ -157,7 +157,7 @@ def run_training(
         else:
             rollouts = make_rollouts(cfg.inference_url, policy, run_name=adapter_name(out_dir),
                                      sync_dir=out_dir / "sync" / "adapter", sync_every=cfg.sync_every,
-                                     api_key=cfg.inference_api_key)  # fmt: skip
+                                     api_key=cfg.inference_api_key or inference_key_from_env())  # fmt: skip
             cursor = TaskCursor(split.train, cfg.seed, world.rank, world.size, position)
             stepper = RLStep(cfg, policy, optimizer, rollouts, rewards, cursor, cccs, world.rank)
         # Scored after the stepper is built, so that bad SFT data (or a bad teacher) fails before minutes of

@@ -205,7 +205,7 @@ def test_manifest_env_values_pass_the_settings_validators(monkeypatch: pytest.Mo
 
 def test_secret_placeholders_stop_the_services_until_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
     keys = find("Secret", "cppforge-keys")["stringData"]
-    assert set(keys) == {"CPPFORGE_API_KEYS", "CPPFORGE_ADMIN_KEYS"}
+    assert set(keys) == {"CPPFORGE_API_KEYS", "CPPFORGE_ADMIN_KEYS", "CPPFORGE_INFERENCE_API_KEY"}
     assert all(v.startswith("REPLACE-ME") for v in keys.values())
     monkeypatch.setenv("CPPFORGE_API_KEYS", keys["CPPFORGE_API_KEYS"])
     for cls in (InferenceSettings, TrainerServiceSettings):
