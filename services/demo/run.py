@@ -3,11 +3,13 @@ answers, then the verifier, inference and trainer services as processes) and run
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from pathlib import Path
 from typing import TextIO
 
+from ..common.settings import get_settings
 from .loop import DemoFailed, run_loop
 
 DEFAULT_OUT = Path("out/demo")
@@ -43,14 +45,25 @@ def pick_ports(defaults: tuple[int, int, int] = DEFAULT_PORTS, out: TextIO = sys
     return ports[0], ports[1], ports[2]
 
 
+def demo_env(out_dir: Path) -> dict[str, str]:
+    """A registry and a jobs dir of the demo's own under `out_dir`: a run promotes into a fresh registry (so
+    every run shows the gate deciding from scratch), and the user's registry never gets a demo adapter."""
+    return {"CPPFORGE_REGISTRY_DIR": str(out_dir / "registry"), "CPPFORGE_JOBS_DIR": str(out_dir / "jobs")}
+
+
 def run_demo(out_dir: Path = DEFAULT_OUT) -> int:
     from ..stack.local import LocalStack, StackConfig, StackError
 
     print("cppforge demo: the post-training loop over real HTTP (local processes; no Docker, no GPU)")
     verifier_port, inference_port, trainer_port = pick_ports()
     out_dir.mkdir(parents=True, exist_ok=True)
+    own = demo_env(out_dir.resolve())
+    print(f"registry and jobs of this run: {own['CPPFORGE_REGISTRY_DIR']}, {own['CPPFORGE_JOBS_DIR']} "
+          "(your own registry is left alone)")  # fmt: skip
     config = StackConfig(verifier_port=verifier_port, inference_port=inference_port, trainer_port=trainer_port,
-                         log=None, log_dir=out_dir / "logs", progress=sys.stdout)  # fmt: skip
+                         env=own, log=None, log_dir=out_dir / "logs", progress=sys.stdout)  # fmt: skip
+    os.environ.update(own)  # the eval and promotion steps read the registry in this process
+    get_settings.cache_clear()
     try:
         with LocalStack(config) as urls:
             run_loop(urls, out_dir, sys.stdout)
