@@ -21,6 +21,7 @@ done
 torch_index=()
 wheel="$(ls ${PIP_FIND_LINKS:-/opt/wheels}/torch-2.13.0+cpu-*.whl 2>/dev/null | head -1 || true)"
 rm -f docker/wheels/*.whl docker/certs/*.crt
+trap 'rm -f docker/wheels/*.whl docker/certs/*.crt' EXIT
 if [ -n "$wheel" ]; then
   cp "$wheel" docker/wheels/
   torch_index=(--build-arg TORCH_INDEX_URL=)  # the local CPU wheel; no torch index needed
@@ -39,11 +40,18 @@ fi
 build() {  # name dockerfile extra-args...
   local name="$1" file="$2"; shift 2
   local t0=$SECONDS
-  docker build --network host -q -f "$file" -t "cppforge-$name:$TAG" "$@" . >/dev/null
+  local log
+  log="$(mktemp)"
+  if ! docker build --network host -f "$file" -t "cppforge-$name:$TAG" "$@" . >"$log" 2>&1; then
+    tail -40 "$log" >&2
+    rm -f "$log"
+    echo "building cppforge-$name failed" >&2
+    return 1
+  fi
+  rm -f "$log"
   echo "built cppforge-$name:$TAG in $((SECONDS - t0)) s ($(docker image inspect -f '{{.Size}}' "cppforge-$name:$TAG" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 build redis deploy/redis/Dockerfile "${redis_args[@]}"
 build verifier services/verifier/Dockerfile "${base_args[@]}"
 build inference services/inference/Dockerfile "${base_args[@]}" "${torch_index[@]}"
 build trainer services/trainer/Dockerfile "${base_args[@]}" "${torch_index[@]}"
-rm -f docker/wheels/*.whl docker/certs/*.crt
