@@ -43,7 +43,7 @@ def test_service_images_promise(dockerfile: Path) -> None:
     text = dockerfile.read_text()
     assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim-bookworm$", text, re.M)
     assert text.count("FROM ${BASE_IMAGE}") == 2  # build stage and the image itself
-    assert "python3 -m venv /opt/venv" in text and "-c /tmp/docker/constraints.txt" in text
+    assert "python3 -m venv /opt/venv" in text and "-c /src/docker/constraints.txt" in text
     assert re.search(r"^USER 10001:10001$", text, re.M)
     port = {"verifier": 8001, "inference": 8002, "trainer": 8003}[dockerfile.parent.name]
     assert re.search(rf"HEALTHCHECK .*\n\s+CMD .*127\.0\.0\.1:{port}/(healthz|readyz)", text)
