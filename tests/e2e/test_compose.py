@@ -24,7 +24,8 @@ pytestmark = pytest.mark.docker
 
 UID = "10001"  # the images' non-root user
 # as the verifier runs a candidate: every namespace, a read-only root, no fresh /proc
-BWRAP = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--", "echo", "SANDBOX_OK"]
+BWRAP = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev",
+         "--", "echo", "SANDBOX_OK"]  # fmt: skip
 JOB = {"steps": 2, "heldout_tasks": 0, "group_size": 4, "prompts_per_step": 2, "max_gen_len": 48, "num_tasks": 40,
        "dapo_max_refills": 4, "cccs": False}  # fmt: skip
 
