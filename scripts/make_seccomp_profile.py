@@ -4,7 +4,7 @@ The input is moby's default profile (public data; github.com/moby/profiles, secc
 moby/moby). Docker's default allows clone with namespace flags, unshare, mount, umount2 only to a container
 holding CAP_SYS_ADMIN, and pivot_root never. bubblewrap (unprivileged, in a user namespace) needs exactly those
 to build the sandbox: clone/unshare with CLONE_NEW* flags, mount and pivot_root for its new root, umount2 to
-drop the old one. Nothing else changes: the rest of the default (and its errno for clone3, which makes glibc
+drop the old one, sethostname for its own UTS namespace's name. Nothing else changes: the rest of the default (and its errno for clone3, which makes glibc
 fall back to clone) stays as it is.
 
     python3 scripts/make_seccomp_profile.py DEFAULT_JSON [OUT]
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-BWRAP_SYSCALLS = ["clone", "unshare", "mount", "umount2", "pivot_root"]
+BWRAP_SYSCALLS = ["clone", "unshare", "mount", "umount2", "pivot_root", "sethostname"]
 OUT = Path(__file__).resolve().parent.parent / "deploy" / "seccomp" / "cppforge-bwrap.json"
 
 
@@ -26,7 +26,8 @@ def with_bwrap_rule(profile: dict[str, Any]) -> dict[str, Any]:
         "names": BWRAP_SYSCALLS,
         "action": "SCMP_ACT_ALLOW",
         "comment": "cppforge: bubblewrap's namespaces (clone/unshare with CLONE_NEW* flags), its new root "
-        "(mount, pivot_root) and dropping the old root (umount2), without CAP_SYS_ADMIN",
+        "(mount, pivot_root), dropping the old root (umount2) and naming its own UTS namespace (sethostname), "
+        "without CAP_SYS_ADMIN",
     }
     out = dict(profile)
     out["syscalls"] = [*profile["syscalls"], rule]
