@@ -129,7 +129,7 @@ def test_seccomp_profile_adds_only_bwrap_syscalls_to_the_default() -> None:
     unconditional = [r for r in profile["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" and not r.get("includes")
                      and not r.get("excludes") and not r.get("args")]  # fmt: skip
     added = unconditional[-1]
-    assert sorted(added["names"]) == ["clone", "mount", "pivot_root", "umount2", "unshare"]
+    assert sorted(added["names"]) == ["clone", "mount", "pivot_root", "sethostname", "umount2", "unshare"]
     # the default's own unconditional list still grants none of them (they were CAP_SYS_ADMIN-only or absent)
     assert not set(unconditional[0]["names"]) & set(added["names"])
     # still refused outright: loading a kernel, joining other namespaces without CAP_SYS_ADMIN
