@@ -50,7 +50,7 @@ eval-demo: model
 
 test: model
 	./scripts/ensure_redis.sh
-	./scripts/run_pytest.sh -q -m "not slow and not docker"
+	./scripts/run_pytest.sh -q -m "not slow and not docker" --durations=20
 
 test-all: model teacher
 	./scripts/ensure_redis.sh
@@ -59,7 +59,7 @@ test-all: model teacher
 # docker-compose.yml for real (README: Docker): builds the images, brings the stack up, tests it, takes it
 # down. Needs a docker daemon; without one the tests skip (fail under CPPFORGE_REQUIRE_DOCKER=1, as in CI).
 test-docker: $(STAMP)
-	./scripts/run_pytest.sh -q -m docker tests/e2e/test_compose.py
+	./scripts/run_pytest.sh -q -m docker
 
 bench: $(STAMP)
 	./scripts/ensure_redis.sh

@@ -58,6 +58,9 @@ def _counter(text: str, endpoint: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+# ~1 min: the same chain as test_local_stack.py (in make test) with the demo's printing; `make demo` itself runs in
+# .ci/run. make test-all runs this one.
+@pytest.mark.slow
 def test_the_loop_over_http(
     home: Path, tmp_path: Path, base_model: Path, tiny_proxy_dir: Path, one_torch_thread: None
 ) -> None:
