@@ -20,6 +20,7 @@ from typing import TextIO
 import services
 
 from ..common.settings import DEFAULT_REDIS_URL, default_home
+from ..common.store import masked_url
 from .errors import StackError
 from .readiness import wait_ready
 from .redis_server import RedisServer, answers
@@ -132,7 +133,7 @@ class LocalStack:
     def _start_redis(self) -> None:
         if not self.redis_url or answers(self.redis_url):
             return
-        self._say(f"no Redis answers at {self.redis_url}: starting redis-server")
+        self._say(f"no Redis answers at {masked_url(self.redis_url)}: starting redis-server")
         self._redis = RedisServer(self.redis_url, log_path=self.log_dir / "redis.log", echo=self.config.log,
                                   env=os.environ)  # fmt: skip
         self._redis.start()

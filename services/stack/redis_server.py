@@ -51,23 +51,25 @@ def local_port(url: str) -> int | None:
 
 
 class RedisServer:
-    """A private redis-server for `url` (its dump dir a temp dir removed at stop), with a random password:
-    `self.url` is `url` with it. It binds the URL's host when that is ::1, else 127.0.0.1 (loopback only)."""
+    """A private redis-server for `url` (its dump dir a temp dir next to its log, removed at stop), with a random
+    password: `self.url` is `url` with it. It binds the URL's host when that is ::1, else 127.0.0.1 (loopback only)."""
 
     def __init__(self, url: str, *, log_path: Path, echo: TextIO | None, env: Mapping[str, str]) -> None:
         port = local_port(url)
         if port is None:
-            raise StackError(f"redis: nothing answers at {url}, and it is not on this machine: start it, or set "
-                             "CPPFORGE_REDIS_URL to a Redis that runs (empty: no cache)")  # fmt: skip
+            raise StackError(f"redis: nothing answers at {masked_url(url)}, and it is not on this machine: start it, "
+                             "or set CPPFORGE_REDIS_URL to a Redis that runs (empty: no cache)")  # fmt: skip
         binary = shutil.which("redis-server")
         if binary is None:
             raise StackError(
-                f"redis: nothing answers at {url} and redis-server is not installed: install it "
+                f"redis: nothing answers at {masked_url(url)} and redis-server is not installed: install it "
                 "(apt-get install redis-server), or set CPPFORGE_REDIS_URL= (empty: no cache)"
             )
         password = secrets.token_urlsafe(24)
         self.url = with_password(url, password)
-        self.dir = Path(tempfile.mkdtemp(prefix="cppforge-redis-"))
+        # Next to its log, not in /tmp: a stack killed outright (no stop) leaves nothing in /tmp.
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix="redis-", dir=log_path.parent))
         bind = "::1" if urlsplit(url).hostname == "::1" else "127.0.0.1"
         # The password goes in by stdin (a config file read from "-"), never on the command line (ps shows it).
         argv = [binary, "-", "--port", str(port), "--bind", bind, "--save", "", "--appendonly", "no",
@@ -81,6 +83,7 @@ class RedisServer:
         deadline = time.monotonic() + timeout_s
         while not answers(self.url, timeout_s=0.5):
             if self.child.exit_code() is not None or time.monotonic() > deadline:
+                self.stop()  # one that runs but does not answer (e.g. on another address) must not stay
                 raise StackError(f"redis-server did not start on {masked_url(self.url)}; its log:\n{self.child.tail()}")
             time.sleep(0.05)
 

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
+from services.common.store import masked_url
 from services.stack.errors import StackError
-from services.stack.redis_server import RedisServer, answers, local_port
+from services.stack.redis_server import RedisServer, answers, local_port, with_password
 from tests.helpers.servers import free_port
 
 
@@ -51,3 +52,11 @@ def test_remote_url_that_does_not_answer_is_an_error(tmp_path: Path) -> None:
 
 def _cmdline(pid: int) -> list[str]:
     return (Path("/proc") / str(pid) / "cmdline").read_bytes().decode().split("\0")
+
+
+def test_password_urls() -> None:
+    assert with_password("redis://127.0.0.1:6390/0", "p") == "redis://:p@127.0.0.1:6390/0"
+    assert with_password("redis://[::1]:6390/1", "p") == "redis://:p@[::1]:6390/1"
+    assert masked_url("redis://:s3cret@[::1]:6390/0") == "redis://:***@[::1]:6390/0"
+    assert masked_url("redis://user:s3cret@h/0") == "redis://user:***@h/0"
+    assert masked_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
