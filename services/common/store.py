@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class RedisStore:
 
     def _mark_down(self, exc: BaseException) -> None:
         if self._down_since is None:
-            log.warning("Redis at %s unavailable, running uncached: %s", self.url, exc)
+            log.warning("Redis at %s unavailable, running uncached: %s", masked_url(self.url or ""), exc)
             self._down_since = time.monotonic()
         self._client = None
         self.errors += 1
@@ -95,3 +96,11 @@ class RedisStore:
                 self._mark_down(exc)
             return False
         return True
+
+
+def masked_url(url: str) -> str:
+    """`url` fit to log or print: a password in it shown as ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{parts.netloc.rsplit('@', 1)[1]}"))

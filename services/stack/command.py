@@ -7,6 +7,7 @@ port in use, a bad option).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import signal
 import sys
@@ -17,6 +18,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ..common.cli_errors import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_OK, CliError
+from ..common.store import masked_url
 from .errors import StackError
 
 if TYPE_CHECKING:
@@ -46,7 +48,18 @@ def add_up_parser(sub: Any) -> None:
     u.set_defaults(func=cmd_up)
 
 
-def _keys_line() -> str:
+def is_loopback(host: str) -> bool:
+    """Whether a service bound to `host` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: it may resolve to anything
+        return False
+
+
+def _keys_line(host: str) -> str:
+    """The banner's API keys line; open mode on a host others can reach is refused (exit 2)."""
     from ..common.auth import parse_api_keys
 
     spec = os.environ.get("CPPFORGE_API_KEYS")
@@ -55,15 +68,18 @@ def _keys_line() -> str:
     except ValueError as exc:
         raise CliError(f"bad CPPFORGE_API_KEYS: {exc}") from None
     if not keys:
+        if not is_loopback(host):
+            raise CliError(f"--host {host} with no API keys would open the services (the trainer runs jobs) to "
+                           "the network: set CPPFORGE_API_KEYS, or bind 127.0.0.1", EXIT_BAD_INPUT)  # fmt: skip
         tier = os.environ.get("CPPFORGE_OPEN_TIER") or "dev"
-        return f"none: open on 127.0.0.1, every caller is tier {tier}"
+        return f"none: open on {host}, every caller is tier {tier}"
     return ", ".join(f"{key} ({tier})" for key, tier in keys.items())
 
 
 def banner(urls: StackUrls, *, redis_started: bool, keys: str, log_dir: Path) -> str:
     redis = "off (CPPFORGE_REDIS_URL is empty: no cache)"
     if urls.redis:
-        redis = f"{urls.redis} ({'started by cppforge up' if redis_started else 'already running'})"
+        redis = f"{masked_url(urls.redis)} ({'started by cppforge up' if redis_started else 'already running'})"
     return "\n".join([
         "cppforge stack is up:",
         f"  verifier   {urls.verifier}",
@@ -81,6 +97,7 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from ..trainer import procs
     from .local import LocalStack, StackConfig, check_ports_free  # httpx, redis: only for this command
 
     env = {"CPPFORGE_MODEL": str(Path(args.model).expanduser().resolve())} if args.model else {}
@@ -90,11 +107,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         home=Path(args.home) if args.home else None, env=env,
         log=None if args.no_logs else sys.stdout, progress=sys.stdout, ready_timeout_s=args.ready_timeout,
     )  # fmt: skip
-    keys = _keys_line()
+    keys = _keys_line(config.host)
     try:
         check_ports_free(config.host, config.ports())  # a clear error before anything starts
     except StackError as exc:
         raise CliError(str(exc), EXIT_BAD_INPUT) from None
+    # What a service double-forks re-parents to us, not to init, so that the stop still finds it.
+    procs.become_subreaper()
     stack = LocalStack(config)
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main else None
@@ -120,6 +139,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
+        procs.become_subreaper(False)  # nothing of ours left to collect (main() may be called in-process)
         if on_main:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

@@ -13,13 +13,14 @@ import contextlib
 import os
 import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
 import services
 
 from ..common.settings import DEFAULT_REDIS_URL, default_home
+from ..common.store import masked_url
 from .errors import StackError
 from .readiness import wait_ready
 from .redis_server import RedisServer, answers
@@ -37,7 +38,7 @@ class StackUrls:
     verifier: str  # "http://127.0.0.1:8001"
     inference: str
     trainer: str
-    redis: str  # "redis://127.0.0.1:6379/0"; "" when the cache is off (CPPFORGE_REDIS_URL empty)
+    redis: str  # "redis://127.0.0.1:6379/0" (a started one: redis://:PASSWORD@...); "" when the cache is off
 
 
 @dataclass
@@ -97,7 +98,7 @@ class LocalStack:
         url = self.config.redis_url if self.config.redis_url is not None else _setting(env, "CPPFORGE_REDIS_URL")
         self.redis_url = (DEFAULT_REDIS_URL if url is None else url).strip()
         self.redis_started = False  # whether the stack runs its own redis-server
-        self.children: dict[str, Child] = {}
+        self.children: dict[str, Child] = {}  # started from the calling thread: their death signal is tied to it
         self._redis: RedisServer | None = None
         host = _url_host(self.config.host)
         ports = self.config.ports()
@@ -132,11 +133,13 @@ class LocalStack:
     def _start_redis(self) -> None:
         if not self.redis_url or answers(self.redis_url):
             return
-        self._say(f"no Redis answers at {self.redis_url}: starting redis-server")
+        self._say(f"no Redis answers at {masked_url(self.redis_url)}: starting redis-server")
         self._redis = RedisServer(self.redis_url, log_path=self.log_dir / "redis.log", echo=self.config.log,
                                   env=os.environ)  # fmt: skip
         self._redis.start()
         self.redis_started = True
+        self.redis_url = self._redis.url  # with its password: for the children, never to print
+        self.urls = replace(self.urls, redis=self.redis_url)
 
     def child_env(self) -> dict[str, str]:
         """The environment of every service: this process's, the config's extra env, then the stack's own."""

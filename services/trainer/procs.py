@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,3 +108,51 @@ def stop_group(pgid: int, leader_ticks: int | None, grace_s: float, poll_s: floa
     while live_group_members(pgid) and time.monotonic() < deadline + 5:
         time.sleep(poll_s)
     return True
+
+
+# prctl(2) options (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _prctl_function() -> Callable[[int, int], None]:
+    """prctl(option, value) through ctypes, looked up here: a forked child must not load libraries."""
+    import ctypes
+
+    call = ctypes.CDLL(None, use_errno=True).prctl
+
+    def prctl(option: int, value: int) -> None:
+        if call(option, value, 0, 0, 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+    return prctl
+
+
+def become_subreaper(on: bool = True) -> None:
+    """Orphans below this process re-parent to it (not to init), so that a stop can still find them."""
+    _prctl_function()(PR_SET_CHILD_SUBREAPER, 1 if on else 0)
+
+
+def death_signal(sig: signal.Signals) -> Callable[[], None]:
+    """A Popen preexec_fn: the child gets `sig` when the thread that created it exits (the parent killed too).
+
+    It fires on the exit of the creating *thread*: start children from a thread that lives as long as they do.
+    """
+    parent = os.getpid()
+    prctl = _prctl_function()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(sig))
+        if os.getppid() != parent:  # the parent died before the prctl: no signal would ever come
+            os.kill(os.getpid(), sig)
+
+    return preexec
+
+
+def environ_has(pid: int, entry: str) -> bool:
+    """Whether `entry` ("NAME=value") is in the environment `pid` started with (False if unreadable)."""
+    try:
+        return entry.encode() in (PROC / str(pid) / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False

@@ -16,9 +16,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import redis
 
 from services.cli import main
 from services.stack.local import LocalStack, StackConfig, StackError
@@ -76,7 +78,10 @@ def test_stack_verify_best_of_n_job_eval(base_model: Path, tiny_proxy_dir: Path,
                          env=_env(base_model, tiny_proxy_dir), ready_timeout_s=300)  # fmt: skip
     stack = LocalStack(config)
     with stack as urls, httpx.Client(timeout=120) as http:
-        assert stack.redis_started and answers(redis_url) and urls.redis == redis_url
+        # Its own redis-server, with a password: an anonymous PING is refused, the services get the password URL.
+        assert stack.redis_started and answers(redis_url) and urls.redis.endswith("@" + redis_url[len("redis://") :])
+        with pytest.raises(redis.AuthenticationError), redis.Redis.from_url(redis_url) as anonymous:
+            anonymous.ping()
         tree = _tree(list(stack.pids().values()))
         assert set(stack.pids()) == {"redis", "verifier", "inference", "trainer"}
 
@@ -87,6 +92,9 @@ def test_stack_verify_best_of_n_job_eval(base_model: Path, tiny_proxy_dir: Path,
         assert good.status_code == bad.status_code == 200, (good.text, bad.text)
         assert good.json()["run_ok"] and (good.json()["tests_passed"], good.json()["tests_total"]) == (1, 1)
         assert bad.json()["compile_ok"] and not bad.json()["run_ok"] and bad.json()["tests_passed"] == 0
+        again = http.post(urls.verifier + "/v1/verify", json={"code": "int add(int a, int b) { return a + b; }\n",
+                                                              "test_code": TEST})  # fmt: skip
+        assert again.json()["cached"] and not good.json()["cached"]  # the verifier caches through the password
 
         best = http.post(urls.inference + "/v1/best_of_n", json={"prompt": PROMPT, "n": 4, "max_tokens": 48,
                                                                  "seed": 1})  # fmt: skip
@@ -120,6 +128,7 @@ def test_stack_verify_best_of_n_job_eval(base_model: Path, tiny_proxy_dir: Path,
         assert 0.0 <= summary["pass@1"] <= summary["pass@2"] <= 1.0
     assert _left(tree) == [] and not answers(redis_url)
     text = log.getvalue()
+    assert urlsplit(urls.redis).password not in text  # never logged
     assert "[up] verifier ready at" in text and "[inference] " in text and "[trainer] " in text
     assert (tmp_path / "home" / "logs" / "up" / "inference.log").stat().st_size > 0
 
@@ -129,6 +138,12 @@ def _cmdline(pid: int) -> list[str]:
         return (Path("/proc") / str(pid) / "cmdline").read_bytes().decode("utf-8", "replace").split("\0")
     except OSError:
         return []
+
+
+def _serves(pid: int) -> str | None:
+    """NAME of a `cppforge serve NAME` process."""
+    args = _cmdline(pid)
+    return args[args.index("serve") + 1] if "serve" in args[:-1] else None
 
 
 def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout_s: float) -> str:
@@ -143,10 +158,23 @@ def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout_s: float) ->
     return seen.decode()
 
 
-@pytest.mark.parametrize(("sig", "code", "said"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 0, "SIGTERM")])
+@pytest.mark.parametrize(
+    ("victim", "sig", "code", "said"),
+    [
+        ("up", signal.SIGINT, 130, "Ctrl-C: stopping everything"),
+        ("up", signal.SIGTERM, 0, "SIGTERM: stopping everything"),
+        ("up", signal.SIGKILL, -9, None),
+        ("trainer", signal.SIGKILL, 1, "trainer (exit -9) stopped; stopping everything"),
+    ],
+    ids=["ctrl-c", "sigterm", "up-killed", "trainer-killed"],
+)
 def test_stopping_cppforge_up_leaves_nothing(
-    base_model: Path, tiny_proxy_dir: Path, tmp_path: Path, sig: signal.Signals, code: int, said: str
-) -> None:
+    base_model: Path, tiny_proxy_dir: Path, tmp_path: Path, victim: str, sig: signal.Signals, code: int,
+    said: str | None,
+) -> None:  # fmt: skip
+    """Ctrl-C or SIGTERM: up stops everything. SIGKILL leaves up no stop to run: the kernel's death signals stop
+    its children (the trainer still stops its run). A trainer killed outright orphans its run: it re-parents to
+    up (a subreaper), whose stop finds it."""
     ports = _ports()
     redis_url = f"redis://127.0.0.1:{free_port()}/0"
     argv = [sys.executable, "-m", "services.cli", "up", "--home", str(tmp_path), "--redis-url", redis_url,
@@ -157,7 +185,8 @@ def test_stopping_cppforge_up_leaves_nothing(
     try:
         shown = _read_until(proc, "Ctrl-C stops everything.", timeout_s=300)
         assert f"trainer    http://127.0.0.1:{ports['trainer_port']}" in shown
-        assert f"{redis_url} (started by cppforge up)" in shown and "every caller is tier dev" in shown
+        assert f"redis://:***@{redis_url[len('redis://') :]} (started by cppforge up)" in shown
+        assert "every caller is tier dev" in shown
         assert "[verifier] " not in shown  # --no-logs: the services' logs only in their files
         # A running job: the trainer starts it in a session of its own, and Ctrl-C must reach it too.
         trainer = f"http://127.0.0.1:{ports['trainer_port']}"
@@ -170,7 +199,11 @@ def test_stopping_cppforge_up_leaves_nothing(
         assert run in tree and procs.proc_stat(run).pgrp == run  # type: ignore[union-attr]  # not in up's groups
         args = [arg for pid in tree for arg in _cmdline(pid)]
         assert {"verifier", "inference", "trainer"} <= set(args) and any("redis-server" in a for a in args), args
-        proc.send_signal(sig)
+        if victim == "up":
+            proc.send_signal(sig)
+        else:
+            (pid,) = [p for p in tree if _serves(p) == victim]
+            os.kill(pid, sig)
         out, _ = proc.communicate(timeout=120)
         rest = out.decode()
     finally:
@@ -182,7 +215,10 @@ def test_stopping_cppforge_up_leaves_nothing(
                 proc.kill()
                 proc.wait()
     assert proc.returncode == code, rest
-    assert f"{said}: stopping everything" in rest and "cppforge up: stopped" in rest
+    if said is None:  # killed: its children go on their own, in the job's grace at most
+        wait_for(lambda: _left(tree) == [], timeout_s=60, what=f"the end of {_left(tree)}")
+    else:
+        assert said in rest and "cppforge up: stopped" in rest
     assert _left(tree) == [] and not answers(redis_url)
 
 

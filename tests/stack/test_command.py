@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.cli import main
-from services.stack.command import banner
+from services.stack.command import _keys_line, banner, is_loopback
 from services.stack.local import StackUrls
 from tests.helpers.servers import free_port
 
@@ -35,8 +35,31 @@ def test_same_port_twice_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_banner() -> None:
     urls = StackUrls(verifier="http://127.0.0.1:1", inference="http://127.0.0.1:2", trainer="http://127.0.0.1:3",
-                     redis="redis://127.0.0.1:4/0")  # fmt: skip
+                     redis="redis://:s3cret@127.0.0.1:4/0")  # fmt: skip
     text = banner(urls, redis_started=True, keys="none: open", log_dir=Path("/l"))
-    assert "inference  http://127.0.0.1:2" in text and "redis://127.0.0.1:4/0 (started by cppforge up)" in text
+    assert "inference  http://127.0.0.1:2" in text and "redis://:***@127.0.0.1:4/0 (started by cppforge up)" in text
+    assert "s3cret" not in text
     assert text.endswith("Ctrl-C stops everything.")
     assert "off" in banner(StackUrls("a", "b", "c", ""), redis_started=False, keys="k", log_dir=Path("/l"))
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.7", "::", "myhost"])
+def test_open_mode_on_a_reachable_host_is_refused(
+    host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CPPFORGE_API_KEYS", "")
+    ports = ["--verifier-port", str(free_port()), "--inference-port", str(free_port()), "--trainer-port",
+             str(free_port())]  # fmt: skip
+    code = main(["up", "--host", host, "--home", str(tmp_path), *ports, "--redis-url", ""])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--host {host} with no API keys" in err and "CPPFORGE_API_KEYS" in err
+    assert not (tmp_path / "logs").exists()  # nothing was started
+
+
+def test_keys_line_names_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CPPFORGE_API_KEYS", "")
+    monkeypatch.setenv("CPPFORGE_OPEN_TIER", "dev")
+    assert _keys_line("::1") == "none: open on ::1, every caller is tier dev"
+    assert is_loopback("localhost") and is_loopback("127.0.0.2") and not is_loopback("0.0.0.0")
+    monkeypatch.setenv("CPPFORGE_API_KEYS", "k1:dev")
+    assert "k1" in _keys_line("0.0.0.0")  # keys set: any host

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from services.stack.supervisor import Child
 from services.trainer import procs
@@ -63,3 +68,66 @@ def test_sigterm_ignored_means_sigkill_after_the_grace(tmp_path: Path) -> None:
     child.stop()
     assert child.exit_code() == -9 and time.monotonic() - started >= 1.0
     assert not _alive(int(pid_file.read_text()))
+
+
+# Starts a daemon as a service might: a new session, then a double fork (the middle process exits at once).
+DAEMON = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        open(sys.argv[1] + ".tmp", "w").write(str(os.getpid()))
+        os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+        time.sleep(300)
+    os._exit(0)
+time.sleep(300)
+"""
+
+
+@pytest.fixture
+def subreaper() -> Iterator[None]:
+    """This (test) process collects orphans below it, as `cppforge up` does."""
+    procs.become_subreaper()
+    yield
+    procs.become_subreaper(False)
+
+
+def test_a_double_forked_daemon_is_stopped_too(tmp_path: Path, subreaper: None) -> None:
+    pid_file = tmp_path / "daemon.pid"
+    child = Child("demo", [sys.executable, "-c", DAEMON, str(pid_file)], env=dict(os.environ),
+                  log_path=tmp_path / "demo.log")  # fmt: skip
+    child.start()
+    try:
+        wait_for(pid_file.exists, what="the daemon's pid")
+        daemon = int(pid_file.read_text())
+        # Re-parented to us (its parent exited), in a session and group of its own.
+        wait_for(lambda: getattr(procs.proc_stat(daemon), "ppid", None) == os.getpid(), what="the re-parenting")
+        assert os.getsid(daemon) != os.getsid(child.pid or 0) and os.getpgid(daemon) != child.pid
+    finally:
+        child.stop()
+    assert not _alive(daemon)
+
+
+# Starts a Child and prints its pid; then waits to be killed.
+OWNER = """
+import os, sys, time
+from pathlib import Path
+from services.stack.supervisor import Child
+child = Child("sleeper", ["sleep", "300"], env=dict(os.environ), log_path=Path(sys.argv[1]))
+child.start()
+print(child.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_child_dies_with_its_owner(tmp_path: Path) -> None:
+    """SIGKILL leaves no stop to run: the kernel's death signal (SIGTERM here) ends the child."""
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, str(tmp_path / "s.log")], stdout=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})  # fmt: skip
+    assert owner.stdout is not None
+    pid = int(owner.stdout.readline())
+    assert _alive(pid)
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    owner.stdout.close()
+    wait_for(lambda: not _alive(pid), timeout_s=10, what="the child's end")
