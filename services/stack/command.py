@@ -73,7 +73,27 @@ def _keys_line(host: str) -> str:
                            "the network: set CPPFORGE_API_KEYS, or bind 127.0.0.1", EXIT_BAD_INPUT)  # fmt: skip
         tier = os.environ.get("CPPFORGE_OPEN_TIER") or "dev"
         return f"none: open on {host}, every caller is tier {tier}"
-    return ", ".join(f"{key} ({tier})" for key, tier in keys.items())
+    # Masked like every other secret we print: enough to tell the keys apart, not to use them.
+    return ", ".join(f"{mask_key(key)} ({tier})" for key, tier in keys.items())
+
+
+def mask_key(key: str) -> str:
+    return f"{key[:4]}***" if len(key) > 8 else "***"
+
+
+def rollout_key_env() -> tuple[dict[str, str], str | None]:
+    """Keyed stacks: the trainer's runs need an admin key of the inference service for their rollouts and adapter
+    pushes. ({CPPFORGE_INFERENCE_API_KEY: first admin key} when none is given, a warning when there is none)."""
+    from ..inference.tiers import parse_admin_keys
+
+    if not os.environ.get("CPPFORGE_API_KEYS") or os.environ.get("CPPFORGE_INFERENCE_API_KEY"):
+        return {}, None
+    admin = sorted(parse_admin_keys(os.environ.get("CPPFORGE_ADMIN_KEYS")))
+    if not admin:
+        return {}, ("CPPFORGE_API_KEYS is set but CPPFORGE_ADMIN_KEYS is not: the trainer's RL jobs cannot push "
+                    "their adapters to the inference service (set CPPFORGE_ADMIN_KEYS, or "
+                    "CPPFORGE_INFERENCE_API_KEY)")  # fmt: skip
+    return {"CPPFORGE_INFERENCE_API_KEY": admin[0]}, None
 
 
 def banner(urls: StackUrls, *, redis_started: bool, keys: str, log_dir: Path) -> str:
@@ -101,6 +121,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     from .local import LocalStack, StackConfig, check_ports_free  # httpx, redis: only for this command
 
     env = {"CPPFORGE_MODEL": str(Path(args.model).expanduser().resolve())} if args.model else {}
+    rollout_env, warning = rollout_key_env()
+    env.update(rollout_env)
+    if warning:
+        print(f"cppforge up: WARNING: {warning}", file=sys.stderr, flush=True)
     config = StackConfig(
         host=args.host, verifier_port=args.verifier_port, inference_port=args.inference_port,
         trainer_port=args.trainer_port, redis_url=args.redis_url,
@@ -117,6 +141,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     stack = LocalStack(config)
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main else None
+    # A closed terminal or a dropped ssh session (SIGHUP) stops the stack as SIGTERM does.
+    previous_hup = signal.signal(signal.SIGHUP, _raise_terminated) if on_main else None
     try:
         print(f"starting the stack (logs in {stack.log_dir})", flush=True)
         urls = stack.start()
@@ -132,15 +158,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("\ncppforge up: Ctrl-C: stopping everything", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     except _Terminated:
-        print("cppforge up: SIGTERM: stopping everything", file=sys.stderr, flush=True)
+        print("cppforge up: SIGTERM/SIGHUP: stopping everything", file=sys.stderr, flush=True)
         return EXIT_OK
     finally:
         if on_main:  # a second Ctrl-C must not cut the stop short and leave processes behind
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         stack.stop()
         procs.become_subreaper(False)  # nothing of ours left to collect (main() may be called in-process)
         if on_main:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, previous_hup if previous_hup is not None else signal.SIG_DFL)
         print("cppforge up: stopped", file=sys.stderr, flush=True)

@@ -162,11 +162,12 @@ def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout_s: float) ->
     ("victim", "sig", "code", "said"),
     [
         ("up", signal.SIGINT, 130, "Ctrl-C: stopping everything"),
-        ("up", signal.SIGTERM, 0, "SIGTERM: stopping everything"),
+        ("up", signal.SIGTERM, 0, "SIGTERM/SIGHUP: stopping everything"),
+        ("up", signal.SIGHUP, 0, "SIGTERM/SIGHUP: stopping everything"),  # a closed terminal
         ("up", signal.SIGKILL, -9, None),
         ("trainer", signal.SIGKILL, 1, "trainer (exit -9) stopped; stopping everything"),
     ],
-    ids=["ctrl-c", "sigterm", "up-killed", "trainer-killed"],
+    ids=["ctrl-c", "sigterm", "sighup", "up-killed", "trainer-killed"],
 )
 def test_stopping_cppforge_up_leaves_nothing(
     base_model: Path, tiny_proxy_dir: Path, tmp_path: Path, victim: str, sig: signal.Signals, code: int,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.cli import main
-from services.stack.command import _keys_line, banner, is_loopback
+from services.stack.command import _keys_line, banner, is_loopback, rollout_key_env
 from services.stack.local import StackUrls
 from tests.helpers.servers import free_port
 
@@ -62,4 +62,25 @@ def test_keys_line_names_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _keys_line("::1") == "none: open on ::1, every caller is tier dev"
     assert is_loopback("localhost") and is_loopback("127.0.0.2") and not is_loopback("0.0.0.0")
     monkeypatch.setenv("CPPFORGE_API_KEYS", "k1:dev")
-    assert "k1" in _keys_line("0.0.0.0")  # keys set: any host
+    assert _keys_line("0.0.0.0") == "*** (dev)"  # keys set: any host
+
+
+def test_the_banner_masks_the_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CPPFORGE_API_KEYS", "sk-secret123:dev,sk-other-key:free")
+    line = _keys_line("127.0.0.1")
+    assert line == "sk-s*** (dev), sk-o*** (free)" and "secret" not in line
+
+
+def test_a_keyed_stack_gives_the_runs_an_admin_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CPPFORGE_INFERENCE_API_KEY", raising=False)
+    monkeypatch.delenv("CPPFORGE_API_KEYS", raising=False)
+    assert rollout_key_env() == ({}, None)  # open: no key needed
+    monkeypatch.setenv("CPPFORGE_API_KEYS", "tk:train,dk:dev")
+    monkeypatch.setenv("CPPFORGE_ADMIN_KEYS", "adm2, adm1")
+    assert rollout_key_env() == ({"CPPFORGE_INFERENCE_API_KEY": "adm1"}, None)
+    monkeypatch.setenv("CPPFORGE_INFERENCE_API_KEY", "mine")
+    assert rollout_key_env() == ({}, None)  # the user's own wins (inherited by the children)
+    monkeypatch.delenv("CPPFORGE_INFERENCE_API_KEY")
+    monkeypatch.delenv("CPPFORGE_ADMIN_KEYS")
+    env, warning = rollout_key_env()
+    assert env == {} and warning is not None and "CPPFORGE_ADMIN_KEYS" in warning
