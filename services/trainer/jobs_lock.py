@@ -29,7 +29,8 @@ class JobsDirLock:
         """Take the lock or raise JobsDirBusyError naming the dir and the holder's pid."""
         if self._fh is not None:
             return
-        fh = open(self.path, "a+")  # never truncated before the lock is ours: the holder's pid stays readable
+        # Never truncated before the lock is ours: the holder's pid stays readable. Kept open while held.
+        fh = open(self.path, "a+")  # noqa: SIM115
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

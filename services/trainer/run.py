@@ -162,9 +162,10 @@ def run_training(
             stepper = DistillStep(cfg, policy, optimizer, tasks=split.train, rank=world.rank, world=world.size)
             stepper.position = position
         else:
+            api_key = cfg.inference_api_key or inference_key_from_env(cfg.inference_url)
             rollouts = make_rollouts(cfg.inference_url, policy, run_name=adapter_name(out_dir),
                                      sync_dir=out_dir / "sync" / "adapter", sync_every=cfg.sync_every,
-                                     api_key=cfg.inference_api_key or inference_key_from_env(cfg.inference_url))  # fmt: skip
+                                     api_key=api_key)  # fmt: skip
             cursor = TaskCursor(split.train, cfg.seed, world.rank, world.size, position)
             stepper = RLStep(cfg, policy, optimizer, rollouts, rewards, cursor, cccs, world.rank)
         # Scored after the stepper is built, so that bad SFT data (or a bad teacher) fails before minutes of

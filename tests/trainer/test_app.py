@@ -114,8 +114,11 @@ def test_fifo_over_http(serve_trainer: Serve) -> None:
         ({"recipes": "grpo"}, "recipes", "unsupported parameter: recipes"),
         ({"overrides": "steps=3"}, "overrides", "dictionary"),
         # Overrides are readable by every caller: the service's own key goes through its environment.
-        ({"overrides": {"steps": 1, "inference_api_key": "sk"}}, "overrides.inference_api_key",
-         "set CPPFORGE_INFERENCE_API_KEY on the trainer service"),  # fmt: skip
+        (
+            {"overrides": {"steps": 1, "inference_api_key": "sk"}},
+            "overrides.inference_api_key",
+            "set CPPFORGE_INFERENCE_API_KEY on the trainer service",
+        ),
     ],
 )
 def test_bad_requests_are_400_naming_the_field(

@@ -162,7 +162,7 @@ def test_resume_accepts_overrides_that_repeat_the_saved_config(tmp_path: Path) -
     (tmp_path / "config.json").write_text(json.dumps({"recipe": "production", **saved.to_dict()}))
     again = resume_config(tmp_path, {"group_size": "4", "max_gen_len": 48, "model": "/m", "steps": 6})
     assert again.group_size == 4 and again.steps == 6
-    with pytest.raises(ValueError, match="cannot change: group_size$"):
+    with pytest.raises(ValueError, match=r"cannot change: group_size$"):
         resume_config(tmp_path, {"group_size": 8, "max_gen_len": 48})
 
 
