@@ -201,6 +201,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             trainer.jobs_root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CliError(f"cannot create the jobs dir {trainer.jobs_root}: {exc.strerror}", EXIT_INFRA) from None
+        from .trainer.jobs_lock import JobsDirBusyError, JobsDirLock
+
+        probe = JobsDirLock(trainer.jobs_root)  # another service on this dir: one line and exit 1, not a traceback
+        try:
+            probe.acquire()
+        except JobsDirBusyError as exc:
+            raise CliError(str(exc), EXIT_INFRA) from None
+        probe.release()  # the service's runner takes it for good at start-up
         if trainer.job_runner == "docker":  # said here in one line, not as a traceback from the app's start-up
             from .trainer.containers import check_daemon
 

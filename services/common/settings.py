@@ -8,6 +8,7 @@ import time, so importing a module never requires the environment to be set up.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -287,6 +288,11 @@ class TrainerServiceSettings(CppforgeSettings):
         default="auto", description="docker runner: all GPUs (auto: when the daemon has the nvidia runtime), or none."
     )
     job_network: str = Field(default="host", description="docker runner: the containers' network mode.")
+    job_user: str | None = Field(
+        default=None,
+        description='docker runner: the "uid:gid" runs run as (default: the service\'s own uid:gid when the jobs '
+        "dir is a bind mount, so a run can write its job dir; the image's user with a named volume).",
+    )
     docker_url: str | None = Field(default=None, description="docker runner: the daemon (default: $DOCKER_HOST).")
 
     @field_validator("api_keys")
@@ -294,6 +300,22 @@ class TrainerServiceSettings(CppforgeSettings):
     def _keys(cls, value: str | None) -> str | None:
         parse_api_keys(value)  # a bad entry stops the service at start-up, naming it
         return value
+
+    @field_validator("job_user")
+    @classmethod
+    def _job_user(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?", value):
+            raise ValueError(f"CPPFORGE_JOB_USER: {value!r} is not USER[:GROUP] (names or numeric ids)")
+        return value
+
+    @property
+    def job_container_user(self) -> str | None:
+        """CPPFORGE_JOB_USER, else the service's own uid:gid where the jobs dir is bind-mounted (a host path)."""
+        if self.job_user:
+            return self.job_user
+        bind = self.job_volume is None or self.job_volume.startswith("/")
+        return f"{os.getuid()}:{os.getgid()}" if bind else None
 
     @model_validator(mode="after")
     def _jobs_dir(self) -> TrainerServiceSettings:

@@ -12,6 +12,9 @@ import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from ..common.settings import DEFAULT_INFERENCE_URL
 
 Method = Literal["gspo", "grpo", "sft", "distill"]
 RewardKind = Literal["plain", "shaped"]
@@ -270,9 +273,27 @@ def recipe_config(recipe: str, **overrides: Any) -> TrainConfig:
 
 
 INFERENCE_KEY_ENV = "CPPFORGE_INFERENCE_API_KEY"
+INFERENCE_URL_ENV = "CPPFORGE_INFERENCE_URL"
 
 
-def inference_key_from_env() -> str:
+def _url_identity(url: str) -> tuple[str, str, int | None, str]:
+    """(scheme, host, port, path) with the scheme's default port filled in and no trailing slash."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # a port that is not a number: matches nothing
+        return ("", "", None, url)
+    return scheme, (parts.hostname or "").lower(), port, parts.path.rstrip("/")
+
+
+def inference_key_from_env(inference_url: str) -> str:
     """The rollouts' key from the environment: a service passes its key to its runs this way, so the secret is
-    never written into a job's overrides (job.json, GET /v1/jobs)."""
-    return os.environ.get(INFERENCE_KEY_ENV, "")
+    never written into a job's overrides (job.json, GET /v1/jobs). Only for the service's own inference
+    service (CPPFORGE_INFERENCE_URL): a job that names another host gets no key, so it cannot send the
+    service's secret there."""
+    key = os.environ.get(INFERENCE_KEY_ENV, "")
+    if not key or not inference_url:
+        return ""
+    own = os.environ.get(INFERENCE_URL_ENV) or DEFAULT_INFERENCE_URL
+    return key if _url_identity(inference_url) == _url_identity(own) else ""

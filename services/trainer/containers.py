@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import docker
 from docker.errors import DockerException, ImageNotFound, NotFound
-from docker.types import DeviceRequest
+from docker.types import DeviceRequest, LogConfig
 
 from .job_store import Job
 from .launchers import RunHandle
@@ -43,6 +43,7 @@ HELD_BACK = frozenset({"CPPFORGE_API_KEYS", "CPPFORGE_ADMIN_KEYS", "CPPFORGE_DOC
                        "CPPFORGE_TRAINER_PORT", "CPPFORGE_JOBS_DIR"})  # fmt: skip
 PASSED = frozenset({"PYTHONUNBUFFERED", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM"})
 GpuMode = Literal["auto", "none", "all"]
+LOG_MAX_SIZE, LOG_MAX_FILES = "50m", "3"  # the daemon's own copy of a run's output
 DAEMON_PATIENCE_S = 120.0  # how long a running job's daemon may not answer before the job is given up
 
 
@@ -192,6 +193,9 @@ class ContainerLauncher:
             "labels": {JOB_LABEL: job.id, SERVICE_LABEL: self.instance}, "volumes": spec.volumes(),
             "working_dir": str(job.dir), "network_mode": spec.network, "pids_limit": spec.pids_limit,
             "init": True,  # a PID 1 that passes SIGTERM on and reaps what the run forks
+            # A run needs no capability and no setuid gain; its logs are capped (they are copied to the job dir).
+            "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
+            "log_config": LogConfig(type="json-file", config={"max-size": LOG_MAX_SIZE, "max-file": LOG_MAX_FILES}),
             "device_requests": self.device_requests(), "detach": True,
         }  # fmt: skip
         if spec.memory_mb:

@@ -106,7 +106,8 @@ class JobStore:
     def save(self, job: Job) -> None:
         job.dir.mkdir(parents=True, exist_ok=True)
         path = job.dir / "job.json"
-        tmp = path.with_name("job.json.tmp")
+        # A temp file of its own per writer (process and thread): two writers never write into one file.
+        tmp = path.with_name(f"job.json.{os.getpid()}.{threading.get_ident()}.tmp")
         with open(tmp, "w") as fh:
             json.dump(job.to_dict(), fh, indent=1)
             fh.flush()

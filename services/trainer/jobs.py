@@ -10,6 +10,9 @@ Every job that succeeds has its adapter (`run/adapter`) registered in the adapte
 draft named after the job (registry/runs.py); a registration that fails leaves the job succeeded,
 with the reason as its `registry_warning`.
 
+One runner per jobs dir: start() takes an exclusive lock on `<jobs dir>/.lock` (jobs_lock.py) and
+refuses, naming the holder's pid, when another runner has it.
+
 Restarts: queued jobs stay queued; a job that was running when the service stopped (or died) is
 queued again with `resumed=True` and runs with `--resume` when its run dir holds a checkpoint. If
 the old run is still alive (the service was killed, its run was not), it is stopped first, so two
@@ -31,11 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from .job_store import Job, JobStatus, JobStore, MetricsTail, new_job_id, read_summary
+from .jobs_lock import JobsDirBusyError, JobsDirLock
 from .launchers import ProcessLauncher, RunHandle, RunLauncher
 from .registry import DuplicateArtifactError, load_adapter_artifact, register_run
 from .registry.hashing import sha256_file
 
-__all__ = ["DEFAULT_COMMAND", "Job", "JobRunner", "JobStateError", "JobStatus", "JobStore", "MetricsTail"]
+__all__ = ["DEFAULT_COMMAND", "Job", "JobRunner", "JobStateError", "JobStatus", "JobStore", "JobsDirBusyError",
+           "MetricsTail"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +116,12 @@ class JobRunner:
         self._stopping = False
         self._next_seq = 0
         self._thread: threading.Thread | None = None
+        self._lock = JobsDirLock(store.root)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
+        """JobsDirBusyError when another runner holds the jobs dir: nothing of its jobs is touched."""
+        self._lock.acquire()
         self._recover()
         self._thread = threading.Thread(target=self._loop, name="trainer-jobs", daemon=True)
         self._thread.start()
@@ -125,6 +133,7 @@ class JobRunner:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=self.grace_s + 10)
+        self._lock.release()
 
     @property
     def alive(self) -> bool:

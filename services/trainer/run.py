@@ -50,8 +50,12 @@ DUMP_RANKS_ENV = "CPPFORGE_TRAIN_DUMP_RANKS"
 
 
 def adapter_name(out_dir: Path) -> str:
-    """The model name the run's adapter gets in the inference service (its name pattern, <= 64 chars)."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", out_dir.resolve().name).strip("-") or "run"
+    """The model name the run's adapter gets in the inference service (its name pattern: [A-Za-z0-9_-], <= 64
+    chars). A job's run dir is `<job dir>/run`: named after the job, so that two jobs' runs never replace each
+    other's rollout policy (the push replaces an adapter of the same name)."""
+    path = out_dir.resolve()
+    name = path.parent.name if path.name == "run" and path.parent.name else path.name
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "run"
     return f"cppforge-train-{stem}"[:64]
 
 
@@ -68,15 +72,18 @@ class RunHooks:
 
 
 def resume_config(out_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
-    """The saved config of the run in `out_dir`, with only run-length/service fields changed."""
+    """The saved config of the run in `out_dir`, with only run-length/service fields changed (other
+    overrides must repeat the saved values)."""
     path = out_dir / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"nothing to resume in {out_dir}: no {CONFIG_FILE}")
-    saved = json.loads(path.read_text())
-    refused = sorted(set(overrides) - RESUME_OVERRIDABLE)
+    saved = TrainConfig(**{k: v for k, v in json.loads(path.read_text()).items() if k != "recipe"})
+    resumed = apply_overrides(saved, overrides)
+    # A restarted job passes all its overrides again: the ones that say what the run already is are fine.
+    refused = sorted(n for n in set(overrides) - RESUME_OVERRIDABLE if getattr(resumed, n) != getattr(saved, n))
     if refused:
         raise ValueError(f"a resumed run keeps its config; cannot change: {', '.join(refused)}")
-    return apply_overrides(TrainConfig(**{k: v for k, v in saved.items() if k != "recipe"}), overrides)
+    return resumed
 
 
 def _heldout(policy: Policy, cfg: TrainConfig, split: Any, rewards: Any, label: str, stream: TextIO | None) -> Any:
@@ -155,9 +162,10 @@ def run_training(
             stepper = DistillStep(cfg, policy, optimizer, tasks=split.train, rank=world.rank, world=world.size)
             stepper.position = position
         else:
+            api_key = cfg.inference_api_key or inference_key_from_env(cfg.inference_url)
             rollouts = make_rollouts(cfg.inference_url, policy, run_name=adapter_name(out_dir),
                                      sync_dir=out_dir / "sync" / "adapter", sync_every=cfg.sync_every,
-                                     api_key=cfg.inference_api_key or inference_key_from_env())  # fmt: skip
+                                     api_key=api_key)  # fmt: skip
             cursor = TaskCursor(split.train, cfg.seed, world.rank, world.size, position)
             stepper = RLStep(cfg, policy, optimizer, rollouts, rewards, cursor, cccs, world.rank)
         # Scored after the stepper is built, so that bad SFT data (or a bad teacher) fails before minutes of

@@ -28,6 +28,8 @@ from .launchers import ProcessLauncher, RunLauncher
 
 log = logging.getLogger(__name__)
 FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
+# Overrides are readable by every caller (GET /v1/jobs, job.json, the log): a secret has no place in them.
+SECRET_FIELDS = frozenset({"inference_api_key"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,12 @@ def validate_job(recipe: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in overrides.items():
         if name not in FIELDS:
             raise InvalidJobError(f"overrides.{name}: not a TrainConfig field", f"overrides.{name}")
+        if name in SECRET_FIELDS:
+            raise InvalidJobError(
+                f"overrides.{name}: a job's overrides are readable by every caller; set CPPFORGE_INFERENCE_API_KEY "
+                "on the trainer service instead (its runs read it from the environment)",
+                f"overrides.{name}",
+            )
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidJobError(f"overrides.{name}: must be a finite number, not {value}", f"overrides.{name}")
     try:
@@ -144,6 +152,7 @@ def make_launcher(settings: TrainerServiceSettings) -> tuple[RunLauncher, Sequen
         image=settings.job_image, jobs_root=settings.jobs_root, jobs_source=settings.job_volume,
         mounts=settings.job_mount_list, memory_mb=settings.job_memory_mb, cpus=settings.job_cpus,
         pids_limit=settings.job_pids_limit, gpus=settings.job_gpus, network=settings.job_network,
+        user=settings.job_container_user,
     )  # fmt: skip
     return make_container_launcher(spec, settings.docker_url), shlex.split(settings.job_command)
 
@@ -201,7 +210,8 @@ class TrainerService:
         if self.settings.job_use_services:
             merged = with_services(recipe, merged, self.settings)
         job = self.runner.submit(recipe, validate_job(recipe, merged))
-        log.info("job %s queued: recipe %s, overrides %s", job.id, recipe, job.overrides)
+        shown = {k: v for k, v in job.overrides.items() if k not in SECRET_FIELDS}  # (refused above; never logged)
+        log.info("job %s queued: recipe %s, overrides %s", job.id, recipe, shown)
         return self.view(job.id)
 
     def view(self, job_id: str) -> JobView:

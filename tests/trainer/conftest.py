@@ -108,6 +108,7 @@ def make_container_runner(tmp_path: Path, docker_client: Any) -> Iterator[Callab
         spec = ContainerSpec(
             image=BASE_IMAGE, jobs_root=jobs_root, mounts=(f"{FAKE.parent}:{STAND_IN}:ro",), memory_mb=memory_mb,
             cpus=1.0, pids_limit=256, gpus="none", network="none",
+            user=f"{os.getuid()}:{os.getgid()}",  # as the service does on a bind-mounted jobs dir (no caps inside)
         )  # fmt: skip
         runner = JobRunner(
             JobStore(jobs_root), command=container_command(*flags, step_s=step_s), grace_s=grace_s, poll_s=0.05,

@@ -113,6 +113,12 @@ def test_fifo_over_http(serve_trainer: Serve) -> None:
         ({"model": "/a", "overrides": {"model": "/b"}}, "model", "both"),
         ({"recipes": "grpo"}, "recipes", "unsupported parameter: recipes"),
         ({"overrides": "steps=3"}, "overrides", "dictionary"),
+        # Overrides are readable by every caller: the service's own key goes through its environment.
+        (
+            {"overrides": {"steps": 1, "inference_api_key": "sk"}},
+            "overrides.inference_api_key",
+            "set CPPFORGE_INFERENCE_API_KEY on the trainer service",
+        ),
     ],
 )
 def test_bad_requests_are_400_naming_the_field(
@@ -230,3 +236,19 @@ def test_a_killed_service_resumes_its_job_on_restart(tmp_path: Path) -> None:
     finally:
         service.terminate()
         service.wait(timeout=30)
+
+
+def test_a_second_service_on_the_jobs_dir_refuses_to_start(serve_trainer: Serve, tmp_path: Path) -> None:
+    with serve_trainer(step_s=0.1) as http:
+        job = http.post("/v1/jobs", json={"overrides": {"steps": 30}}).json()
+        wait_for(lambda: _job(http, job["id"])["step"], what="a first step")
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "CPPFORGE_HOME": str(tmp_path),
+               "CPPFORGE_TRAINER_PORT": str(free_port())}  # fmt: skip
+        env.pop("CPPFORGE_JOBS_DIR", None)
+        second = subprocess.run([sys.executable, "-m", "services.cli", "serve", "trainer"], env=env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert second.returncode == 1, second.stderr[-2000:]
+        assert f"the jobs dir {tmp_path / 'trainer' / 'jobs'} is in use" in second.stderr
+        assert f"(pid {os.getpid()})" in second.stderr and "Traceback" not in second.stderr
+        running = _job(http, job["id"])  # the first service's run went on untouched
+        assert running["status"] == "running" and not running["resumed"] and running["restarts"] == 0

@@ -6,6 +6,7 @@ test_containers_real.py."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,6 +71,30 @@ def test_what_a_job_container_is_asked_for(tmp_path: Path) -> None:
     assert args["pids_limit"] == 100 and args["user"] == "1000:1000" and args["network_mode"] == "bridge"
     assert args["init"] and args["detach"] and args["device_requests"] == []
     assert args["working_dir"] == str(job.dir)
+    assert args["cap_drop"] == ["ALL"] and args["security_opt"] == ["no-new-privileges"]
+    log_config = args["log_config"]
+    assert log_config["Type"] == "json-file" and log_config["Config"] == {"max-size": "50m", "max-file": "3"}
+
+
+def test_runs_run_as_the_services_user_on_a_bind_mounted_jobs_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.trainer.service import make_launcher
+
+    ours = f"{os.getuid()}:{os.getgid()}"
+    monkeypatch.delenv("CPPFORGE_JOB_USER", raising=False)
+    assert TrainerServiceSettings(home=tmp_path).job_container_user == ours  # the jobs dir itself
+    assert TrainerServiceSettings(home=tmp_path, job_volume="/srv/jobs").job_container_user == ours
+    assert TrainerServiceSettings(home=tmp_path, job_volume="cppforge-jobs").job_container_user is None
+    monkeypatch.setenv("CPPFORGE_JOB_USER", "1234:5678")
+    settings = TrainerServiceSettings(home=tmp_path, job_runner="docker", job_volume="cppforge-jobs")
+    assert settings.job_container_user == "1234:5678"
+    with pytest.raises(ValueError, match="CPPFORGE_JOB_USER"):
+        TrainerServiceSettings(home=tmp_path, job_user="1000:1000 --privileged")
+    monkeypatch.setattr("services.trainer.containers.connect", lambda url, timeout_s=60.0: FakeClient())
+    launcher, _ = make_launcher(settings)
+    job = Job("job-u", 0, "grpo", {}, dir=settings.jobs_root / "job-u")
+    assert launcher.create_args(job, ["cppforge", "train"], {})["user"] == "1234:5678"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ carrying on), a cancel, and a restart that finds the container its predecessor l
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,11 @@ def test_cancel_a_running_container(make_container_runner: RunnerFactory, docker
     runner = make_container_runner(step_s=0.2)
     job = runner.submit("production", {"steps": 200})
     wait_for(lambda: runner.rows(job.id), timeout_s=120, what="a first row")
+    (container,) = _containers_of(docker_client, job.id)
+    host = container.attrs["HostConfig"]  # hardened: no capabilities, no privilege gain, capped logs, our uid
+    assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges"]
+    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "50m", "max-file": "3"}}
+    assert container.attrs["Config"]["User"] == f"{os.getuid()}:{os.getgid()}"
     runner.cancel(job.id)
     wait_for(lambda: _status(runner, job.id) == JobStatus.CANCELLED, timeout_s=60, what="cancelled")
     done = runner.get(job.id)

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from services.trainer.checkpoint import latest_checkpoint, read_state
 from services.trainer.run import RunHooks, run_training
 
-from .runs import metrics_rows, run_cli, start_cli, tiny_config, train_argv, wait_for_rows, wait_for_text
+from .runs import TINY, metrics_rows, run_cli, start_cli, tiny_config, train_argv, wait_for_rows, wait_for_text
 
 # Compared between an uninterrupted and a resumed run: everything a step computes but its timings.
 SAME = ("reward_mean", "reward_std", "compile_rate", "pass_rate", "kl", "loss", "grad_norm", "samples", "dropped",
@@ -152,3 +152,44 @@ def test_a_checkpoint_missing_its_adapter_weights_is_not_complete(tmp_path: Path
     latest = _two_checkpoints(tmp_path, base_model)
     (latest / "adapter" / "adapter_model.safetensors").unlink()
     assert latest_checkpoint(tmp_path) is None  # resume says 'no complete checkpoint', not a Hub repo-id error
+
+
+def test_resume_accepts_overrides_that_repeat_the_saved_config(tmp_path: Path) -> None:
+    from services.trainer.config import TrainConfig
+    from services.trainer.run import resume_config
+
+    saved = TrainConfig(steps=2, group_size=4, max_gen_len=48, model="/m")
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": "production", **saved.to_dict()}))
+    again = resume_config(tmp_path, {"group_size": "4", "max_gen_len": 48, "model": "/m", "steps": 6})
+    assert again.group_size == 4 and again.steps == 6
+    with pytest.raises(ValueError, match=r"cannot change: group_size$"):
+        resume_config(tmp_path, {"group_size": 8, "max_gen_len": 48})
+
+
+def test_a_restarted_job_with_overrides_resumes_from_its_checkpoint(tmp_path: Path, base_model: Path) -> None:
+    """The runner passes every override of the job again with --resume (with CPPFORGE_JOB_USE_SERVICES every
+    job has `model`): the ones that repeat the saved config must not stop the resume."""
+    from services.trainer.jobs import JobRunner, JobStatus, JobStore
+
+    from .conftest import wait_for
+
+    overrides = {**TINY, "model": str(base_model), "steps": 4, "checkpoint_every": 1, "heldout_tasks": 0}
+    first = JobRunner(JobStore(tmp_path / "jobs"), grace_s=120, poll_s=0.1)
+    first.start()
+    try:
+        job = first.submit("production", overrides)
+        wait_for(lambda: latest_checkpoint(job.out_dir) is not None, timeout_s=240, what="a first checkpoint")
+    finally:
+        first.close()  # the service stops: SIGTERM, the run checkpoints and the job is left interrupted
+    assert first.get(job.id).status == JobStatus.INTERRUPTED
+    second = JobRunner(JobStore(tmp_path / "jobs"), grace_s=120, poll_s=0.1)
+    second.start()
+    try:
+        wait_for(lambda: second.get(job.id).status not in (JobStatus.QUEUED, JobStatus.RUNNING), timeout_s=240,
+                 what="the resumed job")  # fmt: skip
+        done = second.get(job.id)
+    finally:
+        second.close()
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.resumed_from_checkpoint and done.summary is not None and done.summary["steps"] == 4
+    assert [r["step"] for r in metrics_rows(job.out_dir)] == [1, 2, 3, 4]
