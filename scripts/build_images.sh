@@ -18,6 +18,10 @@ for arg in "$@"; do
   esac
 done
 
+# One build at a time per checkout: docker/wheels and docker/certs are shared, and a finishing run empties them.
+exec 9>docker/.build.lock
+flock 9
+
 torch_index=()
 wheel="$(ls ${PIP_FIND_LINKS:-/opt/wheels}/torch-2.13.0+cpu-*.whl 2>/dev/null | head -1 || true)"
 rm -f docker/wheels/*.whl docker/certs/*.crt

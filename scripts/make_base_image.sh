@@ -13,6 +13,7 @@ if docker image inspect "$image" >/dev/null 2>&1; then
 fi
 command -v debootstrap >/dev/null 2>&1 || { echo "debootstrap is missing: apt-get install debootstrap" >&2; exit 1; }
 root="$(mktemp -d /var/tmp/cppforge-base.XXXXXX)"
+chmod 0755 "$root"  # it becomes the image's /: mktemp's 0700 would lock every non-root user out of it
 trap 'rm -rf "$root"' EXIT
 echo "debootstrap bookworm into $root"
 debootstrap --variant=minbase --include=python3,python3-venv,g++,bubblewrap,ca-certificates \
