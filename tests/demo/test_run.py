@@ -54,38 +54,15 @@ class FakeStack:
         return None
 
 
-class StackError(Exception):
-    pass
-
-
-@dataclass
-class StackConfig:
-    verifier_port: int = 8001
-    inference_port: int = 8002
-    trainer_port: int = 8003
-    log: Any = None
-    log_dir: Path | None = None
-    progress: Any = None
-
-
-@dataclass(frozen=True)
-class Urls:
-    verifier: str
-    inference: str
-    trainer: str
-
-
 @pytest.fixture
 def fake_stack(monkeypatch: pytest.MonkeyPatch) -> type[FakeStack]:
-    """The demo's glue tested against the stack's contract (prompts/stack_api.md), not its processes."""
-    module = types.ModuleType("services.stack.local")
-    module.LocalStack = FakeStack  # type: ignore[attr-defined]
-    module.StackConfig = StackConfig  # type: ignore[attr-defined]
-    module.StackError = StackError  # type: ignore[attr-defined]
-    package = types.ModuleType("services.stack")
-    package.local = module  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "services.stack", package)
-    monkeypatch.setitem(sys.modules, "services.stack.local", module)
+    """The demo's glue against the real StackConfig and StackError, with the stack's processes faked."""
+    import services.stack.local as stack_local
+
+    monkeypatch.setattr(stack_local, "LocalStack", FakeStack)
+    # run_demo points this process at its own registry and jobs dir: undone after the test.
+    for name in ("CPPFORGE_REGISTRY_DIR", "CPPFORGE_JOBS_DIR"):
+        monkeypatch.delenv(name, raising=False)
     FakeStack.configs, FakeStack.fail = [], None
     return FakeStack
 

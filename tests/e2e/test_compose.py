@@ -179,8 +179,9 @@ def test_best_of_n_compiles_through_the_verifier(stack: Stack) -> None:
 
 def test_trainer_job_uses_the_services(stack: Stack) -> None:
     auth = {"Authorization": f"Bearer {DEV_PRO_KEY}"}
-    overrides = {**JOB, "verifier_url": "http://verifier:8001", "inference_url": "http://inference:8002",
-                 "inference_api_key": DEV_ADMIN_KEY}  # fmt: skip
+    # No service URLs or key in the job: the compose file's trainer gives its jobs the services
+    # (CPPFORGE_JOB_USE_SERVICES) and its runs the admin key (CPPFORGE_INFERENCE_API_KEY, never in job.json).
+    overrides = dict(JOB)
     model = "/data/models/bootstrap-40steps"  # the inference service built it into the shared volume
     trainer = stack.url("trainer") + "/v1/jobs"
     r = httpx.post(trainer, headers=auth, json={"recipe": "production", "overrides": overrides, "model": model},
