@@ -110,6 +110,11 @@ class VerifierServiceSettings(CppforgeSettings):
     max_source_bytes: int = Field(default=1 << 20, ge=1024, description="Largest code or test_code accepted.")
     max_batch: int = Field(default=1024, ge=1, description="Most completions in one batch request.")
     prebuild_pch: bool = Field(default=True, description="Build the bits/stdc++.h PCH at start-up.")
+    self_test: bool = Field(
+        default=True,
+        description="At start-up, verify a known-good program; if it fails (a sandbox that cannot start), the "
+        "service is unhealthy and refuses verifications (503) instead of scoring every program 0.",
+    )
 
 
 @lru_cache(maxsize=1)

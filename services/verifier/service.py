@@ -6,6 +6,7 @@ app.py builds one in its lifespan and routes call it; tests may drive it without
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +18,15 @@ from .cache import ResultCache
 from .core.compile import ToolchainError, compiler_version
 from .core.reward import CompilerRewardShaper, InfrastructureError, ShapedReward, compute_reward
 from .core.sandbox import SandboxUnavailableError
-from .core.verify import VerifierConfig, VerifyResult, pch_cache, sandbox_mode
+from .core.verify import VerifierConfig, VerifyResult, pch_cache, sandbox_mode, verify_cpp
 from .metrics import VerifierMetrics
 from .pool import QueueFullError, VerifyJob, VerifyPool
 
+log = logging.getLogger(__name__)
+
+# The start-up self-test: must compile, run and pass its one test in the sandbox.
+SELF_TEST_CODE = "int add(int a, int b) { return a + b; }\n"
+SELF_TEST_TEST = "int main() { return add(2, 3) == 5 ? 0 : 1; }\n"
 
 class SourceTooLargeError(ServiceError, ValueError):
     status = 413
@@ -72,10 +78,14 @@ class VerifierService:
         )
         self._shaping = asyncio.Semaphore(self.pool.workers)
         self._shaping_waiting = 0
+        self.self_test_error: str | None = None  # set when the start-up self-test failed
+        self.self_tested = False
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         self.store.ping()  # connect now so /readyz is right from the start
+        if self.settings.self_test and self.sandboxed_or_none() is not None:
+            asyncio.get_running_loop().run_in_executor(None, self._self_test)
         if self.settings.prebuild_pch and self.sandboxed_or_none() is not None:
             cache = pch_cache(self.config, bool(self.sandboxed_or_none()))
             if cache is not None:
@@ -84,6 +94,30 @@ class VerifierService:
 
     def close(self) -> None:
         self.pool.close()
+
+    def _self_test(self) -> None:
+        """A known-good program through the real pipeline (sandbox, g++, run), uncached. bwrap can be installed
+        and still fail (a container's seccomp profile refusing namespaces, a masked /proc): every compile would
+        then look like a failed one and earn 0.0. A failed self-test makes the service unhealthy and refuses
+        verifications (503), so that no reward is ever made of a broken sandbox."""
+        try:
+            result = verify_cpp(SELF_TEST_CODE, SELF_TEST_TEST, timeout=10.0, return_structured=True,
+                                config=self.config)  # fmt: skip
+        except Exception as exc:  # any failure of the machinery is what this test is for
+            self.self_test_error = f"{type(exc).__name__}: {exc}"[:500]
+        else:
+            if result.compile_ok and result.run_ok and result.tests_passed == result.tests_total == 1:
+                self.self_test_error = None
+            else:
+                detail = result.infra_error or result.compile_output or result.stderr or result.error_class
+                self.self_test_error = f"a known-good program got {result.error_class}: {detail}"[:500]
+        if self.self_test_error is not None:
+            log.error("verifier self-test failed, refusing verifications: %s", self.self_test_error)
+        self.self_tested = True
+
+    def check_self_test(self) -> None:
+        if self.self_test_error is not None:
+            raise SandboxUnavailableError(f"the verifier's self-test failed: {self.self_test_error}")
 
     def sandboxed_or_none(self) -> bool | None:
         try:
@@ -101,6 +135,7 @@ class VerifierService:
     # -- work ------------------------------------------------------------------------------
     async def verify(self, job: VerifyJob) -> ScoredResult:
         """One job; an infrastructure failure raises InfrastructureError (HTTP 503)."""
+        self.check_self_test()
         self.check_sizes(code=job.code, test_code=job.test_code)
         result = await self.pool.submit(job)
         scored = ScoredResult(result, compute_reward(result))
@@ -111,6 +146,7 @@ class VerifierService:
         """Many jobs; an item the verifier failed on gets reward None, the others are unaffected."""
         if len(jobs) > self.settings.max_batch:
             raise BatchTooLargeError("completions", len(jobs), self.settings.max_batch)
+        self.check_self_test()
         for job in jobs:
             self.check_sizes(code=job.code, test_code=job.test_code)
         results, unique = await self.pool.submit_many(jobs)
@@ -158,8 +194,11 @@ class VerifierService:
         except ToolchainError as exc:
             gxx = f"unavailable: {exc}"
         cache = pch_cache(self.config, bool(sandboxed)) if sandboxed is not None else None
+        ok = sandboxed is not None and not gxx.startswith("unavailable") and self.self_test_error is None
         return {
-            "status": "ok" if sandboxed is not None and not gxx.startswith("unavailable") else "unhealthy",
+            "status": "ok" if ok else "unhealthy",
+            "self_test": "failed: " + self.self_test_error if self.self_test_error else
+                         ("passed" if self.self_tested else "pending"),
             "bwrap": shutil.which("bwrap"),
             "sandboxed": sandboxed,
             "unsandboxed_allowed": self.config.allow_unsandboxed,
