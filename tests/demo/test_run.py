@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import socket
 import sys
-import types
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from services.demo.run import pick_ports, run_demo
+from services.stack.local import StackError, StackUrls
 from tests.helpers.servers import free_port
 
 
@@ -81,7 +80,7 @@ def test_a_failing_step_exits_1_naming_it(
     fake_stack: type[FakeStack], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     down = f"http://127.0.0.1:{free_port()}"
-    fake_stack.urls = Urls(down, down, down)
+    fake_stack.urls = StackUrls(down, down, down, "")
     assert run_demo(tmp_path / "out") == 1
     reason = f"the verifier service at {down} does not answer (ConnectError)"
     assert capsys.readouterr().err == f"cppforge demo: step 'services' failed: {reason}\n"
