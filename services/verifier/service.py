@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 SELF_TEST_CODE = "int add(int a, int b) { return a + b; }\n"
 SELF_TEST_TEST = "int main() { return add(2, 3) == 5 ? 0 : 1; }\n"
 
+
 class SourceTooLargeError(ServiceError, ValueError):
     status = 413
 
@@ -197,8 +198,9 @@ class VerifierService:
         ok = sandboxed is not None and not gxx.startswith("unavailable") and self.self_test_error is None
         return {
             "status": "ok" if ok else "unhealthy",
-            "self_test": "failed: " + self.self_test_error if self.self_test_error else
-                         ("passed" if self.self_tested else "pending"),
+            "self_test": "failed: " + self.self_test_error
+            if self.self_test_error
+            else ("passed" if self.self_tested else "pending"),
             "bwrap": shutil.which("bwrap"),
             "sandboxed": sandboxed,
             "unsandboxed_allowed": self.config.allow_unsandboxed,

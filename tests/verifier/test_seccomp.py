@@ -58,3 +58,41 @@ def test_filter_stops_new_processes_but_not_the_program(workdir: Path) -> None:
     assert b"in-child" in run_sh(script, workdir, seccomp=False)
     confined = run_sh(script, workdir, seccomp=True)
     assert b"start" in confined and b"in-child" not in confined
+
+
+# A sanitizer build (-fsanitize=address, allowed to any caller) runs under sanitizer_filter: a nested user
+# namespace would give the program root over its own mount and network namespaces (found by review: unshare
+# answered 0 and the program became uid 0 in the verifier's container).
+NAMESPACE_ESCAPES = r"""
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static char stack[65536];
+static int child(void*) { return 0; }
+int main() {
+    int bad = 0;
+    if (unshare(CLONE_NEWUSER) == 0) { puts("unshare user"); bad++; }
+    if (unshare(CLONE_NEWNET) == 0) { puts("unshare net"); bad++; }
+    int pid = clone(child, stack + sizeof stack, CLONE_NEWUSER | SIGCHLD, nullptr);
+    if (pid > 0) { puts("clone newuser"); bad++; waitpid(pid, nullptr, 0); }
+    if (mount("none", "/tmp", "tmpfs", 0, nullptr) == 0) { puts("mount"); bad++; }
+    pid_t plain = fork();  // a plain child stays allowed (LeakSanitizer's tracer is one)
+    if (plain == 0) _exit(0);
+    if (plain < 0) { puts("fork refused"); bad++; } else waitpid(plain, nullptr, 0);
+    return bad;
+}
+"""
+LEAK = "#include <stdlib.h>\nint main() { void* p = malloc(64); p = 0; return 0; }\n"
+
+
+def test_sanitizer_runs_cannot_make_namespaces_but_still_sanitize() -> None:
+    from services.verifier.core.verify import verify_cpp
+
+    result = verify_cpp(NAMESPACE_ESCAPES, extra_flags=["-fsanitize=address"], return_structured=True)
+    assert result.compile_ok and result.infra_error is None, (result.compile_output, result.infra_error)
+    assert result.run_ok and result.returncode == 0, (result.stdout, result.stderr)
+    leak = verify_cpp(LEAK, extra_flags=["-fsanitize=address"], return_structured=True)
+    assert not leak.run_ok and "LeakSanitizer" in leak.stderr, leak.stderr  # the tracer still works

@@ -33,7 +33,7 @@ from .sandbox import (
     bwrap_path,
     run_sandboxed,
 )
-from .seccomp import process_filter
+from .seccomp import process_filter, sanitizer_filter
 from .source_shape import leading_block, may_hold_directives, may_name_mangled_symbol, tampers_then_includes
 from .think import strip_think_blocks
 from .verdict import read_verdict, score_tests
@@ -379,7 +379,7 @@ def _run_spec(
         pass_fds=(nonce_fd, verdict_w),
         env=env,
         mount_proc=sanitized,
-        seccomp_program=None if sanitized else process_filter(),
+        seccomp_program=sanitizer_filter() if sanitized else process_filter(),
         capture_fds={"verdict": verdict_r},
         close_after_start=(verdict_w,),
     )
