@@ -3,9 +3,11 @@ answers, then the verifier, inference and trainer services as processes) and run
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -62,15 +64,31 @@ def run_demo(out_dir: Path = DEFAULT_OUT) -> int:
           "(your own registry is left alone)")  # fmt: skip
     config = StackConfig(verifier_port=verifier_port, inference_port=inference_port, trainer_port=trainer_port,
                          env=own, log=None, log_dir=out_dir / "logs", progress=sys.stdout)  # fmt: skip
-    os.environ.update(own)  # the eval and promotion steps read the registry in this process
+    with own_environment(own):  # the eval and promotion steps read the registry in this process
+        try:
+            with LocalStack(config) as urls:
+                run_loop(urls, out_dir, sys.stdout)
+        except StackError as exc:
+            print(f"cppforge demo: the stack did not start: {exc}", file=sys.stderr)
+            return 1
+        except DemoFailed as exc:
+            print(f"cppforge demo: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+@contextlib.contextmanager
+def own_environment(env: dict[str, str]) -> Iterator[None]:
+    """`env` in os.environ (and the settings read afresh) while the demo runs; as it was afterwards."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     get_settings.cache_clear()
     try:
-        with LocalStack(config) as urls:
-            run_loop(urls, out_dir, sys.stdout)
-    except StackError as exc:
-        print(f"cppforge demo: the stack did not start: {exc}", file=sys.stderr)
-        return 1
-    except DemoFailed as exc:
-        print(f"cppforge demo: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()

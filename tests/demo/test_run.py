@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import socket
 import sys
 from pathlib import Path
@@ -59,9 +60,6 @@ def fake_stack(monkeypatch: pytest.MonkeyPatch) -> type[FakeStack]:
     import services.stack.local as stack_local
 
     monkeypatch.setattr(stack_local, "LocalStack", FakeStack)
-    # run_demo points this process at its own registry and jobs dir: undone after the test.
-    for name in ("CPPFORGE_REGISTRY_DIR", "CPPFORGE_JOBS_DIR"):
-        monkeypatch.delenv(name, raising=False)
     FakeStack.configs, FakeStack.fail = [], None
     return FakeStack
 
@@ -84,3 +82,13 @@ def test_a_failing_step_exits_1_naming_it(
     assert run_demo(tmp_path / "out") == 1
     reason = f"the verifier service at {down} does not answer (ConnectError)"
     assert capsys.readouterr().err == f"cppforge demo: step 'services' failed: {reason}\n"
+
+
+def test_the_demo_leaves_the_environment_as_it_found_it(
+    fake_stack: type[FakeStack], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CPPFORGE_REGISTRY_DIR", "/users/own/registry")
+    monkeypatch.delenv("CPPFORGE_JOBS_DIR", raising=False)
+    fake_stack.fail = "no"
+    run_demo(tmp_path / "out")
+    assert os.environ["CPPFORGE_REGISTRY_DIR"] == "/users/own/registry" and "CPPFORGE_JOBS_DIR" not in os.environ
