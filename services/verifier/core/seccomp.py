@@ -66,14 +66,13 @@ def _deny(nr: int, action: int) -> Iterable[bytes]:
     yield _insn(_RET, action)
 
 
-@lru_cache(maxsize=4)
-def process_filter(arch: str | None = None) -> bytes:
-    """The BPF program (see the module docstring) for `arch` (default: this machine's)."""
+def _filter(arch: str | None, clone_rule: list[bytes], denied: tuple[str, ...]) -> bytes:
+    """The common frame: the architecture check (a foreign one or x32 kills), `clone_rule`, clone3 -> ENOSYS (its
+    flags lie in memory, out of a filter's reach; glibc falls back to clone), `denied` -> EPERM, else allow."""
     arch = arch or platform.machine()
     if arch not in SYSCALLS:
         raise SeccompUnsupportedError(f"no seccomp filter for architecture {arch!r}: refusing to run untrusted code")
     nrs = SYSCALLS[arch]
-    deny = SECCOMP_RET_ERRNO | EPERM
     out = [
         _insn(_LD_ABS_W, _ARCH_OFFSET),
         _insn(_JEQ, AUDIT_ARCH[arch], 1, 0),
@@ -82,20 +81,26 @@ def process_filter(arch: str | None = None) -> bytes:
     ]
     if arch == "x86_64":
         out += [_insn(_JGE, X32_SYSCALL_BIT, 0, 1), _insn(_RET, SECCOMP_RET_KILL_PROCESS)]
-    # clone: allowed only with CLONE_THREAD in its flags (argument 0; the low word holds the bit).
-    out += [
-        _insn(_JEQ, nrs["clone"], 0, 4),
-        _insn(_LD_ABS_W, _ARGS_OFFSET),
-        _insn(_JSET, CLONE_THREAD, 1, 0),
-        _insn(_RET, deny),
-        _insn(_RET, SECCOMP_RET_ALLOW),
-    ]
+    out += [_insn(_JEQ, nrs["clone"], 0, len(clone_rule)), *clone_rule]
     out += _deny(nrs["clone3"], SECCOMP_RET_ERRNO | ENOSYS)
-    for name in DENIED:
+    for name in denied:
         if name in nrs:
-            out += _deny(nrs[name], deny)
+            out += _deny(nrs[name], SECCOMP_RET_ERRNO | EPERM)
     out.append(_insn(_RET, SECCOMP_RET_ALLOW))
     return b"".join(out)
+
+
+@lru_cache(maxsize=4)
+def process_filter(arch: str | None = None) -> bytes:
+    """The BPF program (see the module docstring) for `arch` (default: this machine's)."""
+    # clone: allowed only with CLONE_THREAD in its flags (argument 0; the low word holds the bit).
+    only_threads = [
+        _insn(_LD_ABS_W, _ARGS_OFFSET),
+        _insn(_JSET, CLONE_THREAD, 1, 0),
+        _insn(_RET, SECCOMP_RET_ERRNO | EPERM),
+        _insn(_RET, SECCOMP_RET_ALLOW),
+    ]
+    return _filter(arch, only_threads, DENIED)
 
 
 # clone() flags that make a new namespace (linux/sched.h): NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET.
@@ -113,31 +118,11 @@ SANITIZER_DENIED = (
 @lru_cache(maxsize=4)
 def sanitizer_filter(arch: str | None = None) -> bytes:
     """The BPF program for sanitizer builds' runs (see SANITIZER_DENIED) for `arch` (default: this machine's)."""
-    arch = arch or platform.machine()
-    if arch not in SYSCALLS:
-        raise SeccompUnsupportedError(f"no seccomp filter for architecture {arch!r}: refusing to run untrusted code")
-    nrs = SYSCALLS[arch]
-    deny = SECCOMP_RET_ERRNO | EPERM
-    out = [
-        _insn(_LD_ABS_W, _ARCH_OFFSET),
-        _insn(_JEQ, AUDIT_ARCH[arch], 1, 0),
-        _insn(_RET, SECCOMP_RET_KILL_PROCESS),
-        _insn(_LD_ABS_W, _NR_OFFSET),
-    ]
-    if arch == "x86_64":
-        out += [_insn(_JGE, X32_SYSCALL_BIT, 0, 1), _insn(_RET, SECCOMP_RET_KILL_PROCESS)]
-    # clone: any flags but a new namespace. clone3 passes its flags in memory, out of a filter's reach: ENOSYS,
-    # and glibc falls back to clone.
-    out += [
-        _insn(_JEQ, nrs["clone"], 0, 4),
+    # clone: any flags but a new namespace.
+    no_namespaces = [
         _insn(_LD_ABS_W, _ARGS_OFFSET),
         _insn(_JSET, CLONE_NEW_NAMESPACES, 0, 1),
-        _insn(_RET, deny),
+        _insn(_RET, SECCOMP_RET_ERRNO | EPERM),
         _insn(_RET, SECCOMP_RET_ALLOW),
     ]
-    out += _deny(nrs["clone3"], SECCOMP_RET_ERRNO | ENOSYS)
-    for name in SANITIZER_DENIED:
-        if name in nrs:
-            out += _deny(nrs[name], deny)
-    out.append(_insn(_RET, SECCOMP_RET_ALLOW))
-    return b"".join(out)
+    return _filter(arch, no_namespaces, SANITIZER_DENIED)
