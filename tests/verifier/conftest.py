@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
@@ -21,6 +22,9 @@ from services.verifier.core.verify import TEMP_PREFIX
 SESSION_TMP = tempfile.mkdtemp(prefix="cppforge-tests-")
 os.chmod(SESSION_TMP, 0o755)
 tempfile.tempdir = SESSION_TMP
+# The session fixture below removes it, but only in a run that selects a verifier test (make test-docker
+# imports this conftest and deselects them all): remove it at exit in any case.
+atexit.register(shutil.rmtree, SESSION_TMP, ignore_errors=True)
 
 
 def leftover_temp_dirs() -> set[str]:
