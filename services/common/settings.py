@@ -86,6 +86,11 @@ class VerifierSettings(CppforgeSettings):
     use_pch: bool = Field(default=True, description="Reuse precompiled headers of the code's leading includes.")
     pch_dir: Path | None = Field(default=None, description="PCH cache dir (default: see pch.default_pch_root).")
     pch_min_uses: int = Field(default=2, ge=1, description="Build a header set's PCH on its n-th sighting.")
+    use_instances: bool = Field(
+        default=True,
+        description="Next to each PCH, prebuild the library classes candidates use most (std::vector<int>, ...) "
+        "and compile eligible code against them with `extern template` (same verdicts; docs/verifier.md).",
+    )
     pch_max_mb: int = Field(
         default=1024,
         ge=1,

@@ -38,6 +38,7 @@ ELF_TABLES_NAME = "solution.elf"
 DEMANGLED_TABLE_NAME = "solution.elf.cxx"
 DEBUG_RAW_NAME = "solution.debug.raw"
 LINE_TABLE_NAME = "solution.lines"
+INSTANCES_ARCHIVE = "instances.a"  # see instances.py
 
 
 @contextlib.contextmanager
@@ -75,6 +76,9 @@ class BuildOutcome:
     error_class: ErrorClass = ErrorClass.NONE
     compile_s: float = 0.0
     sandbox_error: str | None = None
+    # GCC reported code entering a library namespace (a failed compile is not refused for it, but
+    # such code can mean something else next to prebuilt instantiations: see instances.py).
+    opened_library_namespace: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -154,14 +158,22 @@ class LinkPlan:
 
 
 def build_script(
-    std: str, flags: Sequence[str], *, link: LinkPlan | None, max_errors: int, pch_header: Path | None = None
+    std: str,
+    flags: Sequence[str],
+    *,
+    link: LinkPlan | None,
+    max_errors: int,
+    pch_header: Path | None = None,
+    instances: Path | None = None,
 ) -> str:
     """One sandboxed shell script: compile the TU from stdin, dump the object's symbol and section
     tables for object_check; with a link plan, and when the object defines `main` (GCC's own view of
-    whether there is a program to run), link it behind the runner with `--wrap=main`."""
+    whether there is a program to run), link it behind the runner with `--wrap=main`. `instances`:
+    the dir of the prebuilt instantiations (instances.py) this build links; its pch.h is `pch_header`."""
     compile_cmd = compile_base_command(std, flags, max_errors)
     if pch_header is not None:
         compile_cmd += ["-include", str(pch_header)]
+
     # GCC names every namespace user code opens (never one inside a system header): see _refusals.
     compile_cmd += ["-Wnamespaces", "-x", "c++", "-", "-c", "-o", OBJECT_NAME]
     lines = [
@@ -180,7 +192,8 @@ def build_script(
         defsyms = [f"-Wl,--defsym={alias}={target}" for alias, target in sorted(link.aliases.items())]
         hardening = ["-s"] if link.harden else []
         link_cmd = ["g++", *linker, *link_flags(flags), "-Wl,--wrap=main", *defsyms, *hardening]
-        link_cmd += [RUNNER_OBJECT_NAME, OBJECT_NAME, *library_flags(flags), "-o", PROGRAM_NAME]
+        archive = [str(instances / INSTANCES_ARCHIVE)] if instances is not None else []
+        link_cmd += [RUNNER_OBJECT_NAME, OBJECT_NAME, *archive, *library_flags(flags), "-o", PROGRAM_NAME]
         # A symbol row `... <section index> main`: defined here (an undefined one says UND).
         defines_main = f"grep -Eq '[[:space:]][0-9]+ main$' {ELF_TABLES_NAME}"
         lines += [f"{defines_main} || exit 0", f"echo {LINK_SEPARATOR} >&2", f"{shlex.join(link_cmd)} || exit $?"]
@@ -201,6 +214,7 @@ def build(
     sandboxed: bool,
     cache_root: Path,
     pch_header: Path | None = None,
+    instances: Path | None = None,
     remap: Callable[[str], str] | None = None,
     test_functions: Mapping[str, int] | None = None,
     test_names: Collection[str] = frozenset(),
@@ -213,7 +227,9 @@ def build(
     started = time.monotonic()
     if link is not None:
         shutil.copyfile(runner_object(cache_root), workdir / RUNNER_OBJECT_NAME)
-    script = build_script(std, flags, link=link, max_errors=limits.max_errors, pch_header=pch_header)
+    script = build_script(
+        std, flags, link=link, max_errors=limits.max_errors, pch_header=pch_header, instances=instances
+    )
     spec = SandboxSpec(
         argv=["/bin/sh", "-c", script],
         workdir=workdir,
@@ -251,7 +267,9 @@ def build(
         if _POISONED_USE.search(compile_text):
             return refused_outcome(compile_text, elapsed, diags, ["a builtin that reads return addresses or frames"])
         cls = ErrorClass.MEMORY if out.memory_exceeded else classify_compile_error(diags, compile_text)
-        return _failed(compile_text, elapsed, cls, diags)
+        failed = _failed(compile_text, elapsed, cls, diags)
+        failed.opened_library_namespace = bool(_namespace_refusals(opened))
+        return failed
     sanitized = is_sanitizer_build(flags)
     aliases = link.aliases if link is not None else {}
     refused = _namespace_refusals(opened) + _refusals(

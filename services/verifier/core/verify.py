@@ -19,12 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from ...common.settings import VerifierSettings, get_verifier_settings
-from . import harness
-from .compile import PROGRAM_NAME, BuildLimits, BuildOutcome, LinkPlan, build, refused_outcome, unlinked_source
+from . import harness, instances
+from .compile import (
+    OBJECT_NAME,
+    PROGRAM_NAME,
+    BuildLimits,
+    BuildOutcome,
+    LinkPlan,
+    build,
+    refused_outcome,
+    unlinked_source,
+)
 from .diagnostics import Diagnostic, ErrorClass, looks_like_memory_failure, warning_lines
 from .flags import is_sanitizer_build, validate_flags, validate_std
 from .macro_guard import MANGLED_NAME, GuardAnalysis, MacroGuard, SandboxFailedError
-from .pch import PchCache, default_pch_root, remap_pch_locations
+from .pch import PCH_HEADER, PchCache, default_pch_root, remap_pch_locations
 from .sandbox import (
     NOBODY_UID,
     SandboxLimits,
@@ -96,6 +105,7 @@ class VerifierConfig:
     pch_root: Path | None = None
     pch_min_uses: int = 2
     pch_max_bytes: int | None = None  # None: the CPPFORGE_PCH_MAX_MB setting
+    use_instances: bool = True  # prebuilt instantiations beside each PCH (instances.py)
 
     @classmethod
     def from_settings(cls, s: VerifierSettings | None = None) -> VerifierConfig:
@@ -114,6 +124,7 @@ class VerifierConfig:
             pch_root=s.pch_dir or default_pch_root(s.home),
             pch_min_uses=s.pch_min_uses,
             pch_max_bytes=s.pch_max_mb << 20,
+            use_instances=s.use_instances,
         )
 
     @property
@@ -130,7 +141,7 @@ TAMPERED_HEADERS = (
     "a header included after a macro or pragma of the candidate's (past its leading #include block, "
     "macros and pragmas may come after the last #include, not before it)"
 )
-_pch_caches: dict[tuple[Path, bool, int, int | None], PchCache] = {}
+_pch_caches: dict[tuple[Path, bool, int, int | None, bool], PchCache] = {}
 _macro_guards: dict[tuple[Path, bool], MacroGuard] = {}
 _pch_lock = threading.Lock()
 
@@ -150,7 +161,7 @@ def pch_cache(config: VerifierConfig, sandboxed: bool) -> PchCache | None:
     """The process-wide PCH cache for this configuration (None when PCH is off)."""
     if not config.use_pch or config.pch_root is None:
         return None
-    key = (config.pch_root, sandboxed, config.pch_min_uses, config.pch_max_bytes)
+    key = (config.pch_root, sandboxed, config.pch_min_uses, config.pch_max_bytes, config.use_instances)
     with _pch_lock:
         cache = _pch_caches.get(key)
         if cache is None:
@@ -160,6 +171,7 @@ def pch_cache(config: VerifierConfig, sandboxed: bool) -> PchCache | None:
                 sandboxed,
                 min_uses=config.pch_min_uses,
                 max_bytes=config.pch_max_bytes,
+                instances=config.use_instances,
             )
             _pch_caches[key] = cache
         return cache
@@ -245,21 +257,33 @@ def verify_cpp(
         sanitized = is_sanitizer_build(flags)
         link = LinkPlan(harness.runner_aliases(token), harden=not sanitized)
         remap = (lambda text: remap_pch_locations(text, code)) if pch_header is not None else None
-        with unlinked_source(workdir, tu) as tu_fd:
-            built = build(
-                workdir,
-                tu_fd,
-                std=std,
-                flags=flags,
-                link=link,
-                limits=config.build_limits,
-                sandboxed=sandboxed,
-                cache_root=config.cache_root,
-                pch_header=pch_header,
-                remap=remap,
-                test_functions=harness.test_defined_functions(test_code),
-                test_names=harness.test_identifiers(test_code),
-            )
+
+        def build_with(prebuilt: Path | None) -> BuildOutcome:
+            # The instances' PCH is the entry's leading block plus their `extern template` lines.
+            with unlinked_source(workdir, tu) as tu_fd:
+                return build(
+                    workdir,
+                    tu_fd,
+                    std=std,
+                    flags=flags,
+                    link=link,
+                    limits=config.build_limits,
+                    sandboxed=sandboxed,
+                    cache_root=config.cache_root,
+                    pch_header=pch_header if prebuilt is None else prebuilt / PCH_HEADER,
+                    instances=prebuilt,
+                    remap=remap,
+                    test_functions=harness.test_defined_functions(test_code),
+                    test_names=harness.test_identifiers(test_code),
+                )
+
+        prebuilt = _instances_for(pch_header, code, test_code, flags, config)
+        built = build_with(prebuilt)
+        if prebuilt is not None and instances.needs_plain_build(built):
+            # Refused, unlinkable, or code in a library namespace: the verdict is the plain build's.
+            instances.STATS["retried"] += 1
+            _clear_build_products(workdir)
+            built = build_with(None)
         if guard.failed and built.compile_ok:
             built = refused_outcome(
                 built.output, built.compile_s, built.diagnostics, ["GCC could not preprocess it alone"]
@@ -271,6 +295,27 @@ def verify_cpp(
             workdir, result, timeout=timeout, flags=flags, has_tests=has_tests, config=config, sandboxed=sandboxed,
             structured=return_structured, test_code=test_code,
         )  # fmt: skip
+
+
+def _instances_for(
+    pch_header: Path | None, code: str, test_code: str | None, flags: tuple[str, ...], config: VerifierConfig
+) -> Path | None:
+    """The PCH entry whose prebuilt instantiations this build may use (instances.py), if any."""
+    if not config.use_instances or pch_header is None:
+        return None
+    prebuilt = instances.ready(pch_header.parent)
+    rest = code[leading_block(code).end :]
+    if prebuilt is None or not instances.eligible(rest, test_code, flags, may_hold_directives(rest)):
+        return None
+    instances.STATS["used"] += 1
+    return prebuilt
+
+
+def _clear_build_products(workdir: Path) -> None:
+    """Before a second build in the same dir: the program is left mode 0111, so remove it first."""
+    for name in (PROGRAM_NAME, OBJECT_NAME):
+        with contextlib.suppress(FileNotFoundError):
+            (workdir / name).unlink()
 
 
 def _analyse_directives(
