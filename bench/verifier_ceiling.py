@@ -92,10 +92,10 @@ class HeaderSet:
 
 def prepare_header_set(root: Path, items: tuple[str, ...], variant: Variant) -> HeaderSet:
     """pch.h holding exactly the block's lines, compiled with the compile's own command."""
-    if not items:
-        return HeaderSet(None, variant.prepare(root, items))
     entry = root / hashlib.sha256("\n".join(items).encode()).hexdigest()[:16]
     entry.mkdir(parents=True, exist_ok=True)
+    if not items:
+        return HeaderSet(None, variant.prepare(entry, items))
     header = entry / "pch.h"
     header.write_text("\n".join(items) + "\n")
     cmd = [*ceiling_command(), "-x", "c++-header", str(header), "-o", str(entry / "pch.h.gch")]

@@ -104,3 +104,10 @@ def test_a_tiny_run_measures_every_side() -> None:
     assert report["correct"] == {"a": 4, "k": 4, "c": 4, "f": 4}
     assert report["r"]["programs"] == 32 and report["r"]["false_results"] == 0
     assert report["service_pch"]["built"] == report["service_pch"]["header_sets"]
+
+
+def test_a_program_with_no_include_block_compiles_without_a_pch_and_still_gets_the_variant(tmp_path: Path) -> None:
+    code = "int main() { return cppforge_extra() == 7 ? 0 : 1; }\n"
+    sets = prepare_ceiling([code], tmp_path / "sets", ExtraSymbol())
+    assert sets[()].pch_header is None and sets[()].extras.link_inputs
+    assert ceiling_one(code, sets, tmp_path)
