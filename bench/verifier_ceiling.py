@@ -269,6 +269,7 @@ def side_fresh(problems: list[Task], work: Path) -> dict[str, float]:
 
 def run_all(problems: list[Task], work: Path, args: argparse.Namespace) -> dict[str, object]:
     n = len(problems)
+    load_start = os.getloadavg()[0]  # the machine may be shared: ratios drift when this moves
     programs = [p.prompt + p.canonical_solution + "\n" + p.test for p in problems]
     variant = VARIANTS[args.variant]
     sets = prepare_ceiling(programs, work / "ceiling", variant)
@@ -298,6 +299,7 @@ def run_all(problems: list[Task], work: Path, args: argparse.Namespace) -> dict[
         "ratios": ratios,
         "correct": correct,
         "service_pch": {"built": service["pch_built"], "header_sets": service["header_sets"]},
+        "load_average_1m": {"start": load_start, "end": os.getloadavg()[0]},
         "targets": TARGETS,
     }
     if isinstance(r, dict):
@@ -330,10 +332,12 @@ def ratio_line(name: str, value: float) -> str:
 
 def print_report(report: dict[str, object]) -> None:
     rate, ratios, correct = report["programs_per_s"], report["ratios"], report["correct"]
-    assert isinstance(rate, dict) and isinstance(ratios, dict)
+    load = report["load_average_1m"]
+    assert isinstance(rate, dict) and isinstance(ratios, dict) and isinstance(load, dict)
     print(
         f"verifier ceiling on {report['problems']} problems, {WORKERS} workers/clients a side, "
-        f"variant {report['variant']!r} (correct: {correct}; service PCHs {report['service_pch']})"
+        f"variant {report['variant']!r} (correct: {correct}; service PCHs {report['service_pch']}; "
+        f"load average {load['start']:.1f} -> {load['end']:.1f} on {report['cores']} cores)"
     )
     for name, value in rate.items():
         print(f"  {name:<18} {value:8.2f} programs/s")
