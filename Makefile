@@ -65,6 +65,7 @@ bench: $(STAMP)
 	./scripts/ensure_redis.sh
 	$(BIN)/python bench/verifier_naive.py
 	$(BIN)/python bench/verifier_throughput.py
+	$(BIN)/python bench/verifier_ceiling.py
 	$(BIN)/python bench/best_of_n.py
 	$(BIN)/python bench/train_step.py
 	$(BIN)/python bench/inference_fairness.py

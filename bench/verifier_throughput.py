@@ -27,7 +27,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -80,11 +82,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_service(pch_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A real service process; it gets the CPU to itself while the clients only wait on HTTP."""
+def start_service(
+    pch_dir: Path, overrides: Mapping[str, str | None] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A real service process; it gets the CPU to itself while the clients only wait on HTTP.
+    `overrides` set (or, with None, unset) environment variables on top of the cold defaults."""
     port = free_port()
     env = {**os.environ, "CPPFORGE_PCH_DIR": str(pch_dir), "CPPFORGE_REDIS_URL": REDIS}
     env["CPPFORGE_PREBUILD_PCH"] = "false"  # cold means cold
+    for name, value in (overrides or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "serve", "verifier", "--port", str(port)],
         cwd=ROOT,
@@ -101,6 +111,21 @@ def start_service(pch_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
     proc.kill()
     raise SystemExit("verifier service did not start")
+
+
+async def post_retrying(
+    http: httpx.AsyncClient, path: str, payload: Mapping[str, object], stats: dict[str, float]
+) -> dict[str, Any]:
+    """POST until the service takes it: 429 (queue full) and 503 wait Retry-After; 429s are counted."""
+    while True:
+        r = await http.post(path, json=payload)
+        if r.status_code in (429, 503):
+            stats["http_429"] += r.status_code == 429
+            await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+            continue
+        r.raise_for_status()
+        doc: dict[str, Any] = r.json()
+        return doc
 
 
 async def http_side(
@@ -120,15 +145,7 @@ async def http_side(
                 problem, correct = queue.get_nowait()
                 body = problem.canonical_solution if correct else problem.wrong_solution
                 payload = {"code": salted(problem.prompt + body, salt), "test_code": problem.test}
-                while True:
-                    r = await http.post("/v1/verify", json=payload)
-                    if r.status_code in (429, 503):
-                        stats["http_429"] += r.status_code == 429
-                        await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
-                        continue
-                    r.raise_for_status()
-                    break
-                doc = r.json()
+                doc = await post_retrying(http, "/v1/verify", payload, stats)
                 stats["requests"] += 1
                 stats["cached"] += doc["cached"]
                 passed = doc["reward"] == 1.0
