@@ -86,6 +86,16 @@ class VerifierSettings(CppforgeSettings):
     use_pch: bool = Field(default=True, description="Reuse precompiled headers of the code's leading includes.")
     pch_dir: Path | None = Field(default=None, description="PCH cache dir (default: see pch.default_pch_root).")
     pch_min_uses: int = Field(default=2, ge=1, description="Build a header set's PCH on its n-th sighting.")
+    pch_background: bool = Field(
+        default=True,
+        description="Build PCHs in one background thread (bounded queue): the request that makes a header set's "
+        "PCH due compiles without it at once instead of waiting for the build; the requests after it use it.",
+    )
+    pch_eager_when_idle: bool = Field(
+        default=True,
+        description="With pch_background: queue a header set's PCH already on its first sighting when the "
+        "background builder is idle (else on its pch_min_uses-th).",
+    )
     pch_max_mb: int = Field(
         default=1024,
         ge=1,
@@ -109,7 +119,11 @@ class VerifierServiceSettings(CppforgeSettings):
     cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=0, description="Cache entry lifetime (0: no expiry).")
     max_source_bytes: int = Field(default=1 << 20, ge=1024, description="Largest code or test_code accepted.")
     max_batch: int = Field(default=1024, ge=1, description="Most completions in one batch request.")
-    prebuild_pch: bool = Field(default=True, description="Build the bits/stdc++.h PCH at start-up.")
+    prebuild_pch: bool = Field(
+        default=True,
+        description="At start-up, queue the PCHs of bits/stdc++.h and of the shipped problem sets' header sets "
+        "(data/*.jsonl, most frequent first) for the background builder; readiness does not wait for them.",
+    )
     self_test: bool = Field(
         default=True,
         description="At start-up, verify a known-good program; if it fails (a sandbox that cannot start), the "

@@ -6,8 +6,14 @@ is built with exactly the compile's own flags. The compiler then sees the same d
 the same order as without it, so results (compile_ok, diagnostics, reward) are identical; a
 PCH of a larger union would make code that forgot an #include compile, and make names such as
 `count` ambiguous where they were not. RL groups share a prompt, hence its includes: the hit
-rate is high where the time goes. A header set is built on its `min_uses`-th sighting (1 for
-`bits/stdc++.h`, the costliest and most common), so one-off sets cost nothing extra.
+rate is high where the time goes. A header set is due for a build on its `min_uses`-th sighting
+(1 for `bits/stdc++.h`, the costliest and most common), so one-off sets cost nothing extra; with
+`eager_when_idle`, already on its first one when the builder has nothing else to do.
+
+Off the critical path (`background`, the service's default): a due build goes to one background
+builder thread (pch_builder: one build at a time, a bounded queue, one entry per key, at a lower
+priority) and the request compiles without a PCH at once; the requests after it is published use
+it. Otherwise the request that makes it due builds it and waits (as `prebuild` always does).
 
 Layout on disk: `<root>/<key>/pch.h` and `pch.h.gch`, key = sha256(compiler version, std, flags,
 headers); a new g++ gives new keys. The store is bounded in bytes on disk (CPPFORGE_PCH_MAX_MB)
@@ -37,6 +43,7 @@ from typing import Any
 from ...common.settings import get_verifier_settings
 from .compile import BuildLimits, compile_base_command, compile_limits, compiler_version
 from .debug_check import DEBUG_FLAGS
+from .pch_builder import BackgroundBuilder
 from .sandbox import NOBODY_UID, SandboxSpec, run_sandboxed
 from .source_shape import leading_block
 
@@ -47,6 +54,7 @@ BUILD_PREFIX = "cppforge_verify_pch_"
 STALE_BUILD_S = 3600.0  # a build dir this old belongs to a process that died mid-build
 MAX_TRACKED = 4096  # header sets whose sightings (and failures) are remembered: bounded under a flood
 BUILD_LOCK_STRIPES = 64  # one builder per key, without a lock object per key ever seen
+BUILD_QUEUE = 64  # background builds waiting at most: the shipped problem sets' header sets fit
 
 
 def leading_includes(code: str) -> tuple[str, ...]:
@@ -147,6 +155,8 @@ class PchCache:
         max_entries: int = 32,
         max_bytes: int | None = None,
         idle_s: float | None = None,
+        background: bool = False,
+        eager_when_idle: bool = False,
     ) -> None:
         self.root = root
         self.limits = limits
@@ -155,6 +165,12 @@ class PchCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes if max_bytes is not None else get_verifier_settings().pch_max_mb << 20
         self.idle_s = idle_s if idle_s is not None else limits.timeout_s + 60.0
+        self.background = background
+        self.eager_when_idle = eager_when_idle
+        # Always there (its thread starts on the first job): `queue_build` uses it in either mode.
+        self.builder: BackgroundBuilder[PchKey] = BackgroundBuilder(
+            self._build_queued, max_queued=BUILD_QUEUE, name=f"pch-builder:{root.name}"
+        )
         self._lock = threading.Lock()  # guards the dicts below and every check-then-act on disk
         self._build_locks = [threading.Lock() for _ in range(BUILD_LOCK_STRIPES)]
         self._sightings: OrderedDict[str, int] = OrderedDict()
@@ -195,15 +211,17 @@ class PchCache:
                 if digest in self._failed:
                     return None
                 seen = _bump(self._sightings, digest)
-            if seen < (1 if headers in EAGER_HEADERS else self.min_uses):
+            due = seen >= (1 if headers in EAGER_HEADERS else self.min_uses)
+            if self.background:
+                if due or (self.eager_when_idle and self.builder.idle()):
+                    self.builder.submit(digest, key)
+                return None  # compile without it now; the requests after its publication use it
+            if not due:
                 return None
             with self._build_lock(digest):  # one builder per key; the others wait and then reuse it
                 header = self._take(entry, pin)
                 if header is None:
-                    outcome = self._build(key, entry)
-                    if outcome is _Outcome.FAILED:
-                        with self._lock:
-                            _remember(self._failed, digest, None)
+                    outcome = self._build_remembered(key, entry)
                     header = self._take(entry, pin) if outcome is _Outcome.PUBLISHED else None
         if header is not None:
             self.hits += 1
@@ -238,11 +256,42 @@ class PchCache:
         with self._build_lock(key.digest()):
             return self._take(entry, pin=False) is not None or self._build(key, entry) is _Outcome.PUBLISHED
 
+    def queue_build(self, std: str, flags: Sequence[str], items: Sequence[str]) -> bool:
+        """Hand the PCH of a leading block's `items` (`#include <h>` lines) to the background builder; False
+        when it is published already, failed before, or the queue is full."""
+        key = PchKey(std, tuple(flags), tuple(items))
+        digest = key.digest()
+        with self._lock:
+            if digest in self._failed:
+                return False
+        if (self.root / digest / (PCH_HEADER + ".gch")).exists():
+            return False
+        return self.builder.submit(digest, key)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Drop the queued builds and wait for the running one: then nothing writes under `root`."""
+        return self.builder.close(timeout)
+
     def ready(self, std: str = "c++17", flags: Sequence[str] = (), headers: Sequence[str] = ("bits/stdc++.h",)) -> bool:
         key = PchKey(std, tuple(flags), as_items(headers))
         return (self.root / key.digest() / (PCH_HEADER + ".gch")).exists()
 
     # -- building ----------------------------------------------------------------------------
+    def _build_queued(self, digest: str, key: PchKey) -> None:
+        """The background builder's job: build and publish unless that happened since it was queued."""
+        entry = self.root / digest
+        with self._build_lock(digest):
+            if not (entry / (PCH_HEADER + ".gch")).exists():
+                self._build_remembered(key, entry)
+
+    def _build_remembered(self, key: PchKey, entry: Path) -> _Outcome:
+        """`_build`, with a failure remembered: g++ is not asked again in this process."""
+        outcome = self._build(key, entry)
+        if outcome is _Outcome.FAILED:
+            with self._lock:
+                _remember(self._failed, entry.name, None)
+        return outcome
+
     def _build(self, key: PchKey, entry: Path) -> _Outcome:
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
@@ -337,6 +386,9 @@ class PchCache:
             "pch_hits": self.hits,
             "pch_evictions": self.evictions,
             "pch_skipped": self.skipped,
+            "pch_bg_queued": self.builder.queued,
+            "pch_bg_done": self.builder.done,
+            "pch_bg_dropped": self.builder.dropped,
         }
 
 
