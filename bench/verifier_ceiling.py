@@ -40,7 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.verifier_throughput import http_side, post_retrying, salted, side_naive, start_service  # noqa: E402
 from services.tasks import Task, load_bench_tasks  # noqa: E402
-from services.verifier.core.compile import compile_base_command  # noqa: E402
+from services.verifier.core.compile import INSTANCES_ARCHIVE, compile_base_command  # noqa: E402
+from services.verifier.core.instances import build_instances, worth_building  # noqa: E402
+from services.verifier.core.instances import ready as instances_ready  # noqa: E402
 from services.verifier.core.source_shape import leading_block  # noqa: E402
 from services.verifier.core.verify import VerifierConfig  # noqa: E402
 
@@ -58,6 +60,7 @@ class Extras:
 
     compile_args: tuple[str, ...] = ()  # after `-include pch.h`, e.g. ("-include", "<dir>/other.h")
     link_inputs: tuple[str, ...] = ()  # objects or archives linked beside the program's
+    pch_header: Path | None = None  # a PCH to use instead of the set's own
 
 
 class Variant:
@@ -72,7 +75,25 @@ class Variant:
         return Extras()
 
 
-VARIANTS: dict[str, Variant] = {v.name: v for v in (Variant(),)}
+class InstancesVariant(Variant):
+    """Step 2 of issue 15: the verifier's prebuilt instantiations (instances.py), built the way the service
+    builds them (unsandboxed here, like the rest of the ceiling)."""
+
+    name = "instances"
+    about = "exact PCH + extern template declarations, linked with the prebuilt instantiations"
+
+    def prepare(self, entry_dir: Path, items: tuple[str, ...]) -> Extras:
+        if not items:
+            return Extras()
+        limits = VerifierConfig.from_settings().build_limits
+        build_instances(entry_dir, "c++17", (), limits, sandboxed=False)
+        inst = instances_ready(entry_dir)
+        if inst is None:  # not worth it for this set (bits/stdc++.h): the plain PCH
+            return Extras()
+        return Extras(link_inputs=(str(inst / INSTANCES_ARCHIVE),), pch_header=inst / "pch.h")
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in (Variant(), InstancesVariant())}
 
 
 def ceiling_command() -> list[str]:
@@ -119,7 +140,8 @@ def ceiling_one(code: str, sets: dict[tuple[str, ...], HeaderSet], work: Path) -
     with tempfile.TemporaryDirectory(prefix="ceiling_", dir=work) as tmp:
         src, obj, exe = Path(tmp) / "p.cpp", Path(tmp) / "p.o", Path(tmp) / "a.out"
         src.write_text(code[block.end :])
-        pch = ["-include", str(header_set.pch_header)] if header_set.pch_header else []
+        header = header_set.extras.pch_header or header_set.pch_header
+        pch = ["-include", str(header)] if header else []
         cmd = [*ceiling_command(), *pch, *header_set.extras.compile_args, "-c", str(src), "-o", str(obj)]
         if subprocess.run(cmd, capture_output=True, timeout=120).returncode != 0:
             return False
@@ -220,36 +242,50 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=30)
 
 
-def warm_service_pch(problems: list[Task], pch_dir: Path, header_sets: int) -> int:
-    """Two untimed passes (other salts) through a service process: a set's PCH is built on its second
-    sighting (the first for bits/stdc++.h). Waits for the store to hold them; returns how many it holds."""
+def warm_service_pch(problems: list[Task], pch_dir: Path, header_sets: int, instance_sets: int) -> tuple[int, int]:
+    """Untimed passes (other salts) through a service process until every header set has its PCH and, where
+    worth it, its prebuilt instantiations (both built in the background, after a few sightings; see
+    pch.py). Returns how many of each the store holds."""
+
+    def held() -> tuple[int, int]:
+        return len(list(pch_dir.glob("*/pch.h.gch"))), len(list(pch_dir.glob("*/inst/pch.h.gch")))
+
     proc, url = start_service(pch_dir)
     try:
-        for _ in range(2):
+        deadline = time.monotonic() + 600
+        while held() < (header_sets, instance_sets) and time.monotonic() < deadline:
             asyncio.run(http_side(url, problems, uuid.uuid4().hex, clients=WORKERS))
-        deadline = time.monotonic() + 60
-        while len(list(pch_dir.glob("*/pch.h.gch"))) < header_sets and time.monotonic() < deadline:
-            time.sleep(0.5)  # a build may finish in the background
+            for _ in range(60):  # give the background builder a moment before another pass
+                if held() >= (header_sets, instance_sets):
+                    break
+                time.sleep(0.5)
     finally:
         stop(proc)
-    return len(list(pch_dir.glob("*/pch.h.gch")))
+    return held()
 
 
 def service_sides(problems: list[Task], work: Path, *, rl: bool, in_flight: int) -> dict[str, object]:
     """c (cold over HTTP on a warmed PCH store) and then r on the same process."""
     programs = [p.prompt + p.canonical_solution for p in problems]
-    header_sets = len({leading_block(code).items for code in programs} - {()})
+    sets = {leading_block(code).items for code in programs} - {()}
+    instance_sets = sum(worth_building("\n".join(items)) for items in sets)
     pch = work / "pch_service"
     pch.mkdir()
     os.chmod(pch, 0o755)
-    built = warm_service_pch(problems, pch, header_sets)
+    built, with_instances = warm_service_pch(problems, pch, len(sets), instance_sets)
+    proc, url = start_service(pch, {"CPPFORGE_USE_INSTANCES": "0"})
+    try:
+        c_off = asyncio.run(http_side(url, problems, uuid.uuid4().hex, clients=WORKERS))
+    finally:
+        stop(proc)
     proc, url = start_service(pch)
     try:
         c = asyncio.run(http_side(url, problems, uuid.uuid4().hex, clients=WORKERS))
         r = asyncio.run(rl_side(url, rl_groups(problems, uuid.uuid4().hex), in_flight)) if rl else None
     finally:
         stop(proc)
-    return {"c": c, "r": r, "pch_built": built, "header_sets": header_sets}
+    return {"c": c, "c_off": c_off, "r": r, "pch_built": built, "instances_built": with_instances,
+            "header_sets": len(sets), "instance_sets": instance_sets}  # fmt: skip
 
 
 def side_fresh(problems: list[Task], work: Path) -> dict[str, float]:
@@ -271,21 +307,30 @@ def run_all(problems: list[Task], work: Path, args: argparse.Namespace) -> dict[
     n = len(problems)
     load_start = os.getloadavg()[0]  # the machine may be shared: ratios drift when this moves
     programs = [p.prompt + p.canonical_solution + "\n" + p.test for p in problems]
-    variant = VARIANTS[args.variant]
-    sets = prepare_ceiling(programs, work / "ceiling", variant)
+    names = [args.variant] if args.variant != "all" else list(VARIANTS)
+    sets = {name: prepare_ceiling(programs, work / f"ceiling_{name}", VARIANTS[name]) for name in names}
     a_s, a_ok = side_naive(programs)
-    k_s, k_ok = side_ceiling(programs, sets, work)
+    k = {name: side_ceiling(programs, sets[name], work) for name in names}
     service = service_sides(problems, work, rl=not args.skip_rl, in_flight=args.in_flight)
-    c, r = service["c"], service["r"]
-    assert isinstance(c, dict)
+    c, c_off, r = service["c"], service["c_off"], service["r"]
+    assert isinstance(c, dict) and isinstance(c_off, dict)
     f = None if args.skip_fresh else side_fresh(problems, work)
-    rate = {"a_naive": n / a_s, "k_ceiling": n / k_s, "c_http_cold": n / c["seconds"]}
+    rate = {"a_naive": n / a_s}
+    rate.update({f"k_ceiling_{name}": n / k_s for name, (k_s, _) in k.items()})
+    rate.update({"c_http_cold": n / c["seconds"], "c_http_cold_no_instances": n / c_off["seconds"]})
+    best = max(v for name, v in rate.items() if name.startswith("k_"))
+    base = rate.get("k_ceiling_pch", best)  # today's ceiling: the exact PCH alone
     ratios = {
-        "k_over_a": rate["k_ceiling"] / rate["a_naive"],
+        "k_over_a": base / rate["a_naive"],
         "c_over_a": rate["c_http_cold"] / rate["a_naive"],
-        "c_over_k": rate["c_http_cold"] / rate["k_ceiling"],
+        "c_over_k": rate["c_http_cold"] / base,
+        "c_off_over_a": rate["c_http_cold_no_instances"] / rate["a_naive"],
+        "c_over_c_off": rate["c_http_cold"] / rate["c_http_cold_no_instances"],
     }
-    correct = {"a": a_ok, "k": k_ok, "c": int(c["ok"])}
+    if "k_ceiling_instances" in rate and "k_ceiling_pch" in rate:
+        ratios["k_instances_over_k"] = rate["k_ceiling_instances"] / rate["k_ceiling_pch"]
+    correct = {"a": a_ok, **{f"k_{name}": ok for name, (_, ok) in k.items()}, "c": int(c["ok"])}
+    correct["c_off"] = int(c_off["ok"])
     if f is not None:
         rate["f_fresh_instance"] = n / f["seconds"]
         ratios["f_over_a"] = rate["f_fresh_instance"] / rate["a_naive"]
@@ -294,11 +339,11 @@ def run_all(problems: list[Task], work: Path, args: argparse.Namespace) -> dict[
         "bench": "verifier_ceiling",
         "problems": n,
         "cores": os.cpu_count(),
-        "variant": variant.name,
+        "variant": ",".join(names),
         "programs_per_s": rate,
         "ratios": ratios,
         "correct": correct,
-        "service_pch": {"built": service["pch_built"], "header_sets": service["header_sets"]},
+        "service_pch": {k: v for k, v in service.items() if k not in ("c", "c_off", "r")},
         "load_average_1m": {"start": load_start, "end": os.getloadavg()[0]},
         "targets": TARGETS,
     }
@@ -318,6 +363,9 @@ def run_all(problems: list[Task], work: Path, args: argparse.Namespace) -> dict[
 
 RATIO_LINES = {
     "k_over_a": "ceiling / naive          k/a",
+    "k_instances_over_k": "step 2 raised the ceiling: k(instances)/k",
+    "c_off_over_a": "service, instances off / naive",
+    "c_over_c_off": "service, instances on / off",
     "c_over_a": "service cold / naive     c/a",
     "c_over_k": "service cold / ceiling   c/k",
     "f_over_a": "fresh instance / naive   f/a",
@@ -359,7 +407,9 @@ def main() -> int:
     parser.add_argument("--skip-fresh", action="store_true", help="leave out f (a fresh instance)")
     parser.add_argument("--skip-rl", action="store_true", help="leave out r (RL-shaped load)")
     parser.add_argument("--in-flight", type=int, default=2, help="RL groups in flight at once")
-    parser.add_argument("--variant", choices=sorted(VARIANTS), default="pch", help="the ceiling's per-set variant")
+    parser.add_argument(
+        "--variant", choices=[*sorted(VARIANTS), "all"], default="all", help="the ceiling's per-set variants"
+    )
     args = parser.parse_args()
     problems = load_bench_tasks()
     if args.limit:

@@ -91,6 +91,16 @@ class VerifierSettings(CppforgeSettings):
         description="Next to each PCH, prebuild the library classes candidates use most (std::vector<int>, ...) "
         "and compile eligible code against them with `extern template` (same verdicts; docs/verifier.md).",
     )
+    pch_background: bool = Field(
+        default=True,
+        description="Build PCHs in one background thread (bounded queue): the request that makes a header set's "
+        "PCH due compiles without it at once instead of waiting for the build; the requests after it use it.",
+    )
+    pch_eager_when_idle: bool = Field(
+        default=True,
+        description="With pch_background: queue a header set's PCH already on its first sighting when the "
+        "background builder is idle (else on its pch_min_uses-th).",
+    )
     pch_max_mb: int = Field(
         default=1024,
         ge=1,
@@ -114,7 +124,11 @@ class VerifierServiceSettings(CppforgeSettings):
     cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=0, description="Cache entry lifetime (0: no expiry).")
     max_source_bytes: int = Field(default=1 << 20, ge=1024, description="Largest code or test_code accepted.")
     max_batch: int = Field(default=1024, ge=1, description="Most completions in one batch request.")
-    prebuild_pch: bool = Field(default=True, description="Build the bits/stdc++.h PCH at start-up.")
+    prebuild_pch: bool = Field(
+        default=True,
+        description="At start-up, queue the PCHs of bits/stdc++.h and of the shipped problem sets' header sets "
+        "(data/*.jsonl, most frequent first) for the background builder; readiness does not wait for them.",
+    )
     self_test: bool = Field(
         default=True,
         description="At start-up, verify a known-good program; if it fails (a sandbox that cannot start), the "

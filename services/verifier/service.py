@@ -8,16 +8,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..common.errors import ServiceError
 from ..common.settings import VerifierServiceSettings
 from ..common.store import RedisStore
+from ..tasks.jsonl import read_jsonl
+from ..tasks.sets import DATA_DIR
 from .cache import ResultCache
 from .core.compile import ToolchainError, compiler_version
+from .core.pch import EAGER_HEADERS
 from .core.reward import CompilerRewardShaper, InfrastructureError, ShapedReward, compute_reward
 from .core.sandbox import SandboxUnavailableError
+from .core.source_shape import leading_block
 from .core.verify import VerifierConfig, VerifyResult, pch_cache, sandbox_mode, verify_cpp
 from .metrics import VerifierMetrics
 from .pool import QueueFullError, VerifyJob, VerifyPool
@@ -27,6 +33,26 @@ log = logging.getLogger(__name__)
 # The start-up self-test: must compile, run and pass its one test in the sandbox.
 SELF_TEST_CODE = "int add(int a, int b) { return a + b; }\n"
 SELF_TEST_TEST = "int main() { return add(2, 3) == 5 ? 0 : 1; }\n"
+PREBUILD_STD = "c++17"  # the shipped problem sets are verified under the default std and no flags
+
+
+def shipped_header_sets(data_dir: Path = DATA_DIR) -> list[tuple[str, ...]]:
+    """The leading include blocks of the shipped problem sets' prompts (data/*.jsonl), most frequent
+    first; bits/stdc++.h leads. Empty without a data/ (a wheel install) or when a file cannot be read."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    for path in sorted(data_dir.glob("*.jsonl")):
+        try:
+            rows = [row for _, row in read_jsonl(path)]
+        except (OSError, ValueError) as exc:  # a PCH is only a cache: never a reason not to start
+            log.warning("not prebuilding the PCHs of %s: %s", path, exc)
+            continue
+        for row in rows:
+            prompt = row.get("prompt")
+            items = leading_block(prompt).items if isinstance(prompt, str) else ()
+            if items:
+                counts[items] += 1
+    ordered = sorted(counts, key=lambda items: -counts[items])  # stable: ties keep the files' order
+    return [*EAGER_HEADERS, *(items for items in ordered if items not in EAGER_HEADERS)]
 
 
 class SourceTooLargeError(ServiceError, ValueError):
@@ -90,11 +116,20 @@ class VerifierService:
         if self.settings.prebuild_pch and self.sandboxed_or_none() is not None:
             cache = pch_cache(self.config, bool(self.sandboxed_or_none()))
             if cache is not None:
-                # In the background: the service answers while the ~3 s build runs.
-                asyncio.get_running_loop().run_in_executor(None, cache.prebuild, "c++17", (), ("bits/stdc++.h",))
+                # The background builder's queue, one at a time: the service answers meanwhile. Reading
+                # data/ takes ~10 ms, off the event loop all the same.
+                def queue_all() -> None:
+                    for items in shipped_header_sets():
+                        cache.queue_build(PREBUILD_STD, (), items)
+
+                asyncio.get_running_loop().run_in_executor(None, queue_all)
 
     def close(self) -> None:
         self.pool.close()
+        sandboxed = self.sandboxed_or_none()
+        cache = pch_cache(self.config, sandboxed) if sandboxed is not None else None
+        if cache is not None:
+            cache.close()  # nothing builds into the PCH store once the service is closed
 
     def _self_test(self) -> None:
         """A known-good program through the real pipeline (sandbox, g++, run), uncached. bwrap can be installed

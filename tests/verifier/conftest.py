@@ -16,7 +16,7 @@ import pytest
 
 from services.verifier.core.cgroups import CGROUP_ROOT, PARENT_NAME
 from services.verifier.core.sandbox import NOBODY_UID
-from services.verifier.core.verify import TEMP_PREFIX
+from services.verifier.core.verify import TEMP_PREFIX, wait_for_pch_builds
 
 # This session's own temp root: other runs on the machine cannot confuse the leak checks.
 SESSION_TMP = tempfile.mkdtemp(prefix="cppforge-tests-")
@@ -103,4 +103,6 @@ def workdir() -> Iterator[Path]:
 def no_leftovers() -> Iterator[None]:
     before = leftover_temp_dirs()
     yield
+    # A test's background PCH builds are its own processes: let them end (a build takes seconds).
+    wait_for_pch_builds(60.0)
     assert_clean(before)

@@ -41,7 +41,11 @@ def configs() -> tuple[VerifierConfig, VerifierConfig]:
     # Under the session temp root (0755): the sandbox runs as nobody and must reach it.
     root = Path(tempfile.mkdtemp(prefix="pch-"))
     root.chmod(0o755)
-    base = dataclasses.replace(VerifierConfig.from_settings(), pch_root=root, pch_min_uses=1, use_pch=True)
+    # The request builds what it needs and waits (the exactness checked here holds in both modes;
+    # test_pch_background.py covers the background builder's).
+    base = dataclasses.replace(
+        VerifierConfig.from_settings(), pch_root=root, pch_min_uses=1, use_pch=True, pch_background=False
+    )
     return base, dataclasses.replace(base, use_pch=False)
 
 
@@ -144,7 +148,9 @@ def test_flood_of_header_orderings_stays_under_the_byte_cap(capped_settings: Non
     """Distinct orderings, each built on first sight, from 3 threads at once: the published
     entries never pass the cap, the directory is under it after every call, verdicts are right."""
     root = fresh_root()
-    config = dataclasses.replace(VerifierConfig.from_settings(), pch_root=root, pch_min_uses=1, use_pch=True)
+    config = dataclasses.replace(
+        VerifierConfig.from_settings(), pch_root=root, pch_min_uses=1, use_pch=True, pch_background=False
+    )
     cache = pch_cache(config, sandboxed=True)
     assert cache is not None and cache.max_bytes == CAP_MB << 20
     orders = list(itertools.permutations(SMALL_HEADERS))[:12]

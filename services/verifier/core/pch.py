@@ -6,8 +6,14 @@ is built with exactly the compile's own flags. The compiler then sees the same d
 the same order as without it, so results (compile_ok, diagnostics, reward) are identical; a
 PCH of a larger union would make code that forgot an #include compile, and make names such as
 `count` ambiguous where they were not. RL groups share a prompt, hence its includes: the hit
-rate is high where the time goes. A header set is built on its `min_uses`-th sighting (1 for
-`bits/stdc++.h`, the costliest and most common), so one-off sets cost nothing extra.
+rate is high where the time goes. A header set is due for a build on its `min_uses`-th sighting
+(1 for `bits/stdc++.h`, the costliest and most common), so one-off sets cost nothing extra; with
+`eager_when_idle`, already on its first one when the builder has nothing else to do.
+
+Off the critical path (`background`, the service's default): a due build goes to one background
+builder thread (pch_builder: one build at a time, a bounded queue, one entry per key, at a lower
+priority) and the request compiles without a PCH at once; the requests after it is published use
+it. Otherwise the request that makes it due builds it and waits (as `prebuild` always does).
 
 Layout on disk: `<root>/<key>/pch.h` and `pch.h.gch`, key = sha256(compiler version, std, flags,
 headers); a new g++ gives new keys. The store is bounded in bytes on disk (CPPFORGE_PCH_MAX_MB)
@@ -35,19 +41,23 @@ from pathlib import Path
 from typing import Any
 
 from ...common.settings import get_verifier_settings
+from . import instances
 from .compile import BuildLimits, compile_base_command, compile_limits, compiler_version
 from .debug_check import DEBUG_FLAGS
-from .instances import build_instances
+from .pch_builder import BackgroundBuilder
 from .sandbox import NOBODY_UID, SandboxSpec, run_sandboxed
 from .source_shape import leading_block
 
 log = logging.getLogger(__name__)
 PCH_HEADER = "pch.h"
 EAGER_HEADERS = frozenset({("#include <bits/stdc++.h>",)})
+INSTANCES_MIN_HITS = 4  # hand-outs of a PCH before its prebuilt instantiations are queued (see instances.py)
+INSTANCES_JOB = "/instances"  # the builder's job id suffix for them
 BUILD_PREFIX = "cppforge_verify_pch_"
 STALE_BUILD_S = 3600.0  # a build dir this old belongs to a process that died mid-build
 MAX_TRACKED = 4096  # header sets whose sightings (and failures) are remembered: bounded under a flood
 BUILD_LOCK_STRIPES = 64  # one builder per key, without a lock object per key ever seen
+BUILD_QUEUE = 64  # background builds waiting at most: the shipped problem sets' header sets fit
 
 
 def leading_includes(code: str) -> tuple[str, ...]:
@@ -152,6 +162,8 @@ class PchCache:
         max_bytes: int | None = None,
         idle_s: float | None = None,
         instances: bool = False,
+        background: bool = False,
+        eager_when_idle: bool = False,
     ) -> None:
         self.root = root
         self.instances = instances  # also build the entry's prebuilt instantiations (instances.py)
@@ -161,11 +173,19 @@ class PchCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes if max_bytes is not None else get_verifier_settings().pch_max_mb << 20
         self.idle_s = idle_s if idle_s is not None else limits.timeout_s + 60.0
+        self.background = background
+        self.eager_when_idle = eager_when_idle
+        # Always there (its thread starts on the first job): `queue_build` uses it in either mode.
+        self.builder: BackgroundBuilder[PchKey] = BackgroundBuilder(
+            self._build_queued, max_queued=BUILD_QUEUE, name=f"pch-builder:{root.name}"
+        )
         self._lock = threading.Lock()  # guards the dicts below and every check-then-act on disk
         self._build_locks = [threading.Lock() for _ in range(BUILD_LOCK_STRIPES)]
         self._sightings: OrderedDict[str, int] = OrderedDict()
         self._failed: OrderedDict[str, None] = OrderedDict()
         self._pins: dict[str, int] = {}
+        self._hits: OrderedDict[str, int] = OrderedDict()  # hand-outs per entry, for the instances' policy
+        self._instances_tried: OrderedDict[str, None] = OrderedDict()
         self._smallest_built = 0  # bytes of the smallest PCH built so far: a store that cannot fit it is full
         self.builds = 0
         self.hits = 0
@@ -201,19 +221,38 @@ class PchCache:
                 if digest in self._failed:
                     return None
                 seen = _bump(self._sightings, digest)
-            if seen < (1 if headers in EAGER_HEADERS else self.min_uses):
+            due = seen >= (1 if headers in EAGER_HEADERS else self.min_uses)
+            if self.background:
+                if due or (self.eager_when_idle and self.builder.idle()):
+                    self.builder.submit(digest, key)
+                return None  # compile without it now; the requests after its publication use it
+            if not due:
                 return None
             with self._build_lock(digest):  # one builder per key; the others wait and then reuse it
                 header = self._take(entry, pin)
                 if header is None:
-                    outcome = self._build(key, entry)
-                    if outcome is _Outcome.FAILED:
-                        with self._lock:
-                            _remember(self._failed, digest, None)
+                    outcome = self._build_remembered(key, entry)
                     header = self._take(entry, pin) if outcome is _Outcome.PUBLISHED else None
         if header is not None:
             self.hits += 1
+            if self.instances:
+                self._maybe_queue_instances(digest, key, entry)
         return header
+
+    def _maybe_queue_instances(self, digest: str, key: PchKey, entry: Path) -> None:
+        """Queue the entry's prebuilt instantiations (instances.py) in the background once the set has been
+        handed out INSTANCES_MIN_HITS times (an RL group of 8 gets there at once; a one-off set never
+        pays the build), or earlier when the builder has nothing else to do."""
+        if instances.ready(entry) is not None or not instances.worth_building("\n".join(key.headers)):
+            return
+        with self._lock:
+            if digest in self._instances_tried:
+                return
+            hits = _bump(self._hits, digest)
+        if hits >= INSTANCES_MIN_HITS or self.builder.idle():
+            with self._lock:
+                _remember(self._instances_tried, digest, None)
+            self.builder.submit(digest + INSTANCES_JOB, key)
 
     def _take(self, entry: Path, pin: bool) -> Path | None:
         """The entry's header if it is published, touched (and pinned) atomically with respect to
@@ -244,11 +283,48 @@ class PchCache:
         with self._build_lock(key.digest()):
             return self._take(entry, pin=False) is not None or self._build(key, entry) is _Outcome.PUBLISHED
 
+    def queue_build(self, std: str, flags: Sequence[str], items: Sequence[str]) -> bool:
+        """Hand the PCH of a leading block's `items` (`#include <h>` lines) to the background builder; False
+        when it is published already, failed before, or the queue is full."""
+        key = PchKey(std, tuple(flags), tuple(items))
+        digest = key.digest()
+        with self._lock:
+            if digest in self._failed:
+                return False
+        if (self.root / digest / (PCH_HEADER + ".gch")).exists():
+            return False
+        return self.builder.submit(digest, key)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Drop the queued builds and wait for the running one: then nothing writes under `root`."""
+        return self.builder.close(timeout)
+
     def ready(self, std: str = "c++17", flags: Sequence[str] = (), headers: Sequence[str] = ("bits/stdc++.h",)) -> bool:
         key = PchKey(std, tuple(flags), as_items(headers))
         return (self.root / key.digest() / (PCH_HEADER + ".gch")).exists()
 
     # -- building ----------------------------------------------------------------------------
+    def _build_queued(self, digest: str, key: PchKey) -> None:
+        """The background builder's job: build and publish unless that happened since it was queued."""
+        if digest.endswith(INSTANCES_JOB):
+            entry = self.root / digest.removesuffix(INSTANCES_JOB)
+            with self._build_lock(entry.name):
+                if (entry / (PCH_HEADER + ".gch")).exists():
+                    instances.build_instances(entry, key.std, key.flags, self.limits, self.sandboxed)
+            return
+        entry = self.root / digest
+        with self._build_lock(digest):
+            if not (entry / (PCH_HEADER + ".gch")).exists():
+                self._build_remembered(key, entry)
+
+    def _build_remembered(self, key: PchKey, entry: Path) -> _Outcome:
+        """`_build`, with a failure remembered: g++ is not asked again in this process."""
+        outcome = self._build(key, entry)
+        if outcome is _Outcome.FAILED:
+            with self._lock:
+                _remember(self._failed, entry.name, None)
+        return outcome
+
     def _build(self, key: PchKey, entry: Path) -> _Outcome:
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
@@ -290,9 +366,6 @@ class PchCache:
             if not entry.exists():
                 return _Outcome.FAILED
         self.builds += 1
-        if self.instances:
-            # After publishing: compiles use the PCH while these build; each member ~0.3 s.
-            build_instances(entry, key.std, key.flags, self.limits, self.sandboxed)
         return _Outcome.PUBLISHED
 
     # -- the byte cap (callers hold self._lock) ------------------------------------------------
@@ -346,6 +419,9 @@ class PchCache:
             "pch_hits": self.hits,
             "pch_evictions": self.evictions,
             "pch_skipped": self.skipped,
+            "pch_bg_queued": self.builder.queued,
+            "pch_bg_done": self.builder.done,
+            "pch_bg_dropped": self.builder.dropped,
         }
 
 

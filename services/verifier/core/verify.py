@@ -13,6 +13,7 @@ import os
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -106,6 +107,8 @@ class VerifierConfig:
     pch_min_uses: int = 2
     pch_max_bytes: int | None = None  # None: the CPPFORGE_PCH_MAX_MB setting
     use_instances: bool = True  # prebuilt instantiations beside each PCH (instances.py)
+    pch_background: bool = True  # a due PCH is built by a background thread, not by the request
+    pch_eager_when_idle: bool = True  # ...already on a header set's first sighting when that thread is idle
 
     @classmethod
     def from_settings(cls, s: VerifierSettings | None = None) -> VerifierConfig:
@@ -125,6 +128,8 @@ class VerifierConfig:
             pch_min_uses=s.pch_min_uses,
             pch_max_bytes=s.pch_max_mb << 20,
             use_instances=s.use_instances,
+            pch_background=s.pch_background,
+            pch_eager_when_idle=s.pch_eager_when_idle,
         )
 
     @property
@@ -141,7 +146,7 @@ TAMPERED_HEADERS = (
     "a header included after a macro or pragma of the candidate's (past its leading #include block, "
     "macros and pragmas may come after the last #include, not before it)"
 )
-_pch_caches: dict[tuple[Path, bool, int, int | None, bool], PchCache] = {}
+_pch_caches: dict[tuple[Path, bool, int, int | None, bool, bool, bool], PchCache] = {}
 _macro_guards: dict[tuple[Path, bool], MacroGuard] = {}
 _pch_lock = threading.Lock()
 
@@ -161,7 +166,10 @@ def pch_cache(config: VerifierConfig, sandboxed: bool) -> PchCache | None:
     """The process-wide PCH cache for this configuration (None when PCH is off)."""
     if not config.use_pch or config.pch_root is None:
         return None
-    key = (config.pch_root, sandboxed, config.pch_min_uses, config.pch_max_bytes, config.use_instances)
+    key = (
+        config.pch_root, sandboxed, config.pch_min_uses, config.pch_max_bytes, config.pch_background,
+        config.pch_eager_when_idle, config.use_instances,
+    )  # fmt: skip
     with _pch_lock:
         cache = _pch_caches.get(key)
         if cache is None:
@@ -172,9 +180,19 @@ def pch_cache(config: VerifierConfig, sandboxed: bool) -> PchCache | None:
                 min_uses=config.pch_min_uses,
                 max_bytes=config.pch_max_bytes,
                 instances=config.use_instances,
+                background=config.pch_background,
+                eager_when_idle=config.pch_eager_when_idle,
             )
             _pch_caches[key] = cache
         return cache
+
+
+def wait_for_pch_builds(timeout: float) -> bool:
+    """Wait until no process-wide PCH cache has a background build queued or running (tests, benches)."""
+    with _pch_lock:
+        caches = list(_pch_caches.values())
+    deadline = time.monotonic() + timeout
+    return all(cache.builder.wait_idle(max(0.0, deadline - time.monotonic())) for cache in caches)
 
 
 def sandbox_mode(config: VerifierConfig) -> bool:
