@@ -15,6 +15,7 @@ import pytest
 
 from services.tasks import Task, load_bench_tasks
 from services.verifier.core import instances
+from services.verifier.core import pch as pch_module
 from services.verifier.core.pch import PchKey, leading_includes
 from services.verifier.core.source_shape import leading_block
 from services.verifier.core.verify import VerifierConfig, pch_cache, verify_cpp
@@ -181,3 +182,27 @@ def test_bench_corpus_identical_with_and_without(
         for row in got:  # wall-clock outcomes (a run killed at its deadline) may differ in their text
             row.pop("stderr") if case.expected_error_class == "runtime_timeout" else None
         assert got[0] == got[1], case.name
+
+
+def test_an_entry_gets_its_instances_in_the_background_after_some_hand_outs() -> None:
+    root = Path(tempfile.mkdtemp(prefix="inst-bg-"))  # under the session root: the sandbox's user reaches it
+    root.chmod(0o755)
+    config = dataclasses.replace(VerifierConfig.from_settings(), pch_root=root, pch_min_uses=1)
+    cache = pch_module.PchCache(root, config.build_limits, min_uses=1, instances=True)
+    try:
+        code = PROGRAMS["passes"]
+        assert cache.header_for(code, "c++17", ()) is not None  # built on the first sighting (synchronous mode)
+        entry = root / PchKey("c++17", (), leading_block(code).items).digest()
+        assert cache.builder.idle() and instances.ready(entry) is None  # not due after one hand-out...
+        for _ in range(pch_module.INSTANCES_MIN_HITS - 1):
+            cache.header_for(code, "c++17", ())
+        assert cache.builder.wait_idle(300)
+        assert instances.ready(entry) is not None  # ...and are there after a few
+        # bits/stdc++.h never gets them (measured slower with them).
+        stdcxx = "#include <bits/stdc++.h>\nint main() {}\n"
+        for _ in range(pch_module.INSTANCES_MIN_HITS + 1):
+            cache.header_for(stdcxx, "c++17", ())
+        assert cache.builder.wait_idle(300)
+        assert instances.ready(root / PchKey("c++17", (), leading_block(stdcxx).items).digest()) is None
+    finally:
+        cache.close()

@@ -242,14 +242,14 @@ class PchCache:
     def _maybe_queue_instances(self, digest: str, key: PchKey, entry: Path) -> None:
         """Queue the entry's prebuilt instantiations (instances.py) in the background once the set has been
         handed out INSTANCES_MIN_HITS times (an RL group of 8 gets there at once; a one-off set never
-        pays the build), or earlier when the builder has nothing else to do."""
+        pays the build)."""
         if instances.ready(entry) is not None or not instances.worth_building("\n".join(key.headers)):
             return
         with self._lock:
             if digest in self._instances_tried:
                 return
             hits = _bump(self._hits, digest)
-        if hits >= INSTANCES_MIN_HITS or self.builder.idle():
+        if hits >= INSTANCES_MIN_HITS:
             with self._lock:
                 _remember(self._instances_tried, digest, None)
             self.builder.submit(digest + INSTANCES_JOB, key)
