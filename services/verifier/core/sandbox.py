@@ -359,6 +359,11 @@ def run_sandboxed(spec: SandboxSpec, sandboxed: bool = True) -> SandboxOutcome:
         while reader.open_count and time.monotonic() < drain_until:
             reader.poll(0.02)
     finally:
+        if proc.poll() is None:
+            # An exception got here first (a job's timeout, KeyboardInterrupt): nothing of the run
+            # may outlive this call, with or without a cgroup, nor write into a dir being removed.
+            _kill_tree(proc, cgroup)
+            proc.wait()
         wall = time.monotonic() - started_at
         reader.close()
         os.close(status_r)
