@@ -19,7 +19,7 @@ import pytest
 from services.verifier.core import sandbox as sandbox_mod
 from services.verifier.core import workdirs
 from services.verifier.core.sandbox import NOBODY_UID, SandboxLimits, SandboxSpec, run_sandboxed
-from services.verifier.core.workdirs import TEMP_PREFIX, owner_tag, sweep_stale
+from services.verifier.core.workdirs import LAUNCH_PREFIX, TEMP_PREFIX, owner_tag, sweep_stale
 
 from .conftest import leftover_processes
 
@@ -121,7 +121,9 @@ def test_a_verifier_killed_mid_run_leaves_a_dir_that_the_next_sweep_removes(root
     while _processes_under(root) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _processes_under(root)
-    assert sweep_stale(str(root), force=True) == [str(leaked[0])]
+    # The dead process's sandbox launcher dir goes too (launcher.py builds one per process).
+    launch_dirs = [str(p) for p in root.glob(f"{LAUNCH_PREFIX}{proc.pid}-*")]
+    assert sorted(sweep_stale(str(root), force=True)) == sorted([str(leaked[0]), *launch_dirs])
     assert list(root.iterdir()) == []
 
 

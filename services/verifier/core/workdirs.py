@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 TEMP_PREFIX = "cppforge_verify_"
+LAUNCH_PREFIX = "cppforge_launch_"  # the sandbox launcher's private dir (launcher.py)
 # `cppforge_verify_<kind>_<pid>-<start>_<random>`; kind is "" for verify_cpp's own dirs.
-_OWNED = re.compile(rf"^{TEMP_PREFIX}(?:[a-z]+_)?(\d+)-(\d+)_")
+_OWNED = re.compile(rf"^(?:{TEMP_PREFIX}|{LAUNCH_PREFIX})(?:[a-z]+_)?(\d+)-(\d+)_")
 # Dirs named before owners were recorded: removed once this old (no verification lasts an hour).
 LEGACY_AGE_S = 24 * 3600.0
 SWEEP_INTERVAL_S = 60.0
@@ -63,6 +64,8 @@ def _stale(entry: os.DirEntry[str], now: float) -> bool:
     m = _OWNED.match(entry.name)
     if m is not None:
         return not _owner_alive(int(m.group(1)), m.group(2))
+    if not entry.name.startswith(TEMP_PREFIX):
+        return False
     with contextlib.suppress(OSError):
         return now - entry.stat(follow_symlinks=False).st_mtime > LEGACY_AGE_S
     return False
@@ -100,7 +103,7 @@ def sweep_stale(root: str | None = None, *, force: bool = False) -> list[str]:
     except OSError:
         return []
     for entry in entries:
-        if not entry.name.startswith(TEMP_PREFIX) or not entry.is_dir(follow_symlinks=False):
+        if not entry.name.startswith((TEMP_PREFIX, LAUNCH_PREFIX)) or not entry.is_dir(follow_symlinks=False):
             continue
         if _stale(entry, now):
             with contextlib.suppress(OSError):

@@ -1,0 +1,48 @@
+"""The sandbox's first process, built once per verifier process from runtime/launch.cpp.
+
+It joins the run's cgroups, sets the rlimits and drops to nobody in one process before it execs
+bwrap: what `sh -c 'echo $$ > ...'`, `prlimit` and `setpriv` did in three (each exec costs
+milliseconds on every sandbox start, two starts per verification). It runs as root, so it lives in
+a private dir of this process's (mode 0700, removed at exit, swept by workdirs if the process dies):
+nothing else can swap the binary. Where it cannot be built, the sandbox keeps the three tools.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from .workdirs import LAUNCH_PREFIX, owner_tag
+
+LAUNCH_SOURCE = Path(__file__).parent / "runtime" / "launch.cpp"
+_lock = threading.Lock()
+_built: list[str | None] = []
+
+
+def _build() -> str | None:
+    tmp = tempfile.mkdtemp(prefix=f"{LAUNCH_PREFIX}{owner_tag()}_")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    target = str(Path(tmp) / "cppforge-launch")
+    base = ["g++", "-std=c++17", "-O2", "-Wall", "-o", target, str(LAUNCH_SOURCE)]
+    # Static: no dynamic loader on every start. Dynamic where no static libc is installed.
+    for cmd in ([*base[:4], "-static", *base[4:]], base):
+        try:
+            out = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.returncode == 0:
+            return target
+    shutil.rmtree(tmp, ignore_errors=True)
+    return None
+
+
+def launcher_path() -> str | None:
+    """The launcher's path, building it on first use; None when it cannot be built."""
+    with _lock:
+        if not _built:
+            _built.append(_build())
+        return _built[0]
