@@ -10,6 +10,7 @@ nothing else can swap the binary. Where it cannot be built, the sandbox keeps th
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import subprocess
 import tempfile
@@ -20,12 +21,17 @@ from .workdirs import LAUNCH_PREFIX, owner_tag
 
 LAUNCH_SOURCE = Path(__file__).parent / "runtime" / "launch.cpp"
 _lock = threading.Lock()
-_built: list[str | None] = []
+_built: dict[int, str | None] = {}  # pid -> path: a forked child builds its own (see launcher_path)
+
+
+def _remove_if_mine(path: str, pid: int) -> None:
+    if os.getpid() == pid:  # a forked child's exit must not take its parent's launcher away
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _build() -> str | None:
     tmp = tempfile.mkdtemp(prefix=f"{LAUNCH_PREFIX}{owner_tag()}_")
-    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    atexit.register(_remove_if_mine, tmp, os.getpid())
     target = str(Path(tmp) / "cppforge-launch")
     base = ["g++", "-std=c++17", "-O2", "-Wall", "-o", target, str(LAUNCH_SOURCE)]
     # Static: no dynamic loader on every start. Dynamic where no static libc is installed.
@@ -41,8 +47,11 @@ def _build() -> str | None:
 
 
 def launcher_path() -> str | None:
-    """The launcher's path, building it on first use; None when it cannot be built."""
+    """This process's launcher, built on first use (again in a forked child, whose parent's dir is
+    swept once the parent is gone, and again if something removed it); None when it cannot be built."""
+    pid = os.getpid()
     with _lock:
-        if not _built:
-            _built.append(_build())
-        return _built[0]
+        path = _built.get(pid, "")
+        if path == "" or (path is not None and not os.path.exists(path)):
+            path = _built[pid] = _build()
+        return path
