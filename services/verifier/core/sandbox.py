@@ -2,9 +2,10 @@
 
 Layers, outermost first:
   the launcher (runtime/launch.cpp: joins the run's cgroups, sets the rlimits, drops to nobody when
-  root, then execs; where it cannot be built, `sh` joining, `prlimit` and `setpriv` do it) -> bwrap (no network, new PID/IPC/UTS/mount namespaces, its own host name, no /proc unless
-  asked (then with host-describing files masked), read-only /usr, only the work dir writable, stdin
-  /dev/null, clean environment, optionally a seccomp filter) -> the command.
+  root, then execs; where it cannot be built, `sh` joining, `prlimit` and `setpriv` do it) -> bwrap
+  (no network, new PID/IPC/UTS/mount namespaces, its own host name, no /proc unless asked, then
+  with host-describing files masked; read-only /usr, only the work dir writable, stdin /dev/null,
+  clean environment, optionally a seccomp filter) -> the command.
 stdout and stderr are read concurrently with a cap each, so a flood never deadlocks or
 buffers without bound. At the deadline the whole tree dies: the process group is killed, bwrap
 takes its PID namespace down with it (--die-with-parent), and the cgroup is swept.
