@@ -4,6 +4,7 @@ a run interrupted by an exception leaves no process behind, with or without a cg
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -58,9 +59,9 @@ def _hostile_tree(path: Path) -> None:
 
 def test_sweep_removes_only_dirs_whose_owner_is_gone(root: Path) -> None:
     me = os.getpid()
-    dead = root / f"{TEMP_PREFIX}{_dead_pid()}-1_abc"
-    dead_kind = root / f"{TEMP_PREFIX}pristine_{_dead_pid()}-1_abc"
-    reused = root / f"{TEMP_PREFIX}{me}-1_abc"  # our pid, another start time: a reused pid
+    dead = root / f"{TEMP_PREFIX}{_dead_pid()}_1_abc"
+    dead_kind = root / f"{TEMP_PREFIX}pristine_{_dead_pid()}_1_abc"
+    reused = root / f"{TEMP_PREFIX}{me}_1_abc"  # our pid, another start time: a reused pid
     mine = root / f"{TEMP_PREFIX}{owner_tag()}_abc"
     legacy_young, legacy_old = root / f"{TEMP_PREFIX}young", root / f"{TEMP_PREFIX}old"
     for d in (dead, dead_kind, reused, mine, legacy_young, legacy_old):
@@ -71,7 +72,7 @@ def test_sweep_removes_only_dirs_whose_owner_is_gone(root: Path) -> None:
     target = root / "target"
     target.mkdir()
     (target / "keep").write_text("x")
-    link = root / f"{TEMP_PREFIX}{_dead_pid()}-1_link"
+    link = root / f"{TEMP_PREFIX}{_dead_pid()}_1_link"
     os.symlink(target, link)
 
     removed = sweep_stale(str(root), force=True)
@@ -87,6 +88,7 @@ def test_workdir_names_its_owner_and_is_removed(root: Path, monkeypatch: pytest.
     monkeypatch.setattr(tempfile, "tempdir", str(root))
     with workdirs.workdir("tidy") as tmp:
         assert Path(tmp).name.startswith(f"{TEMP_PREFIX}tidy_{owner_tag()}_")
+        assert re.fullmatch(r"cppforge_verify_\w+", Path(tmp).name)  # what tools match a work dir by
         _hostile_tree(Path(tmp) / "sub")
         os.chmod(Path(tmp) / "sub" / "locked", 0o700)  # TemporaryDirectory's own cleanup handles the rest
     assert list(root.iterdir()) == []
@@ -115,14 +117,14 @@ def test_a_verifier_killed_mid_run_leaves_a_dir_that_the_next_sweep_removes(root
         proc.wait()
     leaked = list(root.glob(f"{TEMP_PREFIX}*"))
     assert len(leaked) == 1, "a killed verifier leaves its work dir (the bug this sweep exists for)"
-    assert leaked[0].name.startswith(f"{TEMP_PREFIX}{proc.pid}-")
+    assert leaked[0].name.startswith(f"{TEMP_PREFIX}{proc.pid}_")
     # bwrap dies with its parent: nothing of the candidate runs on.
     deadline = time.monotonic() + 5
     while _processes_under(root) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _processes_under(root)
     # The dead process's sandbox launcher dir goes too (launcher.py builds one per process).
-    launch_dirs = [str(p) for p in root.glob(f"{LAUNCH_PREFIX}{proc.pid}-*")]
+    launch_dirs = [str(p) for p in root.glob(f"{LAUNCH_PREFIX}{proc.pid}_*")]
     assert sorted(sweep_stale(str(root), force=True)) == sorted([str(leaked[0]), *launch_dirs])
     assert list(root.iterdir()) == []
 

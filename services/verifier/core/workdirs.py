@@ -22,8 +22,9 @@ from pathlib import Path
 
 TEMP_PREFIX = "cppforge_verify_"
 LAUNCH_PREFIX = "cppforge_launch_"  # the sandbox launcher's private dir (launcher.py)
-# `cppforge_verify_<kind>_<pid>-<start>_<random>`; kind is "" for verify_cpp's own dirs.
-_OWNED = re.compile(rf"^(?:{TEMP_PREFIX}|{LAUNCH_PREFIX})(?:[a-z]+_)?(\d+)-(\d+)_")
+# `cppforge_verify_<kind>_<pid>_<start>_<random>`; kind is "" for verify_cpp's own dirs. Word
+# characters only: tests and tools match a work dir's name as `cppforge_verify_\w+`.
+_OWNED = re.compile(rf"^(?:{TEMP_PREFIX}|{LAUNCH_PREFIX})(?:[a-z]+_)?(\d+)_(\d+)_")
 # Dirs named before owners were recorded: removed once this old (no verification lasts an hour).
 LEGACY_AGE_S = 24 * 3600.0
 SWEEP_INTERVAL_S = 60.0
@@ -43,7 +44,7 @@ def _start_time(pid: int) -> str | None:
 
 def owner_tag() -> str:
     pid = os.getpid()
-    return f"{pid}-{_start_time(pid) or 0}"
+    return f"{pid}_{_start_time(pid) or 0}"
 
 
 @contextlib.contextmanager
