@@ -19,6 +19,9 @@ from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT_NAME = "cppforge"
+# kill_all's pauses between sweeps: the first short, doubling up to the last.
+_FIRST_PAUSE_S = 0.0001
+_LAST_PAUSE_S = 0.005
 
 
 def _controller_dir(controller: str) -> Path:
@@ -98,6 +101,7 @@ class RunCgroup:
     def kill_all(self, deadline_s: float = 5.0) -> bool:
         """SIGKILL every process in the group until it is empty; True when empty."""
         end = time.monotonic() + deadline_s
+        pause = _FIRST_PAUSE_S
         while time.monotonic() < end:
             pids = self.pids()
             if not pids:
@@ -105,7 +109,10 @@ class RunCgroup:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(0.005)
+            # A killed task leaves the group within a fraction of a millisecond (usually bwrap's
+            # PID 1, still exiting when its parent is reaped): poll fast first, then back off.
+            time.sleep(pause)
+            pause = min(pause * 2, _LAST_PAUSE_S)
         return not self.pids()
 
     def remove(self) -> None:

@@ -36,8 +36,6 @@ PROGRAM_NAME = "prog"
 RUNNER_OBJECT_NAME = "cppforge_runner.o"
 ELF_TABLES_NAME = "solution.elf"
 DEMANGLED_TABLE_NAME = "solution.elf.cxx"
-DEBUG_RAW_NAME = "solution.debug.raw"
-LINE_TABLE_NAME = "solution.lines"
 INSTANCES_ARCHIVE = "instances.a"  # see instances.py
 
 
@@ -176,16 +174,15 @@ def build_script(
 
     # GCC names every namespace user code opens (never one inside a system header): see _refusals.
     compile_cmd += ["-Wnamespaces", "-x", "c++", "-", "-c", "-o", OBJECT_NAME]
+    dwarf = debug_check.DWARF_DUMP_NAME
     lines = [
         f"{shlex.join(compile_cmd)} || exit {_COMPILE_FAILED}",
         f"readelf -W -s -S {OBJECT_NAME} > {ELF_TABLES_NAME} || exit {_TABLES_FAILED}",
         f"readelf -W -s -C {OBJECT_NAME} > {DEMANGLED_TABLE_NAME} || exit {_TABLES_FAILED}",
-        f"readelf -W --debug-dump=info {OBJECT_NAME} > {DEBUG_RAW_NAME} || exit {_TABLES_FAILED}",
-        f"c++filt < {DEBUG_RAW_NAME} > {debug_check.DEBUG_INFO_NAME} || exit {_TABLES_FAILED}",
-        # Only the file table is read; the line program after it can be large.
-        f"readelf -W --debug-dump=line {OBJECT_NAME} > {LINE_TABLE_NAME} || exit {_TABLES_FAILED}",
-        f"sed '/Line Number Statements/q' {LINE_TABLE_NAME} > {debug_check.FILE_TABLE_NAME} || exit {_TABLES_FAILED}",
-        f"rm -f {DEBUG_RAW_NAME} {LINE_TABLE_NAME}",
+        # One dump of both debug sections, demangled whole: debug_check.split_dump takes it apart
+        # (fewer processes on every request than one readelf per section plus sed).
+        f"readelf -W --debug-dump=info,line {OBJECT_NAME} > {dwarf} || exit {_TABLES_FAILED}",
+        f"c++filt < {dwarf} > {debug_check.DWARF_DEMANGLED_NAME} || exit {_TABLES_FAILED}",
     ]
     if link is not None:
         linker = ["-fuse-ld=gold"] if shutil.which("ld.gold") else []
@@ -298,11 +295,15 @@ def _refusals(
         mangled_text = tables.read_text(errors="replace")
         reasons += object_check.refusals(mangled_text, aliases, sanitized)
         fns = overload_check.functions(mangled_text, demangled.read_text(errors="replace"))
-        info, files = workdir / debug_check.DEBUG_INFO_NAME, workdir / debug_check.FILE_TABLE_NAME
-        if info.exists() and files.exists():
-            written = debug_check.candidate_functions(
-                info.read_text(errors="replace"), files.read_text(errors="replace")
-            )
+        dump, dump_cxx = workdir / debug_check.DWARF_DUMP_NAME, workdir / debug_check.DWARF_DEMANGLED_NAME
+        if dump.exists() and dump_cxx.exists():
+            try:
+                info, files = debug_check.split_dump(
+                    dump.read_text(errors="replace"), dump_cxx.read_text(errors="replace")
+                )
+            except debug_check.DumpLayoutError as exc:
+                raise ToolchainError(str(exc)) from exc
+            written = debug_check.candidate_functions(info, files)
             reasons += debug_check.library_refusals(written)
             fns += debug_check.as_functions(written)
         reasons += overload_check.refusals(fns, test_functions, object_check.runtime_symbols(), test_names)

@@ -27,8 +27,11 @@ from .overload_check import LIBRARY_NAMESPACES, Function, owned, parse_demangled
 _C_NAME = re.compile(r"^[A-Za-z_$][\w$]*$")
 # Always last on the compile line: no request flag can lower it (request -g flags raise it only).
 DEBUG_FLAGS = ("-g1",)
-DEBUG_INFO_NAME = "solution.debug"
-FILE_TABLE_NAME = "solution.files"
+# One `readelf -W --debug-dump=info,line` of the object, as is and through c++filt (see split_dump).
+DWARF_DUMP_NAME = "solution.dwarf"
+DWARF_DEMANGLED_NAME = "solution.dwarf.cxx"
+LINE_DUMP_HEADING = "Raw dump of debug contents of section .debug_line:"
+_INFO_DUMP_HEADING = "Contents of the .debug_info section:"
 
 _DIE_START = re.compile(r"^ <\d+><([0-9a-f]+)>: Abbrev Number: \d+ \((\w+)\)", re.MULTILINE)
 _ATTRIBUTE = re.compile(r"^\s+<[0-9a-f]+>\s+(DW_AT_\w+)\s*:\s*(.*)$", re.MULTILINE)
@@ -57,6 +60,28 @@ def candidate_file_indices(file_table: str) -> frozenset[int]:
             if m is not None and m.group(2).rsplit("/", 1)[-1] == CANDIDATE_FILE:
                 found.add(int(m.group(1)))
     return frozenset(found)
+
+
+class DumpLayoutError(ValueError):
+    """readelf's debug dump is not one .debug_info section followed by one .debug_line section."""
+
+
+def split_dump(raw: str, demangled: str) -> tuple[str, str]:
+    """(the demangled .debug_info dump, the line table's header up to its first `Line Number
+    Statements` line) from one `readelf --debug-dump=info,line` and that dump through c++filt:
+    exactly the texts `readelf --debug-dump=info | c++filt` and `readelf --debug-dump=line | sed
+    '/Line Number Statements/q'` give (readelf writes the two sections one after the other, and
+    c++filt rewrites words within a line, never a line break)."""
+    at = raw.find("\n" + LINE_DUMP_HEADING + "\n") + 1
+    if not raw.startswith(_INFO_DUMP_HEADING + "\n") or at == 0:
+        raise DumpLayoutError(f"unexpected layout of readelf's debug dump: {raw[:120]!r}")
+    cut = demangled.find("\n" + LINE_DUMP_HEADING + "\n") + 1
+    if cut == 0 or demangled.count("\n", 0, cut) != raw.count("\n", 0, at):
+        raise DumpLayoutError("c++filt changed the line structure of readelf's debug dump")
+    lines = raw[at:]
+    mark = lines.find("Line Number Statements")
+    end = lines.find("\n", mark) if mark >= 0 else -1
+    return demangled[:cut], lines if end < 0 else lines[: end + 1]
 
 
 def _string(value: str) -> str:

@@ -52,7 +52,6 @@ import contextlib
 import dataclasses
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +61,8 @@ from .diagnostics import parse_diagnostics
 from .harness import CANDIDATE_FILE
 from .sandbox import NOBODY_UID, SandboxOutcome, SandboxSpec, run_sandboxed
 from .source_shape import leading_block
-from .verify import TEMP_PREFIX, VerifierConfig, pch_cache, sandbox_mode
+from .verify import VerifierConfig, pch_cache, sandbox_mode
+from .workdirs import workdir
 
 # A view beyond this is refused (GCC is stopped; the caller charges the maximum). Honest code's view
 # is kilobytes; a header inlined after the start of the code is most of a larger one.
@@ -325,7 +325,7 @@ def _workdir() -> Iterator[Path]:
     """A fresh working directory that shows `__has_include` what the verification's showed: nothing
     but the runner object's name (the contents cannot matter: including an object file does not
     compile)."""
-    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX + "view_") as tmp:
+    with workdir("view") as tmp:
         work = Path(tmp)
         (work / RUNNER_OBJECT_NAME).touch()
         if os.geteuid() == 0:
@@ -336,7 +336,7 @@ def _workdir() -> Iterator[Path]:
 @contextlib.contextmanager
 def _trusted_dir() -> Iterator[Path]:
     """Our own inputs, at a random path no candidate can name, readable by the sandbox's user."""
-    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX + "trusted_") as tmp:
+    with workdir("trusted") as tmp:
         os.chmod(tmp, 0o755)
         if os.geteuid() == 0:
             os.chown(tmp, NOBODY_UID, NOBODY_UID)

@@ -37,7 +37,6 @@ import logging
 import os
 import re
 import shlex
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from .compile import BuildLimits, compile_base_command, compile_limits, compiler
 from .harness import CANDIDATE_FILE, candidate_prefix, reserved_macro_names
 from .sandbox import NOBODY_UID, SandboxSpec, run_sandboxed
 from .source_shape import may_hold_linemarker, may_name_file, may_name_mangled_symbol
+from .workdirs import workdir
 
 log = logging.getLogger(__name__)
 VIEW_NAME = "candidate.ii"
@@ -143,7 +143,7 @@ class PristineTables:
         return None
 
     def _build(self, key: str, std: str, flags: Sequence[str]) -> dict[str, PristineMacro]:
-        with tempfile.TemporaryDirectory(prefix="cppforge_verify_pristine_") as tmp:
+        with workdir("pristine") as tmp:
             work = Path(tmp)
             if os.geteuid() == 0:
                 os.chown(work, NOBODY_UID, NOBODY_UID)

@@ -1,10 +1,11 @@
 """Run one command on untrusted input inside bubblewrap, with rlimits, a cgroup and a deadline.
 
 Layers, outermost first:
-  sh (joins the run's cgroups, then execs) -> prlimit (rlimits) -> setpriv (drop to nobody when
-  root) -> bwrap (no network, new PID/IPC/UTS/mount namespaces, its own host name, no /proc unless
-  asked (then with host-describing files masked), read-only /usr, only the work dir writable, stdin
-  /dev/null, clean environment, optionally a seccomp filter) -> the command.
+  the launcher (runtime/launch.cpp: joins the run's cgroups, sets the rlimits, drops to nobody when
+  root, then execs; where it cannot be built, `sh` joining, `prlimit` and `setpriv` do it) -> bwrap
+  (no network, new PID/IPC/UTS/mount namespaces, its own host name, no /proc unless asked, then
+  with host-describing files masked; read-only /usr, only the work dir writable, stdin /dev/null,
+  clean environment, optionally a seccomp filter) -> the command.
 stdout and stderr are read concurrently with a cap each, so a flood never deadlocks or
 buffers without bound. At the deadline the whole tree dies: the process group is killed, bwrap
 takes its PID namespace down with it (--die-with-parent), and the cgroup is swept.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import selectors
 import shutil
 import signal
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from ...common.errors import ServiceError
 from .cgroups import RunCgroup
+from .launcher import launcher_path
 
 NOBODY_UID = 65534
 SANDBOX_PATH = "/usr/bin:/bin"
@@ -190,11 +193,39 @@ def _nproc_limit(limits: SandboxLimits, cgroup: RunCgroup | None, drop_to_nobody
     return _user_process_count(uid) + limits.max_processes
 
 
+def _rlimits(limits: SandboxLimits, nproc: int) -> list[tuple[int, int]]:
+    """The launcher's (resource, soft and hard value) pairs: exactly _prlimit_args's limits."""
+    pairs = [
+        (resource.RLIMIT_CPU, limits.cpu_s),
+        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_STACK, limits.stack_bytes),
+        (resource.RLIMIT_NPROC, nproc),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    if limits.address_space_bytes is not None:
+        pairs.append((resource.RLIMIT_AS, limits.address_space_bytes))
+    return pairs
+
+
 def build_command(
     spec: SandboxSpec, cgroup: RunCgroup | None, sandboxed: bool, status_fd: int, seccomp_fd: int | None = None
 ) -> tuple[list[str], bool]:
     """The full argv for one run, and whether it drops to the nobody uid."""
     drop = os.geteuid() == 0
+    launcher = launcher_path()
+    if launcher is not None:
+        # One process joins the cgroups (before anything can fork), sets the rlimits, drops to
+        # nobody, then execs bwrap: what the sh, prlimit and setpriv chain below does in three.
+        argv = [launcher]
+        for procs in cgroup.procs_files if cgroup is not None else ():
+            argv += ["-j", procs]
+        for res, value in _rlimits(spec.limits, _nproc_limit(spec.limits, cgroup, drop)):
+            argv += ["-l", f"{res}={value}"]
+        if drop:
+            argv += ["-u", f"{NOBODY_UID}:{NOBODY_UID}"]
+        bwrap = _bwrap_args(spec, status_fd, seccomp_fd) if sandboxed else []
+        return [*argv, "--", *bwrap, *spec.argv], drop
     inner: list[str] = []
     if drop:
         inner += ["setpriv", f"--reuid={NOBODY_UID}", f"--regid={NOBODY_UID}", "--clear-groups", "--"]
@@ -359,6 +390,11 @@ def run_sandboxed(spec: SandboxSpec, sandboxed: bool = True) -> SandboxOutcome:
         while reader.open_count and time.monotonic() < drain_until:
             reader.poll(0.02)
     finally:
+        if proc.poll() is None:
+            # An exception got here first (a job's timeout, KeyboardInterrupt): nothing of the run
+            # may outlive this call, with or without a cgroup, nor write into a dir being removed.
+            _kill_tree(proc, cgroup)
+            proc.wait()
         wall = time.monotonic() - started_at
         reader.close()
         os.close(status_r)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .compile import ToolchainError
 from .sandbox import NOBODY_UID, SandboxLimits, SandboxSpec, run_sandboxed
+from .workdirs import workdir
 
 # trailing-return-type fires on every function: noise, not a finding.
 TIDY_CHECKS = "-*,modernize-*,bugprone-*,-modernize-use-trailing-return-type"
@@ -42,7 +42,7 @@ def run_clang_tidy(source: str, std: str = "c++17", timeout_s: float = 30.0) -> 
     """Findings of `clang-tidy -checks=modernize-*,bugprone-*` on `source`, in the sandbox."""
     if shutil.which("clang-tidy") is None or shutil.which("bwrap") is None:
         return TidyReport(available=False)
-    with tempfile.TemporaryDirectory(prefix="cppforge_verify_tidy_") as tmp:
+    with workdir("tidy") as tmp:
         work = Path(tmp)
         if os.geteuid() == 0:
             os.chown(work, NOBODY_UID, NOBODY_UID)

@@ -11,7 +11,6 @@ import contextlib
 import math
 import os
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ...common.settings import VerifierSettings, get_verifier_settings
-from . import harness, instances
+from . import harness, instances, workdirs
 from .compile import (
     OBJECT_NAME,
     PROGRAM_NAME,
@@ -48,7 +47,7 @@ from .source_shape import leading_block, may_hold_directives, may_name_mangled_s
 from .think import strip_think_blocks
 from .verdict import read_verdict, score_tests
 
-TEMP_PREFIX = "cppforge_verify_"
+TEMP_PREFIX = workdirs.TEMP_PREFIX  # the prefix of every temp dir of the verifier's
 MAX_TIMEOUT_S = 120.0
 SCRATCH_DIR = "scratch"
 VERIFIER_VERSION = "0.2.2"  # part of every cache key: bump when verdicts may change
@@ -260,7 +259,8 @@ def verify_cpp(
     pch = pch_cache(config, sandboxed)
     # The PCH entry is held (never evicted) until the build that reads it is done.
     held = pch.use(code, std, flags) if pch is not None else contextlib.nullcontext(None)
-    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp, held as pch_header:
+    workdirs.sweep_stale()  # dirs of verifier processes that died mid-verification (rate-limited)
+    with workdirs.workdir() as tmp, held as pch_header:
         workdir = Path(tmp)
         _open_to_sandbox_user(workdir)
         guard = _analyse_directives(
