@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -34,9 +35,8 @@ CLASSES = SETS + (
 ELIGIBLE = {**PROGRAMS, "classes": CLASSES}
 # Built again without the instances (needs_plain_build): refused, unlinkable, or in namespace std.
 RETRIED = {
-    "opens_std": HEADERS + "namespace std { int extra(int x) { return x; } }\nint f(vector<int> v){ return v[0]; }\n",
-    "opens_std_broken": HEADERS
-    + "namespace std { int extra(int x) { return y; } }\nint f(vector<int> v){ return 0; }\n",
+    "refused": HEADERS + "int f(vector<int> v){ return __builtin_frame_address(0) != nullptr ? v[0] : 0; }\n",
+    "refused_runtime": HEADERS + 'extern "C" int abs(int x) { return x; }\nint f(vector<int> v){ return abs(v[0]); }\n',
     "unlinkable": HEADERS + "int helper(int);\nint f(vector<int> v){ return helper(v[0]); }\n",
 }
 # Never given them: the word `template` (even spliced, or in the test), a directive, a sanitizer.
@@ -45,6 +45,12 @@ NOT_ELIGIBLE = {
     + "template class std::vector<int>;\nint f(vector<int> v){ return *min_element(v.begin(), v.end()); }\n",
     "spliced": HEADERS + "int temp\\\nlate_x = 0;\nint f(vector<int> v){ return *min_element(v.begin(), v.end()); }\n",
     "directive": HEADERS + "#define ONE 1\nint f(vector<int> v){ return *min_element(v.begin(), v.end()) * ONE; }\n",
+    "opens_std": HEADERS + "namespace std { int extra(int x) { return x; } }\nint f(vector<int> v){ return v[0]; }\n",
+    "opens_std_broken": HEADERS
+    + "namespace std { int extra(int x) { return y; } }\nint f(vector<int> v){ return 0; }\n",
+    "library_macro_namespace": HEADERS
+    + "namespace _GLIBCXX_STD_C { struct injected { int x; }; }\n"
+    + "int f(vector<int> v){ std::injected i{v[0]}; return 1; }\n",
 }
 
 
@@ -83,6 +89,15 @@ def test_eligibility_rules() -> None:
     assert not instances.eligible("int temp??/\nlate;", None, (), False)
     assert not instances.eligible("int f();", "template <> int g<int>();", (), False)
     assert not instances.eligible("int f();", None, ("-fsanitize=address",), False)
+    # Optimised builds inline what is only declared (warnings, UB) and -D reaches every line: never.
+    assert not instances.eligible("int f();", None, ("-O2",), False)
+    assert instances.eligible("int f();", None, ("-O2", "-O0"), False)
+    assert not instances.eligible("int f();", None, ("-DN=3",), False)
+    # A namespace opened through a library macro escapes -Wnamespaces: any `namespace` but a using-directive.
+    assert instances.eligible("using namespace std;\nint f();", None, (), False)
+    assert not instances.eligible("namespace _GLIBCXX_STD_C { struct s {}; }", None, (), False)
+    assert not instances.eligible("namespace mine { int f(); }", None, (), False)
+    assert not instances.eligible("name\\\nspace x {}", None, (), False)
 
 
 def test_entry_holds_archive_and_declarations(configs: tuple[VerifierConfig, VerifierConfig]) -> None:
@@ -206,3 +221,31 @@ def test_an_entry_gets_its_instances_in_the_background_after_some_hand_outs() ->
         assert instances.ready(root / PchKey("c++17", (), leading_block(stdcxx).items).digest()) is None
     finally:
         cache.close()
+
+
+def test_a_test_helper_named_like_a_library_member_is_no_overload(
+    configs: tuple[VerifierConfig, VerifierConfig],
+) -> None:
+    """The test defines `size`; the candidate calls `std::vector<int>::size`: the library's weak instance of it
+    is no overload of the helper (with the instances the object has none; without, it must not count)."""
+    on, off = configs
+    code = HEADERS + "int f(vector<int> v){ sort(v.begin(), v.end()); return (int)v.size() + v[0]; }\n"
+    test = "#undef NDEBUG\n#include<assert.h>\nbool size(int x){ return x == 0; }\n"
+    test += "int main(){ assert(!size(f({3,1,2}))); assert(f({3,1,2}) == 4); }\n"
+    prepare(on, code)
+    results = [verify_cpp(code, test, return_structured=True, config=c) for c in (on, off)]
+    assert _comparable(results[0]) == _comparable(results[1])
+    assert results[1].tests_passed == results[1].tests_total == 1
+
+
+def test_published_files_belong_to_the_verifier_not_the_sandbox_user(
+    configs: tuple[VerifierConfig, VerifierConfig],
+) -> None:
+    """The builds run as nobody; what every later compile reads and every later program links must not be
+    theirs to swap."""
+    entry = prepare(configs[0], PROGRAMS["passes"])
+    inst = instances.ready(entry)
+    assert inst is not None
+    for path in (entry, entry / "pch.h.gch", inst, inst / "pch.h.gch", inst / "instances.a"):
+        st = path.stat()
+        assert st.st_uid == os.geteuid() and not st.st_mode & 0o022, path

@@ -85,11 +85,33 @@ def may_name_template(text: str) -> bool:
     return bool(_TEMPLATE_WORD.search(text) or _TEMPLATE_WORD.search(_SPLICE.sub("", text)))
 
 
+# `using namespace std;` and the like: the one use of the word that opens nothing.
+_USING_NAMESPACE = re.compile(r"\busing\s+namespace\s+[A-Za-z_][\w:]*\s*;")
+
+
+def may_open_namespace(text: str) -> bool:
+    """False only when `text` (spliced lines joined) holds the word `namespace` in no other form than a
+    using-directive. GCC's -Wnamespaces does not see a namespace named through a system header's macro
+    (`namespace _GLIBCXX_STD_C { ... }` is std), so the text itself is checked, conservatively."""
+    return any("namespace" in _USING_NAMESPACE.sub("", t) for t in (text, _SPLICE.sub("", text)))
+
+
 def eligible(rest: str, test_code: str | None, flags: Sequence[str], may_hold_directives: bool) -> bool:
-    """May a build of this code use the entry's instances? `rest`: the code past its leading block."""
-    if is_sanitizer_build(flags) or may_hold_directives:
+    """May a build of this code use the entry's instances? `rest`: the code past its leading block.
+    Only unoptimised builds without macros from the command line: at -O1 and above GCC would inline the
+    members it now only declares, and what it inlines decides its middle-end warnings (-Wuse-after-free)
+    and what code with undefined behaviour does."""
+    if is_sanitizer_build(flags) or may_hold_directives or not _unoptimised(flags):
         return False
-    return not may_name_template(rest) and not (test_code is not None and may_name_template(test_code))
+    if may_name_template(rest) or may_open_namespace(rest):
+        return False
+    return not (test_code is not None and may_name_template(test_code))
+
+
+def _unoptimised(flags: Sequence[str]) -> bool:
+    """-O0 in effect (the last -O flag wins) and no -D: a macro from the command line reaches every line."""
+    levels = [f for f in flags if f.startswith("-O")]
+    return (not levels or levels[-1] == "-O0") and not any(f.startswith("-D") for f in flags)
 
 
 def needs_plain_build(built: BuildOutcome) -> bool:
@@ -105,7 +127,7 @@ def items_of(entry: Path) -> str:
 def worth_building(items: str) -> bool:
     """Not for `bits/stdc++.h`: its PCH restores every library class already, and the declarations made
     its compiles slower, not faster (measured: 265 -> 275 ms and 274 -> 308 ms of CPU per compile)."""
-    return "bits/stdc++.h" not in items
+    return "bits/stdc++.h" not in items and "#pragma" not in items  # (an optimize pragma: see eligible)
 
 
 def _guarded(instance: Instance, line: str) -> str:
@@ -173,12 +195,19 @@ def build_instances(entry: Path, std: str, flags: Sequence[str], limits: BuildLi
             log.warning("building instances for %s failed: %s", entry.name, detail)
             return 0
         os.replace(work / (PCH_HEADER + ".gch.tmp"), work / (PCH_HEADER + ".gch"))
-        os.chmod(work, 0o755)
-        for child in work.iterdir():
-            os.chmod(child, 0o644)
+        publish_as_owner(work)
         with contextlib.suppress(OSError):
             os.rename(work, entry / INSTANCES_DIR)  # atomic publish; a concurrent builder may win, fine
         return len(built) if ready(entry) is not None else 0
+
+
+def publish_as_owner(work: Path) -> None:
+    """Before publishing: the build ran as nobody, who must not be able to swap code that every later
+    program links (or a PCH every later compile reads): owned by us, read-only to everyone else."""
+    for path in (*work.iterdir(), work):
+        if os.geteuid() == 0:
+            os.chown(path, 0, 0, follow_symlinks=False)
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
 
 def _sandboxed(lines: Sequence[str], work: Path, entry: Path, limits: BuildLimits, sandboxed: bool) -> SandboxOutcome:

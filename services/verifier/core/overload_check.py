@@ -246,7 +246,10 @@ def refusals(
         if fn.bind == "GLOBAL" and _in_library(name) and not owned(fn.head):
             found.append(f"defines {name}, a function in the standard library's namespace")
         base = name.rsplit("::", 1)[-1]
-        if base in test_functions:
+        if base in test_functions and not _library_own(fn, _function_name(fn.head)):
+            # (The library's own `std::vector<int>::size` is no overload of a test helper `size`: the
+            # test's unqualified call cannot reach a member, and whether the object holds that weak
+            # instance depends on the build, not on the candidate.)
             signatures[base].add(f"{fn.head}({', '.join(fn.parameters)})")
         elif base in test_names and _candidates_own(fn):
             entry_points[base].add(f"{_function_name(fn.head)}({', '.join(fn.parameters)})")

@@ -249,10 +249,9 @@ class PchCache:
             if digest in self._instances_tried:
                 return
             hits = _bump(self._hits, digest)
-        if hits >= INSTANCES_MIN_HITS:
-            with self._lock:
+        if hits >= INSTANCES_MIN_HITS and self.builder.submit(digest + INSTANCES_JOB, key):
+            with self._lock:  # (a full queue: asked for again at a later hand-out)
                 _remember(self._instances_tried, digest, None)
-            self.builder.submit(digest + INSTANCES_JOB, key)
 
     def _take(self, entry: Path, pin: bool) -> Path | None:
         """The entry's header if it is published, touched (and pinned) atomically with respect to
@@ -309,8 +308,14 @@ class PchCache:
         if digest.endswith(INSTANCES_JOB):
             entry = self.root / digest.removesuffix(INSTANCES_JOB)
             with self._build_lock(entry.name):
-                if (entry / (PCH_HEADER + ".gch")).exists():
+                if not (entry / (PCH_HEADER + ".gch")).exists():
+                    return
+                with self._lock:  # the byte cap covers them too: about the size of the entry's own PCH
+                    room = self._make_room(entry_bytes(entry))
+                if room:
                     instances.build_instances(entry, key.std, key.flags, self.limits, self.sandboxed)
+                else:
+                    self.skipped += 1
             return
         entry = self.root / digest
         with self._build_lock(digest):
@@ -351,9 +356,7 @@ class PchCache:
                 detail = out.sandbox_error or out.stderr.decode(errors="replace").strip()[-300:]
                 log.warning("PCH build for %s failed (compiling without it): %s", ",".join(key.headers), detail)
                 return _Outcome.FAILED
-            os.chmod(work, 0o755)
-            for name in (PCH_HEADER, PCH_HEADER + ".gch"):
-                os.chmod(work / name, 0o644)
+            instances.publish_as_owner(work)  # nobody (the builder) must not be able to swap the PCH
             size = entry_bytes(work)
             with self._lock:
                 self._smallest_built = min(self._smallest_built, size) if self._smallest_built else size

@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import shutil
-import stat
 import tempfile
 import threading
 import time
@@ -28,6 +27,7 @@ _OWNED = re.compile(rf"^(?:{TEMP_PREFIX}|{LAUNCH_PREFIX})(?:[a-z]+_)?(\d+)_(\d+)
 # Dirs named before owners were recorded: removed once this old (no verification lasts an hour).
 LEGACY_AGE_S = 24 * 3600.0
 SWEEP_INTERVAL_S = 60.0
+SANDBOX_UID = 65534  # nobody: the sandbox's user when the verifier runs as root (sandbox.NOBODY_UID)
 _sweep_lock = threading.Lock()
 _last_sweep: dict[str, float] = {}
 
@@ -73,20 +73,16 @@ def _stale(entry: os.DirEntry[str], now: float) -> bool:
 
 
 def _force_remove(path: str) -> None:
-    """rmtree that also gets through dirs the sandbox left unwritable or unreadable to us."""
+    """shutil.rmtree works on file descriptors here (never following a link another user swaps in), and
+    root needs no chmod to get through what the sandbox left unwritable; nothing is resolved twice."""
+    shutil.rmtree(path, ignore_errors=True)
 
-    def retry(func: object, failed: str, _exc: object) -> None:
-        if os.path.islink(failed):
-            return  # never chmod through a link (os.chmod follows it)
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(failed), stat.S_IRWXU)
-            os.chmod(failed, stat.S_IRWXU)
-            if os.path.isdir(failed) and not os.path.islink(failed):
-                shutil.rmtree(failed, ignore_errors=True)
-            else:
-                os.unlink(failed)
 
-    shutil.rmtree(path, onerror=retry)
+def _ours(entry: os.DirEntry[str]) -> bool:
+    """Made by this user or by the sandbox's user: another user's dir under the prefix is not ours to remove."""
+    with contextlib.suppress(OSError):
+        return entry.stat(follow_symlinks=False).st_uid in (os.geteuid(), SANDBOX_UID)
+    return False
 
 
 def sweep_stale(root: str | None = None, *, force: bool = False) -> list[str]:
@@ -106,7 +102,7 @@ def sweep_stale(root: str | None = None, *, force: bool = False) -> list[str]:
     for entry in entries:
         if not entry.name.startswith((TEMP_PREFIX, LAUNCH_PREFIX)) or not entry.is_dir(follow_symlinks=False):
             continue
-        if _stale(entry, now):
+        if _ours(entry) and _stale(entry, now):
             with contextlib.suppress(OSError):
                 _force_remove(entry.path)
             if not os.path.lexists(entry.path):
