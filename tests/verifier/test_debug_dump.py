@@ -25,6 +25,8 @@ SOURCES = {
         'int main() { std::map<std::string, int> m{{"a", 1}}; auto l = [](int x) { return twice(x); };\n'
         '  return l(m["a"]) + twice(1.5) > 0 ? 0 : 1; }\n'
     ),
+    # No function at all: an object without .debug_info or .debug_line (readelf prints only a notice).
+    "no_functions": "struct S { int a; };\nextern int y;\n",
 }
 FLAGS = ([], ["-O2"], ["-g3"], ["-O3", "-g"])
 
@@ -59,3 +61,12 @@ def test_an_unexpected_layout_is_an_error_not_a_guess() -> None:
     raw = "Contents of the .debug_info section:\n x\nRaw dump of debug contents of section .debug_line:\n"
     with pytest.raises(DumpLayoutError):  # c++filt output that does not line up with readelf's
         split_dump(raw, "Contents of the .debug_info section:\nRaw dump of debug contents of section .debug_line:\n")
+
+
+def test_code_without_functions_compiles_as_before() -> None:
+    """A found regression of the one-readelf build: an object without debug sections was an infra error."""
+    from services.verifier.core.verify import verify_cpp
+
+    for code in ("struct S { int a; };\n", "extern int y;\n"):
+        result = verify_cpp(code, return_structured=True)
+        assert result.compile_ok and result.infra_error is None and result.error_class == "none"

@@ -72,16 +72,30 @@ def split_dump(raw: str, demangled: str) -> tuple[str, str]:
     exactly the texts `readelf --debug-dump=info | c++filt` and `readelf --debug-dump=line | sed
     '/Line Number Statements/q'` give (readelf writes the two sections one after the other, and
     c++filt rewrites words within a line, never a line break)."""
-    at = raw.find("\n" + LINE_DUMP_HEADING + "\n") + 1
-    if not raw.startswith(_INFO_DUMP_HEADING + "\n") or at == 0:
+    at = _line_part(raw)
+    # An object without functions has neither section: readelf prints a blank line and a notice.
+    info_ok = raw.startswith(_INFO_DUMP_HEADING + "\n") or not raw[: max(at, 0)].strip()
+    if at < 0 or not info_ok:
         raise DumpLayoutError(f"unexpected layout of readelf's debug dump: {raw[:120]!r}")
-    cut = demangled.find("\n" + LINE_DUMP_HEADING + "\n") + 1
-    if cut == 0 or demangled.count("\n", 0, cut) != raw.count("\n", 0, at):
+    cut = _line_part(demangled)
+    if cut < 0 or demangled.count("\n", 0, cut) != raw.count("\n", 0, at):
         raise DumpLayoutError("c++filt changed the line structure of readelf's debug dump")
     lines = raw[at:]
     mark = lines.find("Line Number Statements")
     end = lines.find("\n", mark) if mark >= 0 else -1
     return demangled[:cut], lines if end < 0 else lines[: end + 1]
+
+
+_NO_LINE_DATA = "Section '.debug_line' has no debugging data."
+
+
+def _line_part(text: str) -> int:
+    """Where the line table's part of the dump starts (its heading, or readelf's notice that there is
+    none), or -1."""
+    i = text.find("\n" + LINE_DUMP_HEADING + "\n")
+    if i >= 0:
+        return i + 1
+    return text.find("\n" + _NO_LINE_DATA + "\n")  # (readelf starts that notice with a blank line)
 
 
 def _string(value: str) -> str:
