@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 t0=$SECONDS
 
 need=()
-command -v docker >/dev/null 2>&1 || need+=(docker.io)
+# dockerd, not docker: a machine may carry the docker client alone (seen: /usr/local/bin/docker, no daemon).
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
